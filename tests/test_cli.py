@@ -1,0 +1,62 @@
+"""End-to-end CLI checks: training through LightningCLI, config validation, clear errors."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from faultlab.cli import lightning_main
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((ROOT / "experiments" / "train").glob("*.yaml"))
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "faultlab.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_every_training_config_parses(config):
+    res = run_cli("fit", "--config", str(config), "--print_config")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "arch:" in res.stdout
+
+
+def test_fit_mini_mobilenet_mnist5k_two_epochs(tmp_path):
+    cfg = str(ROOT / "experiments/train/mini_mobilenet.yaml")
+    common = ["--config", cfg, "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false"]
+    fit = lightning_main(["fit", *common, "--trainer.max_epochs", "2"])
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    assert ckpt.is_file()
+    assert fit.trainer.current_epoch == 2
+    test = lightning_main(["test", *common, "--ckpt_path", str(ckpt)])
+    acc = float(test.trainer.callback_metrics["test_acc"])
+    assert acc >= 0.90, acc
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model.arch", "resnet2O"], "unknown architecture 'resnet2O'"),
+        (["--model.bogus", "1"], "unrecognized arguments: --model.bogus"),
+        (["--data", "faultlab.data.CIFAR10", "--data.data_dir", "/nonexistent/faultlab"], "cifar10: files not found"),
+    ],
+)
+def test_bad_input_is_one_clear_line(args, message):
+    res = run_cli("fit", "--config", "experiments/train/mini_mobilenet.yaml", "--trainer.max_epochs", "0", *args)
+    assert res.returncode != 0
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_missing_checkpoint():
+    res = run_cli("test", "--config", "experiments/train/mini_mobilenet.yaml", "--ckpt_path", "missing.ckpt")
+    assert res.returncode == 2 and "checkpoint not found: missing.ckpt" in res.stderr
+
+
+def test_unknown_command():
+    res = run_cli("frobnicate")
+    assert res.returncode == 2 and "unknown command" in res.stderr
