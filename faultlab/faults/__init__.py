@@ -1,0 +1,52 @@
+"""faultlab.faults: the fault vocabulary shared by fault-aware training and fault campaigns.
+
+    from faultlab.faults import parse_fault, fault_seed, make_generator, select_layers
+    fault = parse_fault("stuck_at(sa0=0.01, sa1={rate})", rate=0.05)
+    w_faulty = fault(w, make_generator(fault_seed(seed, "conv1", fault.spec(), 0.05, trial)))
+
+Pure torch: nothing here imports the rest of faultlab.
+"""
+
+from __future__ import annotations
+
+from .base import FaultDraw, FaultModel, FaultSpecError
+from .chain import Chain
+from .crossbar import HEALTHY, SA0, SA1, Drift, LineFaults, Programming, ReadNoise, StuckAt
+from .keys import fault_seed, make_generator
+from .mapping import G_MAX_US, G_MIN_US, from_conductance, to_conductance, weight_scale
+from .selection import LayerSelectionError, layer_kind, select_layers
+from .spec import FAULTS, available_faults, parse_fault, sweep_parameter
+from .weight import Drop, GaussianAdd, GaussianMult, Quantize
+
+__all__ = [
+    "FAULTS",
+    "G_MAX_US",
+    "G_MIN_US",
+    "HEALTHY",
+    "SA0",
+    "SA1",
+    "Chain",
+    "Drift",
+    "Drop",
+    "FaultDraw",
+    "FaultModel",
+    "FaultSpecError",
+    "GaussianAdd",
+    "GaussianMult",
+    "LayerSelectionError",
+    "LineFaults",
+    "Programming",
+    "Quantize",
+    "ReadNoise",
+    "StuckAt",
+    "available_faults",
+    "fault_seed",
+    "from_conductance",
+    "layer_kind",
+    "make_generator",
+    "parse_fault",
+    "select_layers",
+    "sweep_parameter",
+    "to_conductance",
+    "weight_scale",
+]

@@ -1,0 +1,93 @@
+"""Weight-level fault models: drop, multiplicative and additive Gaussian noise, uniform quantization.
+
+    w_faulty = Drop(p=0.1)(w, make_generator(seed))
+
+Equations use W for the weight tensor and eps ~ N(0, 1) drawn independently per weight.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .base import FaultModel, abs_max, check_choice, check_number
+
+GAUSSIAN_KINDS = ("normal", "folded", "lognormal")
+
+
+class Drop(FaultModel):
+    """``drop(p)``: W' = W ⊙ M, M ~ Bernoulli(1 - p) per weight; faulty = ~M.
+
+    No 1/(1 - p) rescaling of the survivors (training uses the same convention, so BatchNorm
+    statistics are not biased between training and evaluation). Survivors are returned unchanged.
+    """
+
+    name = "drop"
+
+    def __init__(self, p: float) -> None:
+        self._set(p=check_number(self.name, "p", p, 0.0, 1.0))
+
+    def _apply(self, wb: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        u = torch.rand(wb.shape, generator=generator, device=wb.device, dtype=wb.dtype)
+        faulty = u < self.p
+        return torch.where(faulty, torch.zeros_like(wb), wb), faulty
+
+
+class GaussianMult(FaultModel):
+    """``gaussian_mult(sigma, kind)``: multiplicative device variation (A-Connect).
+
+    normal: W' = W (1 + sigma eps); folded: W' = W |1 + sigma eps| (sign never flips);
+    lognormal: W' = W exp(sigma eps). sigma is dimensionless (relative to each weight).
+    """
+
+    name = "gaussian_mult"
+
+    def __init__(self, sigma: float, kind: str = "normal") -> None:
+        self._set(
+            sigma=check_number(self.name, "sigma", sigma, 0.0),
+            kind=check_choice(self.name, "kind", kind, GAUSSIAN_KINDS),
+        )
+
+    def _apply(self, wb: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        eps = torch.randn(wb.shape, generator=generator, device=wb.device, dtype=wb.dtype)
+        if self.kind == "lognormal":
+            return wb * torch.exp(self.sigma * eps), None
+        factor = 1.0 + self.sigma * eps
+        return wb * (factor.abs() if self.kind == "folded" else factor), None
+
+
+class GaussianAdd(FaultModel):
+    """``gaussian_add(sigma)``: W' = W + sigma · max|W| · eps (Memristor-Aware-Training, aihwkit ADD_NORMAL).
+
+    sigma is relative to max|W| of the tensor (not 2 · max|W|): sigma = 0.1 means a noise std of
+    10 % of the largest weight magnitude.
+    """
+
+    name = "gaussian_add"
+
+    def __init__(self, sigma: float) -> None:
+        self._set(sigma=check_number(self.name, "sigma", sigma, 0.0))
+
+    def _apply(self, wb: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        eps = torch.randn(wb.shape, generator=generator, device=wb.device, dtype=wb.dtype)
+        return wb + (self.sigma * abs_max(wb)) * eps, None
+
+
+class Quantize(FaultModel):
+    """``quantize(levels)``: round to ``levels`` uniform levels over [-w_max, w_max], w_max = max|W|.
+
+    step = 2 w_max / (levels - 1); W' = -w_max + step · round((W + w_max) / step), so |W' - W| <= step/2
+    and at most ``levels`` distinct values. With an even ``levels`` zero is not a level. Deterministic:
+    the generator is accepted but never drawn from.
+    """
+
+    name = "quantize"
+
+    def __init__(self, levels: int) -> None:
+        self._set(levels=check_number(self.name, "levels", levels, 2, integer=True))
+
+    def _apply(self, wb: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        w_max = abs_max(wb).clamp_min(torch.finfo(wb.dtype).tiny)
+        step = 2.0 * w_max / (self.levels - 1)
+        index = torch.round((wb + w_max) / step).clamp(0, self.levels - 1)
+        return index * step - w_max, None
