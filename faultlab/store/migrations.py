@@ -1,0 +1,118 @@
+"""Ordered, named schema migrations, recorded in ``schema_migrations``.
+
+Append new migrations to ``MIGRATIONS``; never edit or reorder one that has been applied.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_initial",
+        """
+        CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            study TEXT,
+            architecture TEXT,
+            variant TEXT,
+            method TEXT,
+            train_seed INTEGER,
+            checkpoint TEXT,
+            checkpoint_hash TEXT,
+            clean_accuracy REAL,
+            clean_loss REAL,
+            n_eval INTEGER,
+            config TEXT,
+            created_at TEXT
+        );
+        CREATE INDEX idx_runs_study ON runs(study);
+
+        CREATE TABLE campaigns (
+            campaign_id TEXT PRIMARY KEY,
+            run_id TEXT REFERENCES runs(run_id),
+            fault TEXT,
+            sweep_param TEXT,
+            campaign_seed INTEGER,
+            bn_recalibration INTEGER,
+            layers TEXT,
+            scope TEXT,
+            config TEXT,
+            created_at TEXT
+        );
+        CREATE INDEX idx_campaigns_run ON campaigns(run_id);
+
+        CREATE TABLE trials (
+            campaign_id TEXT,
+            run_id TEXT,
+            fault TEXT,
+            rate REAL,
+            trial INTEGER,
+            layer TEXT NOT NULL DEFAULT '*',
+            fault_seed INTEGER,
+            accuracy REAL,
+            loss REAL,
+            seconds REAL,
+            n_samples INTEGER,
+            correct BLOB,
+            created_at TEXT,
+            UNIQUE(run_id, fault, rate, trial, layer)
+        );
+        CREATE INDEX idx_trials_campaign ON trials(campaign_id);
+        CREATE INDEX idx_trials_cell ON trials(run_id, fault, layer, rate);
+        """,
+    ),
+]
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a SQL script into complete statements (so they can run inside one transaction)."""
+    statements: list[str] = []
+    buf = ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {buf.strip()[:80]!r}")
+    return statements
+
+
+def applied(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations already recorded in this database, in application order."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
+    ).fetchone()
+    if not exists:
+        return []
+    return [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY rowid")]
+
+
+def apply_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations in one ``BEGIN IMMEDIATE`` transaction; return the names applied.
+
+    Safe to call repeatedly and from several processes at once: the write lock serialises them and
+    each re-reads what is applied after taking it.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+        )
+        done = set(applied(conn))
+        new: list[str] = []
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            for stmt in split_statements(sql):
+                conn.execute(stmt)
+            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            conn.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", (name, now))
+            new.append(name)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return new

@@ -1,0 +1,251 @@
+"""``ResultsStore``: the SQLite results store (one file, WAL, safe for several writer processes)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import frame, rows
+from .errors import StoreError
+from .migrations import apply_migrations
+
+_TRIAL_FIELDS = [c for c in rows.TRIAL_COLUMNS if c != "correct"]
+
+
+def _check_folder(path: Path) -> None:
+    """Refuse a path whose folder is missing or not writable (before any file is created)."""
+    parent = path.parent
+    if path.is_dir():
+        raise StoreError(f"store path {path} is a folder; pass a file path such as {path / 'results.db'}")
+    if not parent.is_dir():
+        raise StoreError(f"store folder {parent} does not exist; "
+                         f"create it (mkdir -p {parent}) or pick another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(f"store folder {parent} is not writable; fix its permissions or pick another path")
+
+
+class ResultsStore:
+    """Runs, fault campaigns and per-trial results in one SQLite file.
+
+    Every write is one ``BEGIN IMMEDIATE`` transaction, so concurrent processes serialise on the
+    write lock (waiting up to 60 s) instead of failing, and a row batch is written whole or not at all.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path) if str(path) == ":memory:" else Path(path).expanduser().resolve()
+        if str(path) != ":memory:":
+            _check_folder(self.path)
+        try:
+            self.conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+        try:
+            self.conn.execute("PRAGMA busy_timeout=60000")
+            self._set_wal()
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            apply_migrations(self.conn)
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise StoreError(f"cannot open store {self.path}: {exc} (not a results file?)") from exc
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _set_wal(self, wait_s: float = 60.0) -> None:
+        """Switch to WAL, retrying if another process holds the lock while creating the file."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ResultsStore({str(self.path)!r})"
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction, rolled back on any error."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def _select(self, sql: str, params: tuple | dict = ()) -> list[dict]:
+        cur = self.conn.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    # -- runs -----------------------------------------------------------------------------------
+    def add_run(self, row: dict) -> None:
+        """Insert a run, or update the given columns of an existing one (keyed by ``run_id``)."""
+        out = rows.encode_row(row, rows.RUN_COLUMNS, ("run_id",), "run")
+        cols = list(out)
+        updates = ", ".join(f"{c}=excluded.{c}" for c in cols if c not in ("run_id", "created_at"))
+        conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        sql = (f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+               f"ON CONFLICT(run_id) {conflict}")
+        with self._write() as conn:
+            conn.execute(sql, [out[c] for c in cols])
+
+    def get_run(self, run_id: str) -> dict | None:
+        """The run row (config parsed from JSON), or None."""
+        found = self._select("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        return rows.decode_config(found[0]) if found else None
+
+    def runs(self, study: str | None = None) -> list[dict]:
+        """All runs, or those of one study, ordered by study then run_id."""
+        where, params = ("WHERE study = ?", (study,)) if study is not None else ("", ())
+        return [rows.decode_config(r) for r in
+                self._select(f"SELECT * FROM runs {where} ORDER BY study, run_id", params)]
+
+    def studies(self) -> list[str]:
+        """Distinct study names, sorted."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT DISTINCT study FROM runs WHERE study IS NOT NULL ORDER BY study")]
+
+    # -- campaigns ------------------------------------------------------------------------------
+    def add_campaign(self, row: dict) -> None:
+        """Insert a campaign; an existing ``campaign_id`` is left unchanged. Its run must exist."""
+        out = rows.encode_row(row, rows.CAMPAIGN_COLUMNS, ("campaign_id", "run_id"), "campaign")
+        cols = list(out)
+        sql = f"INSERT OR IGNORE INTO campaigns ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        try:
+            with self._write() as conn:
+                conn.execute(sql, [out[c] for c in cols])
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"campaign {out['campaign_id']!r} refers to run {out['run_id']!r}, "
+                             f"which is not stored; add_run() it first ({exc})") from exc
+
+    def campaigns(self, run_id: str | None = None) -> list[dict]:
+        """All campaigns, or those of one run (config parsed from JSON)."""
+        where, params = ("WHERE run_id = ?", (run_id,)) if run_id is not None else ("", ())
+        return [rows.decode_config(r) for r in
+                self._select(f"SELECT * FROM campaigns {where} ORDER BY rowid", params)]
+
+    # -- trials ---------------------------------------------------------------------------------
+    def add_trials(self, trial_rows: list[dict]) -> int:
+        """Insert trials in one transaction, skipping stored ones; return how many were inserted.
+
+        Every row is validated first; a bad row raises StoreError and nothing is written.
+        ``correct`` may be a 1-D bool numpy array (it is bit-packed and ``n_samples`` set).
+        """
+        stamp = rows.now()
+        values = []
+        for i, row in enumerate(trial_rows):
+            try:
+                values.append(rows.encode_trial(row, stamp))
+            except StoreError as exc:
+                raise StoreError(f"trial row {i}: {exc}") from None
+        if not values:
+            return 0
+        cols = rows.TRIAL_COLUMNS
+        sql = f"INSERT OR IGNORE INTO trials ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        with self._write() as conn:
+            before = conn.total_changes
+            conn.executemany(sql, values)
+            return conn.total_changes - before
+
+    def done_trials(self, run_id: str, fault: str, rate: float, layer: str = "*") -> set[int]:
+        """Trial indices already stored for one (run, fault, rate, layer) cell, for resuming."""
+        cur = self.conn.execute(
+            "SELECT trial FROM trials WHERE run_id = ? AND fault = ? AND rate = ? AND layer = ?",
+            (run_id, fault, rows.norm_rate(rate), layer))
+        return {r[0] for r in cur}
+
+    def trials(self, where: str | None = None, params: tuple | dict = (),
+               with_correct: bool = False) -> Iterator[dict]:
+        """Yield trial rows as dicts, in insertion order, filtered by an optional SQL ``where``.
+
+        With ``with_correct`` each row's ``correct`` is the unpacked bool array (or None).
+        """
+        fields = rows.TRIAL_COLUMNS if with_correct else _TRIAL_FIELDS
+        sql = f"SELECT {', '.join(fields)} FROM trials"
+        if where:
+            sql += f" WHERE {where}"
+        cur = self.conn.execute(sql + " ORDER BY rowid", params)
+        while batch := cur.fetchmany(1000):
+            for values in batch:
+                row = dict(zip(fields, values))
+                if with_correct and row["correct"] is not None:
+                    row["correct"] = rows.unpack_correct(row["correct"], row["n_samples"])
+                yield row
+
+    def count_trials(self, where: str | None = None, params: tuple | dict = (), *,
+                     run_id: str | None = None, fault: str | None = None, rate: float | None = None,
+                     layer: str | None = None, campaign_id: str | None = None) -> int:
+        """Number of stored trials matching an optional SQL ``where`` and/or keyword filters."""
+        if where and (run_id, fault, rate, layer, campaign_id) != (None,) * 5:
+            raise StoreError("count_trials: pass either where= or keyword filters, not both")
+        if not where:
+            filters: dict[str, Any] = {"run_id": run_id, "fault": fault, "layer": layer,
+                                       "campaign_id": campaign_id,
+                                       "rate": None if rate is None else rows.norm_rate(rate)}
+            filters = {k: v for k, v in filters.items() if v is not None}
+            where = " AND ".join(f"{k} = :{k}" for k in filters) or None
+            params = filters
+        sql = "SELECT COUNT(*) FROM trials" + (f" WHERE {where}" if where else "")
+        return int(self.conn.execute(sql, params).fetchone()[0])
+
+    def per_sample_counts(self, run_id: str, fault: str, rate: float,
+                          layer: str = "*") -> tuple[np.ndarray, int]:
+        """Per-test-sample number of correct trials in one cell, and the number of trials.
+
+        Summed from the stored per-trial masks, so it always matches the stored trials.
+        Returns ``(empty int64 array, 0)`` when the cell has no trials.
+        """
+        cur = self.conn.execute(
+            "SELECT trial, n_samples, correct FROM trials "
+            "WHERE run_id = ? AND fault = ? AND rate = ? AND layer = ? ORDER BY trial",
+            (run_id, fault, rows.norm_rate(rate), layer))
+        total: np.ndarray | None = None
+        n_trials = 0
+        for trial, n_samples, blob in cur:
+            if blob is None:
+                raise StoreError(f"trial {trial} of ({run_id}, {fault}, {rate}, {layer}) has no "
+                                 "per-sample mask; store 'correct' to use per_sample_counts")
+            mask = rows.unpack_correct(blob, n_samples)
+            if total is None:
+                total = np.zeros(n_samples, dtype=np.int64)
+            elif total.size != n_samples:
+                raise StoreError(f"trial {trial} has n_samples={n_samples}, earlier trials {total.size}")
+            total += mask
+            n_trials += 1
+        return (np.zeros(0, dtype=np.int64) if total is None else total), n_trials
+
+    # -- tables out -----------------------------------------------------------------------------
+    def to_frame(self, study: str | None = None) -> pd.DataFrame:
+        """One tidy long table, one row per trial with its run's columns (see ``frame.FRAME_COLUMNS``)."""
+        return frame.read_frame(self.conn, study)
+
+    def export(self, path: str | Path, fmt: str | None = None, study: str | None = None) -> Path:
+        """Write ``to_frame(study)`` as Parquet or CSV (``fmt``, else from the suffix); return the path."""
+        path = Path(path)
+        fmt = frame.resolve_format(path, fmt)
+        return frame.write_frame(self.to_frame(study), path, fmt)
