@@ -1,0 +1,229 @@
+"""Report tables from a tidy trial table: method vs method, architecture vs architecture, curves.
+
+Every test row records its multiplicity correction (``correction``: Holm over the rates of the table).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._common import check_columns, check_level, key_generator
+from .compare import compare_groups, compare_paired, holm, tost, verdict
+from .curves import hierarchical_bootstrap
+from .results import DegenerateTrialsWarning
+
+__all__ = ["method_comparison_table", "architecture_comparison_table", "curve_table"]
+
+CURVE_KEYS = ("architecture", "method", "fault", "layer")
+
+
+def _quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, bool]:
+    """Call ``fn`` recording DegenerateTrialsWarning instead of emitting it; returns (result, degenerate)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DegenerateTrialsWarning)
+        out = fn(*args, **kwargs)
+    other = [w for w in caught if not issubclass(w.category, DegenerateTrialsWarning)]
+    for w in other:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return out, len(other) < len(caught)
+
+
+def _summarise_degenerate(table: pd.DataFrame, name: str) -> None:
+    n = int(table["degenerate"].sum()) if "degenerate" in table else 0
+    if n:
+        warnings.warn(f"{name}: {n} rate(s) with zero variance or all-zero differences (see column 'degenerate')",
+                      DegenerateTrialsWarning, stacklevel=3)
+
+
+def _select(df: pd.DataFrame, name: str, **where: Any) -> pd.DataFrame:
+    mask = np.ones(len(df), dtype=bool)
+    for col, val in where.items():
+        mask &= (df[col] == val).to_numpy()
+    out = df[mask]
+    if out.empty:
+        raise ValueError(f"no rows for {name}: {where}")
+    return out
+
+
+def _frame(rows: list[dict], after: dict[str, str]) -> pd.DataFrame:
+    """DataFrame of ``rows`` with each column ``k`` of ``after`` moved right after column ``after[k]``."""
+    table = pd.DataFrame(rows)
+    cols = list(table.columns)
+    for col, anchor in after.items():
+        if col in cols and anchor in cols:
+            cols.remove(col)
+            cols.insert(cols.index(anchor) + 1, col)
+    return table[cols]
+
+
+def _holm_columns(rows: list[dict], pcol: str, out: str) -> None:
+    adj = holm([r.get(pcol, math.nan) for r in rows])
+    m = int(np.sum(~np.isnan(adj)))
+    for r, p in zip(rows, adj):
+        r[out] = float(p)
+        r["correction"] = f"holm over {m} rates"
+
+
+def method_comparison_table(
+    df: pd.DataFrame,
+    architecture: str,
+    method_a: str,
+    method_b: str,
+    fault: str,
+    *,
+    layer: str = "*",
+    value: str = "accuracy",
+    margin: float = 0.01,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Per rate: ``method_a`` vs ``method_b`` on one architecture, paired over identical fault maps.
+
+    Runs are paired by ``train_seed`` when the methods share seeds (pairs matched on (train_seed, rate,
+    trial); rows of unshared seeds counted in ``n_unmatched``); otherwise each method's accuracy is averaged
+    over its runs per (rate, trial) and pairs are matched on (rate, trial) (``pairing="pooled"``).
+    Wilcoxon signed-rank on d = a - b, Holm across rates, rank-biserial effect size, paired TOST at
+    ±``margin`` and :func:`~faultlab.stats.compare.verdict` from the Holm-adjusted p.
+    """
+    cols = ["architecture", "method", "fault", "train_seed", "rate", "trial", value]
+    check_columns(df, cols + (["layer"] if "layer" in df.columns else []))
+    check_level(alpha, "alpha")
+    where = {"architecture": architecture, "fault": fault}
+    if "layer" in df.columns:
+        where["layer"] = layer
+    sub = _select(df, "architecture/fault/layer", **where)
+    a = _select(sub, "method_a", method=method_a)
+    b = _select(sub, "method_b", method=method_b)
+    shared = sorted(set(a["train_seed"]) & set(b["train_seed"]))
+    if shared:
+        pairing, keys = "train_seed", ["train_seed", "rate", "trial"]
+        for name, part in (("method_a", a), ("method_b", b)):
+            if part.duplicated(keys).any():
+                raise ValueError(f"{name} has several rows per (train_seed, rate, trial); filter by study first")
+    else:
+        pairing, keys = "pooled", ["rate", "trial"]
+        a, b = (p.groupby(keys, as_index=False)[value].mean() for p in (a, b))
+    m = a[[*keys, value]].merge(b[[*keys, value]], on=keys, how="outer", suffixes=("_a", "_b"), indicator=True)
+    rows = []
+    for rate, g in m.groupby("rate", sort=True):
+        both = g[g["_merge"] == "both"]
+        x, y = both[f"{value}_a"].to_numpy(float), both[f"{value}_b"].to_numpy(float)
+        row: dict[str, Any] = {
+            "architecture": architecture, "fault": fault, "layer": layer, "method_a": method_a,
+            "method_b": method_b, "rate": float(rate), "pairing": pairing, "n_pairs": int(x.size),
+            "n_unmatched": int(len(g) - len(both)), "mean_a": float(np.mean(x)) if x.size else math.nan,
+            "mean_b": float(np.mean(y)) if y.size else math.nan,
+        }
+        if x.size >= 2:
+            cmp_, deg1 = _quiet(compare_paired, x, y, method="wilcoxon")
+            eq, deg2 = _quiet(tost, x, y, margin, 1.0 - alpha, paired=True)
+            ci = cmp_.confidence_interval(1.0 - alpha)
+            row.update(estimate=cmp_.estimate, ci_low=ci.low, ci_high=ci.high, statistic=cmp_.statistic,
+                       pvalue=cmp_.pvalue, effect_size=cmp_.effect_size, tost_pvalue=eq.pvalue,
+                       tost_low=eq.low, tost_high=eq.high, equivalent=eq.equivalent, margin=margin,
+                       degenerate=deg1 or deg2, _cmp=cmp_, _tost=eq)
+        rows.append(row)
+    _holm_columns(rows, "pvalue", "pvalue_holm")
+    for r in rows:
+        cmp_, eq = r.pop("_cmp", None), r.pop("_tost", None)
+        r["verdict"] = verdict(cmp_, eq, alpha, pvalue=r["pvalue_holm"]) if cmp_ else "inconclusive"
+    table = _frame(rows, {"pvalue_holm": "pvalue", "correction": "pvalue_holm"})
+    _summarise_degenerate(table, "method_comparison_table")
+    return table
+
+
+def architecture_comparison_table(
+    df: pd.DataFrame,
+    arch_a: str,
+    arch_b: str,
+    method: str,
+    fault: str,
+    margin: float = 0.01,
+    *,
+    layer: str = "*",
+    value: str = "accuracy",
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Per rate: ``arch_a`` vs ``arch_b`` trained with ``method``, as independent samples.
+
+    Uses per-trial accuracies pooled over training seeds, so trials from different seeds count as
+    independent; this understates uncertainty when seeds differ. The seed-aware alternative is
+    :func:`~faultlab.stats.curves.hierarchical_bootstrap` (see :func:`curve_table`).
+    Welch t and Mann-Whitney U, each Holm-adjusted across rates; Cohen's d, Cliff's δ; Welch TOST at
+    ±``margin`` (level 1 - α). The verdict uses the Holm-adjusted Welch p and the TOST.
+    """
+    cols = ["architecture", "method", "fault", "rate", value]
+    check_columns(df, cols + (["layer"] if "layer" in df.columns else []))
+    check_level(alpha, "alpha")
+    where = {"method": method, "fault": fault}
+    if "layer" in df.columns:
+        where["layer"] = layer
+    sub = _select(df, "method/fault/layer", **where)
+    a_all = _select(sub, "arch_a", architecture=arch_a)
+    b_all = _select(sub, "arch_b", architecture=arch_b)
+    runs = "run_id" if "run_id" in df.columns else "train_seed" if "train_seed" in df.columns else None
+    rows = []
+    for rate in sorted(set(a_all["rate"]) | set(b_all["rate"])):
+        ga, gb = a_all[a_all["rate"] == rate], b_all[b_all["rate"] == rate]
+        x, y = ga[value].to_numpy(float), gb[value].to_numpy(float)
+        row: dict[str, Any] = {
+            "architecture_a": arch_a, "architecture_b": arch_b, "method": method, "fault": fault,
+            "layer": layer, "rate": float(rate), "n_a": int(x.size), "n_b": int(y.size),
+            "n_runs_a": int(ga[runs].nunique()) if runs else math.nan,
+            "n_runs_b": int(gb[runs].nunique()) if runs else math.nan,
+            "mean_a": float(np.mean(x)) if x.size else math.nan,
+            "mean_b": float(np.mean(y)) if y.size else math.nan,
+        }
+        if x.size >= 2 and y.size >= 2:
+            w, d1 = _quiet(compare_groups, x, y, method="welch")
+            u, d2 = _quiet(compare_groups, x, y, method="mannwhitney")
+            eq, d3 = _quiet(tost, x, y, margin, 1.0 - alpha)
+            row.update(estimate=w.estimate, welch_statistic=w.statistic, welch_pvalue=w.pvalue,
+                       mwu_statistic=u.statistic, mwu_pvalue=u.pvalue, cohens_d=w.cohens_d,
+                       cliffs_delta=w.cliffs_delta, tost_pvalue=eq.pvalue, tost_low=eq.low,
+                       tost_high=eq.high, equivalent=eq.equivalent, margin=margin,
+                       degenerate=d1 or d2 or d3, _cmp=w, _tost=eq)
+        rows.append(row)
+    _holm_columns(rows, "mwu_pvalue", "mwu_pvalue_holm")
+    _holm_columns(rows, "welch_pvalue", "welch_pvalue_holm")
+    for r in rows:
+        cmp_, eq = r.pop("_cmp", None), r.pop("_tost", None)
+        r["verdict"] = verdict(cmp_, eq, alpha, pvalue=r["welch_pvalue_holm"]) if cmp_ else "inconclusive"
+    after = {"welch_pvalue_holm": "welch_pvalue", "mwu_pvalue_holm": "mwu_pvalue", "correction": "mwu_pvalue_holm"}
+    table = _frame(rows, after)
+    _summarise_degenerate(table, "architecture_comparison_table")
+    return table
+
+
+def curve_table(
+    df: pd.DataFrame,
+    fraction: float = 0.9,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    *,
+    value: str = "accuracy",
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """One row per curve (architecture, method, fault[, layer]): AUC and critical rate with CIs.
+
+    CIs come from :func:`~faultlab.stats.curves.hierarchical_bootstrap` (runs, then trials), seeded from
+    ``seed`` and the curve key. Critical rate ``inf`` means the curve never fell below fraction·clean.
+    """
+    keys = [k for k in CURVE_KEYS if k in df.columns]
+    check_columns(df, ("architecture", "method", "fault", "run_id", "rate", "clean_accuracy", value))
+    rows, degenerate = [], 0
+    for key, g in df.groupby(keys, sort=True):
+        curve, deg = _quiet(hierarchical_bootstrap, g, value=value, fraction=fraction,
+                            n_resamples=n_resamples, level=level, rng=key_generator(seed, key))
+        degenerate += deg
+        rows.append({**dict(zip(keys, key)), **curve.to_row(), "fraction": fraction,
+                     "n_rates": len(curve.per_rate), "n_resamples": n_resamples, "seed": seed})
+    if degenerate:
+        warnings.warn(f"curve_table: {degenerate} curve(s) from a single run (no seed-to-seed spread)",
+                      DegenerateTrialsWarning, stacklevel=2)
+    return pd.DataFrame(rows)

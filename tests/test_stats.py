@@ -1,0 +1,421 @@
+"""Tests of faultlab.stats: reference values by hand or from scipy on fixed inputs, coverage by simulation."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from faultlab.stats import (
+    DegenerateTrialsWarning,
+    MeanCI,
+    architecture_comparison_table,
+    auc,
+    bootstrap_mean_ci,
+    cell_summary,
+    ci_halfwidth,
+    cliffs_delta,
+    cohens_d,
+    compare_groups,
+    compare_paired,
+    critical_rate,
+    curve_bootstrap,
+    curve_table,
+    hierarchical_bootstrap,
+    holm,
+    leveugle_sample_size,
+    method_comparison_table,
+    paired_frame,
+    per_sample_reliability,
+    rank_biserial,
+    tost,
+    trials_for_halfwidth,
+    verdict,
+)
+
+A = np.array([0.91, 0.88, 0.93, 0.85, 0.90, 0.87, 0.92, 0.89, 0.86, 0.94])
+B = np.array([0.89, 0.86, 0.92, 0.86, 0.87, 0.84, 0.90, 0.88, 0.83, 0.915])
+
+
+# ---------------------------------------------------------------- bootstrap CI
+
+
+@pytest.mark.parametrize(
+    "draw, truth",
+    [
+        (lambda g, size: g.normal(0.8, 0.05, size), 0.8),
+        (lambda g, size: g.beta(8.0, 2.0, size), 0.8),  # left-skewed, accuracy-like
+    ],
+    ids=["normal", "beta(8,2)"],
+)
+def test_bootstrap_ci_coverage(draw, truth):
+    g = np.random.default_rng(12345)
+    reps, hits = 1000, 0
+    for _ in range(reps):
+        ci = bootstrap_mean_ci(draw(g, 30), 0.95, n_resamples=1000, rng=g)
+        hits += ci.low <= truth <= ci.high
+    assert 0.93 <= hits / reps <= 0.97
+
+
+def test_bootstrap_ci_deterministic_and_methods():
+    x = np.random.default_rng(0).normal(0.5, 0.1, 25)
+    a, b = bootstrap_mean_ci(x), bootstrap_mean_ci(x)
+    assert a == b and a.estimate == pytest.approx(x.mean())
+    pct = bootstrap_mean_ci(x, method="percentile")
+    assert a.low < pct.low < pct.high < a.high  # expanded percentile is wider at small n
+    assert a.to_row()["method"] == "expanded bootstrap"
+
+
+def test_bootstrap_ci_degenerate_warns():
+    with pytest.warns(DegenerateTrialsWarning):
+        ci = bootstrap_mean_ci([0.7] * 12)
+    assert (ci.estimate, ci.low, ci.high) == (0.7, 0.7, 0.7)
+    with pytest.warns(DegenerateTrialsWarning):
+        assert bootstrap_mean_ci([0.4]).n == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [({"x": []}, "x"), ({"x": [1, np.nan]}, "x"), ({"x": [1, 2], "level": 1.5}, "level"),
+     ({"x": [1, 2], "n_resamples": 0}, "n_resamples"), ({"x": [1, 2], "method": "bca"}, "method"),
+     ({"x": [1, 2], "rng": "seed"}, "rng")],
+)
+def test_bootstrap_ci_validation(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        bootstrap_mean_ci(**kwargs)
+
+
+def test_cell_summary():
+    g = np.random.default_rng(1)
+    rows = [
+        {"run_id": "r0", "fault": "drop(p={rate})", "layer": "*", "rate": r, "trial": t,
+         "accuracy": 0.9 - r + 0.01 * g.standard_normal(),
+         "clean_accuracy": 0.9}
+        for r in (0.1, 0.2) for t in range(20)
+    ]
+    rows += [{"run_id": "r0", "fault": "drop(p={rate})", "layer": "*", "rate": 0.0, "trial": t,
+              "accuracy": 0.9, "clean_accuracy": 0.9} for t in range(5)]
+    df = pd.DataFrame(rows)
+    by = ("run_id", "fault", "layer", "rate")
+    with pytest.warns(DegenerateTrialsWarning, match="1 cell"):
+        out = cell_summary(df, by=by)
+    assert list(out["rate"]) == [0.0, 0.1, 0.2] and list(out["n"]) == [5, 20, 20]
+    x = df.loc[df.rate == 0.2, "accuracy"].to_numpy()
+    row = out.iloc[2]
+    assert row["mean"] == pytest.approx(x.mean()) and row["median"] == pytest.approx(np.median(x))
+    assert row["p5"] == pytest.approx(np.percentile(x, 5))
+    assert row["iqr"] == pytest.approx(np.percentile(x, 75) - np.percentile(x, 25))
+    assert row["drop_from_clean"] == pytest.approx(0.9 - x.mean())
+    assert row["ci_low"] < row["mean"] < row["ci_high"]
+    # a cell's CI does not depend on the other cells
+    alone = cell_summary(df[df.rate == 0.2], by=by)
+    assert alone.iloc[0]["ci_low"] == row["ci_low"]
+    with pytest.raises(ValueError, match="missing column"):
+        cell_summary(df, by=("nope",))
+
+
+# ---------------------------------------------------------------- curves
+
+
+def test_auc_and_critical_rate_linear():
+    r = np.linspace(0.0, 1.0, 11)
+    assert auc(r, 1.0 - r) == pytest.approx(0.5)
+    assert critical_rate(r, 1.0 - r, clean=1.0, fraction=0.9) == pytest.approx(0.1, abs=1e-12)
+    # between grid points, and the rate-0 point taken from clean when the grid lacks it
+    assert critical_rate([0.0, 0.2, 0.4], [1.0, 0.8, 0.6], 1.0) == pytest.approx(0.1)
+    assert critical_rate([0.4, 0.2], [0.6, 0.8], 1.0) == pytest.approx(0.1)
+    assert critical_rate([0.0, 0.1], [0.5, 0.4], 1.0) == 0.0
+    assert auc([0.1, 0.3], [0.8, 0.6]) == pytest.approx(0.7)  # normalised by the span
+
+
+def test_critical_rate_not_crossed_is_inf():
+    assert critical_rate([0.1, 0.2, 0.3], [0.99, 0.97, 0.95], clean=1.0, fraction=0.9) == math.inf
+
+
+@pytest.mark.parametrize(
+    "args, word",
+    [(([0.1], [0.9]), "rates"), (([0.1, 0.2, 0.3], [0.9, 0.8]), "differ"), (([0.1, 0.1], [0.9, 0.8]), "distinct")],
+)
+def test_auc_validation(args, word):
+    with pytest.raises(ValueError, match=word):
+        auc(*args)
+
+
+def test_curve_bootstrap():
+    g = np.random.default_rng(3)
+    rates = [0.0, 0.1, 0.2, 0.3, 0.4]
+    trials = {r: 1.0 - r + 0.01 * g.standard_normal(30) for r in rates}
+    a1, c1 = curve_bootstrap(trials, clean=1.0, fraction=0.9, n_resamples=500, rng=7)
+    a2, c2 = curve_bootstrap(trials, clean=1.0, fraction=0.9, n_resamples=500, rng=7)
+    assert (a1, c1) == (a2, c2)
+    assert a1.low < 0.8 < a1.high and a1.n == 150
+    assert c1.low < 0.1 < c1.high and c1.high - c1.low < 0.02
+    _, never = curve_bootstrap({0.1: [0.99, 0.98], 0.2: [0.97, 0.985]}, 1.0, n_resamples=50)
+    assert never.estimate == math.inf and never.high == math.inf
+
+
+def _seed_study(outlier: float, n_trials: int = 20) -> pd.DataFrame:
+    g = np.random.default_rng(5)
+    rows = []
+    for seed, shift in zip(range(3), (0.0, 0.0, outlier)):
+        for r in (0.0, 0.1, 0.2, 0.3):
+            for t in range(n_trials):
+                rows.append({"run_id": f"s{seed}", "train_seed": seed, "architecture": "a", "method": "m",
+                             "fault": "f", "layer": "*", "rate": r, "trial": t, "clean_accuracy": 0.95 + shift,
+                             "accuracy": 0.95 + shift - r + (0.01 * g.standard_normal() if r else 0.0)})
+    return pd.DataFrame(rows)
+
+
+def test_hierarchical_bootstrap_wider_with_outlier_seed():
+    df = _seed_study(outlier=-0.1)
+    hier = hierarchical_bootstrap(df, n_resamples=1000, rng=1)
+    trial = hierarchical_bootstrap(df, n_resamples=1000, rng=1, resample_runs=False)
+    w_h = hier.per_rate["ci_high"] - hier.per_rate["ci_low"]
+    w_t = trial.per_rate["ci_high"] - trial.per_rate["ci_low"]
+    assert np.all(w_h > 3 * w_t)
+    assert np.allclose(hier.per_rate["estimate"], [0.95 - 0.1 / 3 - r for r in (0, 0.1, 0.2, 0.3)], atol=0.01)
+    assert hier.critical_rate.high - hier.critical_rate.low > trial.critical_rate.high - trial.critical_rate.low
+    assert hier.to_row()["n_runs"] == 3
+    with pytest.raises(ValueError, match="fault"):
+        hierarchical_bootstrap(pd.concat([df, df.assign(fault="g")]))
+    with pytest.raises(ValueError, match="full grid"):
+        hierarchical_bootstrap(df[~((df.run_id == "s1") & (df.rate == 0.2))])
+    with pytest.warns(DegenerateTrialsWarning):
+        hierarchical_bootstrap(df[df.run_id == "s0"], n_resamples=100)
+
+
+# ---------------------------------------------------------------- tests and effect sizes
+
+
+def test_holm_hand_values():
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(holm([0.5, 0.6]), [1.0, 1.0])  # capped at 1, monotone
+    np.testing.assert_allclose(holm([0.01, np.nan, 0.02]), [0.02, np.nan, 0.02])
+    with pytest.raises(ValueError, match="pvalues"):
+        holm([0.2, 1.5])
+
+
+def test_effect_sizes_hand_values():
+    a, b = [1.0, 2.0, 3.0], [2.0, 3.0, 4.0, 5.0]
+    assert cohens_d(a, b) == pytest.approx(-1.5 / math.sqrt(1.4))  # s_p² = (2·1 + 3·5/3)/5
+    assert cliffs_delta(a, b) == pytest.approx((1 - 9) / 12)
+    assert rank_biserial([1.0, -2.0, 3.0, 4.0, 0.0]) == pytest.approx((8 - 2) / 10)
+    assert rank_biserial([1.0, -1.0, 2.0]) == pytest.approx((4.5 - 1.5) / 6)  # tied |d|
+
+
+def test_compare_paired_matches_scipy():
+    w = compare_paired(A, B)
+    ref = stats.wilcoxon(A - B)
+    assert (w.statistic, w.pvalue) == pytest.approx((ref.statistic, ref.pvalue))
+    assert w.effect_size == pytest.approx(rank_biserial(A - B)) and w.n_pairs == 10
+    t = compare_paired(A, B, method="t", alternative="greater")
+    ref_t = stats.ttest_rel(A, B, alternative="greater")
+    assert (t.statistic, t.pvalue) == pytest.approx((ref_t.statistic, ref_t.pvalue))
+    d = A - B
+    assert t.effect_size == pytest.approx(d.mean() / d.std(ddof=1))
+    ci, ref_ci = w.confidence_interval(0.9), stats.ttest_rel(A, B).confidence_interval(0.9)
+    assert (ci.low, ci.high) == pytest.approx((ref_ci.low, ref_ci.high))
+    assert compare_paired([1, 2, 3], [0, 0, 0], method="t").effect_size == pytest.approx(2.0)
+    assert w.to_row()["ci_low"] == pytest.approx(w.confidence_interval().low)
+
+
+def test_compare_groups_matches_scipy():
+    w = compare_groups(A, B[:8])
+    ref = stats.ttest_ind(A, B[:8], equal_var=False)
+    assert (w.statistic, w.pvalue, w.df) == pytest.approx((ref.statistic, ref.pvalue, ref.df))
+    ci, ref_ci = w.confidence_interval(), ref.confidence_interval()
+    assert (ci.low, ci.high) == pytest.approx((ref_ci.low, ref_ci.high))
+    u = compare_groups(A, B[:8], method="mannwhitney", alternative="less")
+    ref_u = stats.mannwhitneyu(A, B[:8], alternative="less")
+    assert (u.statistic, u.pvalue) == pytest.approx((ref_u.statistic, ref_u.pvalue))
+    assert u.cliffs_delta == pytest.approx(2 * stats.mannwhitneyu(A, B[:8]).statistic / 80 - 1)
+    assert w.estimate == pytest.approx(A.mean() - B[:8].mean()) and (w.n_a, w.n_b) == (10, 8)
+
+
+def test_degenerate_comparisons_warn():
+    with pytest.warns(DegenerateTrialsWarning):
+        r = compare_paired(A, A)
+    assert r.pvalue == 1.0 and r.effect_size == 0.0
+    with pytest.warns(DegenerateTrialsWarning):
+        r = compare_paired(A + 0.01, A, method="t")
+    assert r.pvalue == 0.0 and r.statistic == math.inf
+    with pytest.warns(DegenerateTrialsWarning):
+        compare_groups([0.5] * 5, [0.5] * 6)
+    with pytest.warns(DegenerateTrialsWarning):
+        assert tost([0.5] * 5, [0.5] * 6).equivalent
+    with pytest.warns(DegenerateTrialsWarning):
+        assert ci_halfwidth([0.3, 0.3, 0.3]) == 0.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [({"b": B[:5]}, "equal length"), ({"method": "sign"}, "method"), ({"alternative": "bigger"}, "alternative")],
+)
+def test_compare_paired_validation(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        compare_paired(**{"a": A, "b": B, **kwargs})
+
+
+def test_tost():
+    g = np.random.default_rng(11)
+    a, b = g.normal(0.9, 0.005, 500), g.normal(0.9, 0.005, 500)
+    same = tost(a, b, margin=0.01)
+    assert same.equivalent and same.pvalue < 0.05 and -0.01 < same.low < same.high < 0.01
+    p_lo = stats.ttest_ind(a + 0.01, b, equal_var=False, alternative="greater").pvalue
+    p_hi = stats.ttest_ind(a - 0.01, b, equal_var=False, alternative="less").pvalue
+    assert same.pvalue == pytest.approx(max(p_lo, p_hi))
+    shifted = tost(a + 0.03, b, margin=0.01)
+    assert not shifted.equivalent and shifted.pvalue > 0.5
+    assert tost(a, b + 0.0001, paired=True).equivalent
+    with pytest.raises(ValueError, match="margin"):
+        tost(a, b, margin=0)
+
+
+def test_verdict():
+    g = np.random.default_rng(2)
+    a, b = g.normal(0.9, 0.01, 50), g.normal(0.85, 0.01, 50)
+    cmp_ = compare_groups(a, b)
+    assert verdict(cmp_, tost(a, b)) == "better"
+    assert verdict(compare_groups(b, a), tost(b, a)) == "worse"
+    assert verdict(cmp_, tost(a, b), pvalue=0.2) == "inconclusive"
+    c = g.normal(0.9, 0.002, 400)
+    few = np.array([0.88, 0.92, 0.90])  # too few trials to show either a difference or equivalence
+    assert verdict(compare_groups(few, c), tost(few, c)) == "inconclusive"
+    d = g.normal(0.9, 0.002, 400)
+    assert verdict(compare_groups(c, d), tost(c, d)) == "equivalent"
+
+
+def test_paired_frame():
+    base = {"fault": "f", "layer": "*", "rate": 0.1}
+    df = pd.DataFrame(
+        [{**base, "run_id": "a", "trial": t, "accuracy": 0.8 + 0.01 * t} for t in range(5)]
+        + [{**base, "run_id": "b", "trial": t, "accuracy": 0.7} for t in range(1, 6)]
+    )
+    out, dropped = paired_frame(df, "a", "b")
+    assert dropped == 2 and list(out["trial"]) == [1, 2, 3, 4]
+    np.testing.assert_allclose(out["diff"], [0.11, 0.12, 0.13, 0.14])
+    with pytest.raises(ValueError, match="run_b"):
+        paired_frame(df, "a", "zzz")
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _study(advantage=(0.0, 0.05, 0.10), arch_gap: float = 0.0) -> pd.DataFrame:
+    """2 archs × 2 methods × 2 seeds × 3 rates × 10 trials; fault maps shared across runs (CRN)."""
+    g = np.random.default_rng(2024)
+    rates = (0.1, 0.2, 0.3)
+    maps = {(r, t): 0.005 * g.standard_normal() for r in rates for t in range(10)}
+    rows = []
+    for arch, gap in (("mlp", 0.0), ("cnn", arch_gap)):
+        for method in ("aware", "plain"):
+            for seed in (0, 1):
+                s_eff = 0.002 * g.standard_normal()
+                clean = 0.95 + s_eff + gap
+                for r, adv in zip(rates, advantage):
+                    for t in range(10):
+                        acc = clean - 0.5 * r + maps[r, t] + 0.003 * g.standard_normal()
+                        acc += adv if method == "aware" else 0.0
+                        rows.append({"study": "s", "run_id": f"{arch}-{method}-{seed}", "architecture": arch,
+                                     "variant": "", "method": method, "train_seed": seed,
+                                     "clean_accuracy": clean, "fault": "drop(p={rate})", "rate": r,
+                                     "trial": t, "layer": "*", "accuracy": acc, "loss": 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_method_comparison_table():
+    df = _study()
+    tab = method_comparison_table(df, "mlp", "aware", "plain", "drop(p={rate})")
+    assert list(tab["rate"]) == [0.1, 0.2, 0.3] and set(tab["pairing"]) == {"train_seed"}
+    assert list(tab["n_pairs"]) == [20, 20, 20]
+    assert list(tab["verdict"][1:]) == ["better", "better"]
+    assert tab["verdict"].iloc[0] in ("equivalent", "inconclusive")
+    assert np.all(tab["pvalue_holm"] >= tab["pvalue"]) and tab["correction"].iloc[0] == "holm over 3 rates"
+    assert np.all(tab["effect_size"][1:] == 1.0)
+    rev = method_comparison_table(df, "mlp", "plain", "aware", "drop(p={rate})")
+    assert list(rev["verdict"][1:]) == ["worse", "worse"]
+    # no shared seeds: pooled over runs per (rate, trial)
+    df2 = df.assign(train_seed=np.where(df.method == "plain", df.train_seed + 10, df.train_seed))
+    pooled = method_comparison_table(df2, "mlp", "aware", "plain", "drop(p={rate})")
+    assert set(pooled["pairing"]) == {"pooled"} and list(pooled["n_pairs"]) == [10, 10, 10]
+    with pytest.raises(ValueError, match="method_b"):
+        method_comparison_table(df, "mlp", "aware", "nope", "drop(p={rate})")
+
+
+def test_architecture_comparison_table():
+    tab = architecture_comparison_table(_study(), "mlp", "cnn", "plain", "drop(p={rate})", margin=0.01)
+    assert list(tab["verdict"]) == ["equivalent"] * 3
+    assert list(tab["n_a"]) == [20, 20, 20] and list(tab["n_runs_b"]) == [2, 2, 2]
+    for col in ("welch_pvalue_holm", "mwu_pvalue_holm", "cohens_d", "cliffs_delta", "tost_pvalue"):
+        assert tab[col].notna().all()
+    gap = architecture_comparison_table(_study(arch_gap=-0.03), "mlp", "cnn", "plain", "drop(p={rate})")
+    assert list(gap["verdict"]) == ["better"] * 3 and np.all(gap["cliffs_delta"] > 0.9)
+
+
+def test_curve_table():
+    tab = curve_table(_study(), fraction=0.9, n_resamples=200, seed=0)
+    assert len(tab) == 4 and set(tab["architecture"]) == {"mlp", "cnn"}
+    assert set(tab["method"]) == {"aware", "plain"} and tab["ci_method"].str.startswith("hierarchical").all()
+    flat = tab[tab["method"] == "aware"]  # 0.95 - 0.5 r + advantage stays above 0.9 · clean: never crossed
+    assert np.all(flat["critical_rate"] == math.inf)
+    assert np.all(tab["auc_low"] <= tab["auc"]) and np.all(tab["auc"] <= tab["auc_high"])
+    assert np.all(tab["critical_rate"].notna()) and np.all(tab["n_runs"] == 2)
+    assert tab.equals(curve_table(_study(), fraction=0.9, n_resamples=200, seed=0))
+
+
+# ---------------------------------------------------------------- reliability and planning
+
+
+def test_per_sample_reliability_hand_example():
+    res = per_sample_reliability([20, 19, 18, 20, 0], n_trials=20, threshold=0.95)
+    assert isinstance(res, MeanCI) and res.estimate == pytest.approx(0.6) and res.n == 5
+    z, p, n = stats.norm.ppf(0.975), 0.6, 5  # Wilson score interval by hand
+    center = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / (1 + z**2 / n) * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    assert (res.low, res.high) == pytest.approx((center - half, center + half))
+    assert (round(res.low, 4), round(res.high, 4)) == (0.2307, 0.8824)
+    with pytest.raises(ValueError, match="counts"):
+        per_sample_reliability([21], n_trials=20)
+
+
+def test_leveugle_sample_size():
+    # exact t = 2.5758293: 2.5758293² · 0.25 / 0.01² = 16587.2 -> 16588 (t = 2.576 would give 16590)
+    assert leveugle_sample_size(math.inf) == 16588
+    assert leveugle_sample_size(math.inf, margin=0.05, confidence=0.95) == 385  # 1.96²·0.25/0.0025 = 384.1
+    assert leveugle_sample_size(1000) == math.ceil(1000 / (1 + 999 / 16587.24))
+    for n_pop in (1, 2, 50, 500):
+        assert 1 <= leveugle_sample_size(n_pop) <= n_pop
+    with pytest.raises(ValueError, match="N"):
+        leveugle_sample_size(0)
+
+
+def test_trials_for_halfwidth_and_ci_halfwidth():
+    n = trials_for_halfwidth(0.05, 0.01, 0.95)
+    assert n == 99  # z gives 97; t_97·5 = 9.92 -> 98.5 > 98, t_98·5 = 9.92 -> 98.46 <= 99
+    assert stats.t.ppf(0.975, n - 1) * 0.05 / math.sqrt(n) <= 0.01
+    assert stats.t.ppf(0.975, n - 2) * 0.05 / math.sqrt(n - 1) > 0.01
+    assert trials_for_halfwidth(0.0, 0.01) == 2
+    assert ci_halfwidth([1.0, 2.0, 3.0]) == pytest.approx(4.302653 / math.sqrt(3))
+    assert ci_halfwidth([1.0]) == math.inf
+
+
+def test_no_warnings_on_clean_data():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compare_paired(A, B)
+        compare_groups(A, B)
+        tost(A, B)
+
+
+def test_method_table_degenerate_rate_is_flagged_once():
+    df = _study()
+    zero = df[df.rate == 0.1].assign(rate=0.0, accuracy=0.95)  # rate 0: no faults, identical models
+    with pytest.warns(DegenerateTrialsWarning, match="1 rate"):
+        tab = method_comparison_table(pd.concat([df, zero]), "mlp", "aware", "plain", "drop(p={rate})")
+    first = tab.iloc[0]
+    assert first["rate"] == 0.0 and first["degenerate"] and first["pvalue"] == 1.0
+    assert first["verdict"] == "equivalent" and tab["correction"].iloc[0] == "holm over 4 rates"
