@@ -2,6 +2,8 @@
 
     faultlab fit --config experiments/train/mini_mobilenet.yaml [--trainer.max_epochs 3]
     faultlab test --config experiments/train/mini_mobilenet.yaml --ckpt_path runs/mini_mobilenet/checkpoints/last.ckpt
+    faultlab campaign --checkpoint runs/mini_mobilenet/checkpoints/last.ckpt --fault 'drop(p={rate})' --rates 0,0.1,0.2
+    faultlab export --store results/faultlab.sqlite --out results/trials.csv
 
 ``fit|validate|test|predict`` are LightningCLI subcommands (configs validated against the signatures,
 ``--print_config`` shows the resolved config). Checkpoints land in ``runs/<config name>/checkpoints/``.
@@ -9,6 +11,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -17,10 +20,17 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from faultlab import FaultlabError
+from faultlab.commands import campaign, export
 from faultlab.data import TensorDataModule
+from faultlab.faults import FaultSpecError, LayerSelectionError
+from faultlab.runtime import tune_allocator
+from faultlab.store import FaultlabStoreError
 from faultlab.training import Classifier
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+COMMANDS = {"campaign": campaign, "export": export}
+# errors whose message is the whole story: printed as one line, exit status 2
+USER_ERRORS = (FaultlabError, FaultlabStoreError, FaultSpecError, LayerSelectionError)
 RUNS_DIR = "runs"
 
 
@@ -61,19 +71,36 @@ def lightning_main(args: list[str] | None = None) -> FaultlabCLI:
     )
 
 
+def command_parser() -> argparse.ArgumentParser:
+    """The parser of the non-Lightning subcommands (one module each under faultlab/commands/)."""
+    parser = argparse.ArgumentParser(
+        prog="faultlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Lightning subcommands: " + ", ".join(f"faultlab {c} --help" for c in LIGHTNING_COMMANDS),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="command")
+    for module in COMMANDS.values():
+        module.add_parser(sub)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> None:
     from_shell = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__.strip())
-        print("\ncommands: " + ", ".join(LIGHTNING_COMMANDS))
-        return
+    tune_allocator()
     try:
-        if argv[0] in LIGHTNING_COMMANDS:
+        if argv and argv[0] in LIGHTNING_COMMANDS:
             lightning_main(None if from_shell else argv)
-        else:
-            raise FaultlabError(f"unknown command {argv[0]!r}; commands: {', '.join(LIGHTNING_COMMANDS)}")
-    except FaultlabError as err:
+            return
+        parser = command_parser()
+        if not argv or argv[0] in ("-h", "--help"):
+            parser.print_help()
+            return
+        if argv[0] not in COMMANDS:
+            known = ", ".join([*LIGHTNING_COMMANDS, *COMMANDS])
+            raise FaultlabError(f"unknown command {argv[0]!r}; commands: {known}")
+        args = parser.parse_args(argv)
+        COMMANDS[args.command].run(args)
+    except USER_ERRORS as err:
         print(f"faultlab: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
 

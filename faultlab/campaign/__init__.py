@@ -1,0 +1,21 @@
+"""Monte Carlo fault campaigns over trained models, writing one store row per trial."""
+
+from .engine import (
+    CampaignError,
+    CampaignResult,
+    CampaignSpec,
+    CellSummary,
+    RunInfo,
+    campaign_id,
+    ci_halfwidth,
+    run_campaign,
+    validate,
+)
+from .evaluate import EvalResult, evaluate, evaluate_stacked
+from .metrics import PerSampleHits, TrialAccuracy, trial_accuracy, trial_correct
+
+__all__ = [
+    "CampaignError", "CampaignResult", "CampaignSpec", "CellSummary", "EvalResult", "PerSampleHits", "RunInfo",
+    "TrialAccuracy", "campaign_id", "ci_halfwidth", "evaluate", "evaluate_stacked", "run_campaign",
+    "trial_accuracy", "trial_correct", "validate",
+]

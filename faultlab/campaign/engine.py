@@ -1,0 +1,299 @@
+"""Monte Carlo fault campaigns: a clean evaluation, then every (rate, trial) of one fault template,
+each trial a row in the results store.
+
+    spec = CampaignSpec(fault="drop(p={rate})", rates=[0.0, 0.1, 0.2], trials=30, seed=0)
+    result = run_campaign(model, x_test, y_test, spec, store, run)
+
+Resumable: trials already stored for (run, fault, rate) are skipped, each trial (or stacked group of
+trials) is committed on its own, so a killed campaign loses at most the trials in flight.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+from scipy import stats as sps
+from torch import Tensor, nn
+
+from faultlab import FaultlabError
+from faultlab.faults import FaultModel, FaultSpecError, LayerSelectionError, parse_fault, sweep_parameter
+from faultlab.injection import LayerSelector, draw_maps, inject, preserved_bn_state, recalibrate_bn, trial_seeds
+from faultlab.store import ResultsStore
+
+from .evaluate import EvalResult, auto_trials_per_pass, evaluate, evaluate_stacked
+
+DEFAULT_TRIALS = 20
+STACK_BUDGET_BYTES = 256 * 2**20
+
+
+class CampaignError(FaultlabError):
+    """A campaign cannot run as configured (bad rate, fault spec, layer selection, conflicting rows)."""
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    """One fault template swept over rates. ``trials``: a count, or ``"auto"`` to stop a cell once the
+    95 % CI half-width of its mean accuracy is below ``ci_halfwidth`` (between ``min_trials`` and
+    ``max_trials``). ``bn_recalibration``: re-estimate BatchNorm statistics under each fault map on that
+    many training batches (0 = off). ``trials_per_pass``: fault maps per forward pass (None = auto)."""
+
+    fault: str
+    rates: Sequence[float]
+    trials: int | Literal["auto"] = DEFAULT_TRIALS
+    seed: int = 0
+    layers: LayerSelector = field(default_factory=LayerSelector)
+    ci_halfwidth: float = 0.005
+    min_trials: int = 10
+    max_trials: int = 500
+    bn_recalibration: int = 0
+    trials_per_pass: int | None = None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The identity of a trained model in the store."""
+
+    run_id: str
+    study: str = "default"
+    architecture: str = ""
+    variant: str = ""
+    method: str = "vanilla"
+    train_seed: int | None = None
+    checkpoint: str | None = None
+    checkpoint_hash: str | None = None
+    config: dict = field(default_factory=dict)
+
+
+@dataclass
+class CellSummary:
+    rate: float
+    n_trials: int
+    new_trials: int
+    mean: float
+    halfwidth: float
+
+
+@dataclass
+class CampaignResult:
+    campaign_id: str
+    clean: EvalResult
+    cells: list[CellSummary]
+    layers: list[str]
+
+
+def ci_halfwidth(acc: Sequence[float], confidence: float = 0.95) -> float:
+    """t-based half-width of the CI of the mean: t_{n-1} * s / sqrt(n) (inf for n < 2)."""
+    n = len(acc)
+    if n < 2:
+        return math.inf
+    return float(sps.t.ppf(0.5 + confidence / 2, n - 1) * np.std(acc, ddof=1) / math.sqrt(n))
+
+
+# ------------------------------------------------------------------------------------ validation
+
+
+def validate(spec: CampaignSpec) -> dict[float, FaultModel]:
+    if not spec.rates:
+        raise CampaignError("no rates given; pass e.g. --rates 0,0.05,0.1")
+    try:
+        sweep_parameter(spec.fault)
+    except FaultSpecError as err:
+        raise CampaignError(str(err)) from err
+    out = {}
+    for rate in spec.rates:
+        if not 0.0 <= float(rate) <= 1.0 or math.isnan(float(rate)):
+            raise CampaignError(f"rate {rate} is outside [0, 1]")
+        try:
+            out[float(rate)] = parse_fault(spec.fault, rate=float(rate))
+        except FaultSpecError as err:
+            raise CampaignError(f"{err} (at rate {rate})") from err
+    if spec.trials != "auto" and (not isinstance(spec.trials, int) or spec.trials < 1):
+        raise CampaignError(f"trials={spec.trials!r} must be a positive integer or 'auto'")
+    if spec.trials == "auto" and not (spec.ci_halfwidth > 0 and 2 <= spec.min_trials <= spec.max_trials):
+        raise CampaignError("auto trials need ci_halfwidth > 0 and 2 <= min_trials <= max_trials")
+    if spec.bn_recalibration < 0:
+        raise CampaignError(f"bn_recalibration={spec.bn_recalibration} must be >= 0")
+    return out
+
+
+def campaign_id(run: RunInfo, spec: CampaignSpec) -> str:
+    from faultlab.faults import fault_seed
+
+    return f"{fault_seed(run.run_id, spec.fault, spec.seed, spec.layers.describe(), spec.bn_recalibration):016x}"
+
+
+def _check_conflicts(store: ResultsStore, run: RunInfo, spec: CampaignSpec, cid: str) -> None:
+    for row in store.campaigns(run.run_id):
+        if row["fault"] == spec.fault and row["campaign_id"] != cid:
+            raise CampaignError(
+                f"run {run.run_id} already has {spec.fault} trials with other settings (seed={row['campaign_seed']}, "
+                f"layers={row['layers']}, bn_recalibration={row['bn_recalibration']}); use another --store or --study"
+            )
+
+
+# ------------------------------------------------------------------------------------ progress
+
+
+class Progress:
+    """A tqdm bar on a terminal; one plain line per finished cell otherwise."""
+
+    def __init__(self, total: int | None, enabled: bool | None = None, stream=sys.stderr) -> None:
+        self.tty = stream.isatty() if enabled is None else enabled
+        self.stream = stream
+        self.bar = None
+        if self.tty:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, unit="trial", file=stream, dynamic_ncols=True)
+
+    def trial(self, rate: float, mean: float, halfwidth: float, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+            self.bar.set_postfix_str(f"rate={rate:g} acc={mean:.4f}±{halfwidth:.4f}")
+
+    def cell(self, cell: CellSummary, seconds: float) -> None:
+        if self.bar is None:
+            print(f"rate {cell.rate:g}: {cell.n_trials} trials ({cell.new_trials} new), mean accuracy "
+                  f"{cell.mean:.4f} ± {cell.halfwidth:.4f} (95 % CI), {seconds:.1f} s", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# ------------------------------------------------------------------------------------ the campaign
+
+
+def run_campaign(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    spec: CampaignSpec,
+    store: ResultsStore,
+    run: RunInfo,
+    *,
+    train_batches: Iterable | None = None,
+    eval_batch_size: int = 1000,
+    progress: bool | None = None,
+    on_trial: Callable[[dict], None] | None = None,
+    forward: Callable[[Tensor], Tensor] | None = None,
+) -> CampaignResult:
+    """Evaluate ``model`` clean, then under ``spec`` at every rate; store every trial.
+
+    ``forward``: an alternative callable for the passes (e.g. ``torch.compile(model)``), which must see
+    the in-place weight changes of ``model``. ``on_trial`` is called after each stored trial row.
+    """
+    faults = validate(spec)
+    try:
+        layers = spec.layers.select(model)
+    except LayerSelectionError as err:
+        raise CampaignError(str(err)) from err
+    if spec.bn_recalibration and train_batches is None:
+        raise CampaignError("bn_recalibration needs training batches (pass the data module's training set)")
+    cid = campaign_id(run, spec)
+    _check_conflicts(store, run, spec, cid)
+
+    model.eval()
+    forward = model if forward is None else forward
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    clean = evaluate(forward, x, y, eval_batch_size)
+    store.add_run({**asdict(run), "clean_accuracy": clean.accuracy, "clean_loss": clean.loss, "n_eval": len(y)})
+    store.add_campaign({
+        "campaign_id": cid, "run_id": run.run_id, "fault": spec.fault, "sweep_param": sweep_parameter(spec.fault),
+        "campaign_seed": spec.seed, "bn_recalibration": spec.bn_recalibration, "layers": spec.layers.describe(),
+        "scope": "all", "config": {**asdict(spec), "layers": asdict(spec.layers), "selected": layers},
+    })
+    any_fault = next(iter(faults.values()))
+    per_pass = spec.trials_per_pass
+    if per_pass is None:
+        n_weights = sum(dict(model.named_modules())[n].weight.numel() for n in layers)
+        per_pass = auto_trials_per_pass(model, x.device, n_weights, STACK_BUDGET_BYTES)
+    if any_fault.per_forward or spec.bn_recalibration:
+        per_pass = 1  # per-pass redraws and per-map BN statistics need one map per pass
+
+    total = None if spec.trials == "auto" else len(faults) * spec.trials
+    bar = Progress(total, progress)
+    cells = []
+    try:
+        for rate, fault in faults.items():
+            t0 = time.perf_counter()
+            cells.append(_run_cell(model, forward, x, y, spec, store, run, cid, layers, rate, fault, per_pass,
+                                   eval_batch_size, train_batches, bar, on_trial))
+            bar.cell(cells[-1], time.perf_counter() - t0)
+    finally:
+        bar.close()
+        after = model.state_dict()
+        changed = [k for k, v in before.items() if not torch.equal(v, after[k])]
+        if changed:  # an invariant of inject/preserved_bn_state, checked on every campaign
+            raise AssertionError(f"campaign left model weights modified: {changed[:5]}")
+    return CampaignResult(cid, clean, cells, layers)
+
+
+def _stored_accuracies(store: ResultsStore, run: RunInfo, spec: CampaignSpec, rate: float) -> dict[int, float]:
+    rows = store.trials("run_id = ? AND fault = ? AND rate = ? AND layer = '*'", (run.run_id, spec.fault, rate))
+    return {r["trial"]: r["accuracy"] for r in rows}
+
+
+def _run_cell(model, forward, x, y, spec, store, run, cid, layers, rate, fault, per_pass, batch_size,
+              train_batches, bar, on_trial) -> CellSummary:
+    accs = _stored_accuracies(store, run, spec, rate)
+    already = len(accs)
+    auto = spec.trials == "auto"
+    limit = spec.max_trials if auto else spec.trials
+    trial = 0
+    while True:
+        values = [a for t, a in accs.items() if t < limit]
+        if auto and len(values) >= spec.min_trials and ci_halfwidth(values) <= spec.ci_halfwidth:
+            break
+        pending = [t for t in range(trial, limit) if t not in accs][: per_pass if not auto else min(per_pass, 8)]
+        if not pending:
+            break
+        trial = pending[-1] + 1
+        seeds = [trial_seeds(spec.seed, layers, spec.fault, rate, t) for t in pending]
+        t0 = time.perf_counter()
+        if len(pending) == 1:
+            results = [_one_trial(model, forward, x, y, fault, layers, seeds[0], spec, train_batches, batch_size)]
+        else:
+            results = _stacked_trials(model, x, y, fault, layers, seeds, batch_size)
+        seconds = (time.perf_counter() - t0) / len(pending)
+        rows = [_row(cid, run, spec, rate, t, s, r, seconds, layers) for t, s, r in zip(pending, seeds, results)]
+        store.add_trials(rows)
+        for row in rows:
+            accs[row["trial"]] = row["accuracy"]
+            if on_trial is not None:
+                on_trial(row)
+        values = [a for t, a in accs.items() if t < limit]
+        bar.trial(rate, float(np.mean(values)), ci_halfwidth(values), len(rows))
+    values = [a for t, a in accs.items() if t < limit] if not auto else list(accs.values())
+    return CellSummary(rate, len(values), len(accs) - already, float(np.mean(values)), ci_halfwidth(values))
+
+
+def _one_trial(model, forward, x, y, fault, layers, seeds, spec, train_batches, batch_size) -> EvalResult:
+    with inject(model, fault, layers, seeds):
+        if not spec.bn_recalibration:
+            return evaluate(forward, x, y, batch_size)
+        with preserved_bn_state(model):
+            recalibrate_bn(model, train_batches, spec.bn_recalibration)
+            model.eval()
+            return evaluate(forward, x, y, batch_size)
+
+
+def _stacked_trials(model, x, y, fault, layers, seeds, batch_size) -> list[EvalResult]:
+    per_trial = [draw_maps(model, fault, layers, s)[0] for s in seeds]
+    stacked = {f"{name}.weight": torch.stack([d[name].weights for d in per_trial]) for name in layers}
+    return evaluate_stacked(model, stacked, x, y, batch_size)
+
+
+def _row(cid, run, spec, rate, trial, seeds, result, seconds, layers) -> dict:
+    return {
+        "campaign_id": cid, "run_id": run.run_id, "fault": spec.fault, "rate": rate, "trial": trial,
+        "layer": "*", "fault_seed": seeds[layers[0]], "accuracy": result.accuracy, "loss": result.loss,
+        "seconds": seconds, "correct": result.correct.numpy(),
+    }

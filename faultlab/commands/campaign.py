@@ -1,0 +1,76 @@
+"""``faultlab campaign``: Monte Carlo fault campaign of one checkpoint, every trial into the store.
+
+    faultlab campaign --checkpoint runs/mini_mobilenet/checkpoints/last.ckpt --data mnist5k \\
+        --fault 'drop(p={rate})' --rates 0,0.05,0.1,0.2,0.3 --trials 30 --seed 0 --store results/faultlab.sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ._options import add_store_option, float_list, str_list, trials_arg
+
+HELP = "Monte Carlo fault campaign of a checkpoint (one store row per trial)"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("campaign", help=HELP, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", required=True, help="a Classifier checkpoint (faultlab fit writes last.ckpt)")
+    p.add_argument("--data", default="mnist5k", help="data set name whose test split is evaluated (default mnist5k)")
+    p.add_argument("--data-dir", default="data", help="folder of downloaded data sets (mnist, cifar10)")
+    p.add_argument("--eval-subset", type=int, default=None, help="evaluate only the first N test samples")
+    p.add_argument("--fault", required=True, help="fault template with {rate}, e.g. 'stuck_at(sa0=0.01,sa1={rate})'")
+    p.add_argument("--rates", type=float_list, required=True, help="comma-separated rates in [0, 1]")
+    p.add_argument("--trials", type=trials_arg, default=20, help="trials per rate, or 'auto' (default 20)")
+    p.add_argument("--ci-halfwidth", type=float, default=0.005, help="auto trials: target 95%% CI half-width")
+    p.add_argument("--min-trials", type=int, default=10, help="auto trials: minimum per rate")
+    p.add_argument("--max-trials", type=int, default=500, help="auto trials: maximum per rate")
+    p.add_argument("--seed", type=int, default=0, help="campaign seed (fault maps are keyed by it)")
+    p.add_argument("--kinds", type=str_list, default=["conv", "linear"],
+                   help="layer kinds: conv, depthwise, pointwise, conv3x3, linear (default conv,linear)")
+    p.add_argument("--include", type=str_list, default=None, help="fnmatch patterns of layer names to include")
+    p.add_argument("--exclude", type=str_list, default=None, help="fnmatch patterns of layer names to exclude")
+    p.add_argument("--no-first", action="store_true", help="leave the first layer (stem) clean")
+    p.add_argument("--no-last", action="store_true", help="leave the last layer (classifier) clean")
+    p.add_argument("--bn-recalibration", type=int, default=0,
+                   help="re-estimate BatchNorm statistics under each fault map on N training batches (default off)")
+    p.add_argument("--trials-per-pass", type=int, default=None, help="fault maps per forward pass (default auto)")
+    p.add_argument("--study", default="default", help="study name recorded with the run (default 'default')")
+    p.add_argument("--method", default=None, help="training method label (default: from the checkpoint)")
+    p.add_argument("--train-seed", type=int, default=None, help="training seed label (default: from the checkpoint)")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model for the passes (~20 s warm-up)")
+    add_store_option(p)
+
+
+def run(args: argparse.Namespace) -> None:
+    import torch
+
+    from faultlab.campaign import CampaignSpec, run_campaign, validate
+    from faultlab.campaign.checkpoint import load_run
+    from faultlab.data import build_data
+    from faultlab.injection import LayerSelector
+    from faultlab.store import ResultsStore
+
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    spec = CampaignSpec(
+        fault=args.fault, rates=args.rates, trials=args.trials, seed=args.seed,
+        layers=LayerSelector(tuple(args.kinds), tuple(args.include) if args.include else None,
+                             tuple(args.exclude) if args.exclude else None, not args.no_first, not args.no_last),
+        ci_halfwidth=args.ci_halfwidth, min_trials=args.min_trials, max_trials=args.max_trials,
+        bn_recalibration=args.bn_recalibration, trials_per_pass=args.trials_per_pass,
+    )
+    validate(spec)  # before loading anything or touching the store
+    classifier, info = load_run(args.checkpoint, args.study, args.method, args.train_seed, device)
+    dm = build_data(args.data, data_dir=args.data_dir, eval_subset=args.eval_subset)
+    x, y = dm.tensors("test")
+    x, y = x.to(device), y.to(device)
+    if classifier.channels_last and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    net = classifier.net
+    forward = torch.compile(net) if args.compile else None
+    train = ((xb.to(device), yb) for xb, yb in dm.train_dataloader()) if args.bn_recalibration else None
+    with ResultsStore(args.store) as store:
+        result = run_campaign(net, x, y, spec, store, info, train_batches=train, forward=forward)
+    print(f"run {info.run_id} ({info.variant}, {info.method}): clean accuracy {result.clean.accuracy:.4f} "
+          f"on {len(y)} test samples; {sum(c.new_trials for c in result.cells)} new trials in {args.store}")

@@ -1,0 +1,169 @@
+"""Reversible fault injection into the selected layers of any ``nn.Module``.
+
+    layers = LayerSelector(kinds=("conv", "linear")).select(model)
+    with inject(model, parse_fault("drop(p=0.1)"), layers, trial_seeds(0, layers, "drop(p={rate})", 0.1, 3)):
+        logits = model(x)           # weights restored bit for bit on exit, also after an exception
+
+Each layer's map comes from its own generator seeded by ``fault_seed(campaign seed, layer, fault
+template, rate, trial)``: two models of one architecture meet identical maps at the same (rate, trial)
+(common random numbers), and any trial can be re-created without storing a mask. Read-noise-like
+models (``per_forward``) are redrawn before every forward pass from the trial's generator stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from faultlab.faults import FaultDraw, FaultModel, fault_seed, make_generator, select_layers
+
+
+@dataclass(frozen=True)
+class LayerSelector:
+    """Which layers a fault reaches: module kinds (conv, depthwise, pointwise, conv3x3, linear), fnmatch
+    include/exclude patterns on module names, and whether the first (stem) and last (classifier) layers
+    are kept. The default is every conv and linear layer."""
+
+    kinds: tuple[str, ...] = ("conv", "linear")
+    include: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] | None = None
+    first: bool = True
+    last: bool = True
+
+    def select(self, model: nn.Module) -> list[str]:
+        return select_layers(model, self.kinds, self.include, self.exclude, self.first, self.last)
+
+    def describe(self) -> str:
+        parts = [f"kinds={','.join(self.kinds)}"]
+        if self.include:
+            parts.append(f"include={','.join(self.include)}")
+        if self.exclude:
+            parts.append(f"exclude={','.join(self.exclude)}")
+        if not self.first:
+            parts.append("no-first")
+        if not self.last:
+            parts.append("no-last")
+        return ";".join(parts)
+
+
+def trial_seeds(campaign_seed: int, layers: Iterable[str], template: str, rate: float, trial: int) -> dict[str, int]:
+    """The per-layer fault seeds of one trial: ``fault_seed(campaign_seed, layer, template, rate, trial)``."""
+    return {name: fault_seed(campaign_seed, name, template, float(rate), int(trial)) for name in layers}
+
+
+def _weights(model: nn.Module, layers: Sequence[str]) -> dict[str, nn.Parameter]:
+    modules = dict(model.named_modules())
+    missing = [n for n in layers if n not in modules or getattr(modules[n], "weight", None) is None]
+    if missing:
+        raise KeyError(f"no weight layer named {', '.join(missing)} in {type(model).__name__}")
+    return {n: modules[n].weight for n in layers}
+
+
+def draw_maps(
+    model: nn.Module, fault: FaultModel, layers: Sequence[str], seeds: Mapping[str, int]
+) -> tuple[dict[str, FaultDraw], dict[str, torch.Generator]]:
+    """Draw one map per layer from its keyed generator, without touching the model."""
+    draws, gens = {}, {}
+    for name, w in _weights(model, layers).items():
+        gens[name] = make_generator(seeds[name], w.device)
+        draws[name] = fault.draw(w.detach(), gens[name])
+    return draws, gens
+
+
+@contextmanager
+def inject(
+    model: nn.Module, fault: FaultModel, layers: Sequence[str], seeds: Mapping[str, int] | int
+) -> Iterator[dict[str, FaultDraw]]:
+    """Apply one fault map per layer in place for the duration of the block; restore exactly on exit.
+
+    ``seeds``: per-layer seeds (see ``trial_seeds``) or one int from which each layer's seed is derived
+    as ``fault_seed(seed, layer)``. Yields the draws (weights and faulty masks) per layer.
+    """
+    if isinstance(seeds, int):
+        seeds = {name: fault_seed(seeds, name) for name in layers}
+    weights = _weights(model, layers)
+    saved: dict[str, Tensor] = {}
+    handles = []
+    try:
+        with torch.no_grad():
+            for name, w in weights.items():
+                saved[name] = w.detach().clone()
+        draws, gens = draw_maps(model, fault, layers, seeds)
+        with torch.no_grad():
+            for name, w in weights.items():
+                w.copy_(draws[name].weights)
+        if fault.per_forward:
+            modules = dict(model.named_modules())
+            for name in layers:
+                handles.append(modules[name].register_forward_pre_hook(_redraw(fault, saved[name], gens[name])))
+        yield draws
+    finally:
+        for handle in handles:
+            handle.remove()
+        with torch.no_grad():
+            for name, original in saved.items():
+                weights[name].copy_(original)
+
+
+def _redraw(fault: FaultModel, clean: Tensor, generator: torch.Generator):
+    def hook(module: nn.Module, args: tuple) -> None:
+        with torch.no_grad():
+            module.weight.copy_(fault(clean, generator))
+
+    return hook
+
+
+# ------------------------------------------------------------------------------------------ BatchNorm
+
+_BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def _bn_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in model.modules() if isinstance(m, _BN) and m.track_running_stats]
+
+
+@contextmanager
+def preserved_bn_state(model: nn.Module) -> Iterator[None]:
+    """Snapshot BatchNorm running statistics (and momentum) and restore them on exit."""
+    layers = _bn_layers(model)
+    saved = [(m.momentum, {k: v.clone() for k, v in m.named_buffers(recurse=False)}) for m in layers]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for m, (momentum, buffers) in zip(layers, saved):
+                m.momentum = momentum
+                for k, v in buffers.items():
+                    getattr(m, k).copy_(v)
+
+
+def recalibrate_bn(model: nn.Module, batches: Iterable, n_batches: int) -> int:
+    """Re-estimate BatchNorm running statistics on ``n_batches`` input batches under the model's
+    current weights (clean, or with a fault map applied): a cumulative average (momentum=None) over
+    the batches, no gradient, other layers in eval mode. Returns the number of batches used.
+    Wrap in ``preserved_bn_state`` when the statistics must come back afterwards."""
+    layers = _bn_layers(model)
+    if not layers or n_batches <= 0:
+        return 0
+    was_training, momenta = model.training, [m.momentum for m in layers]
+    model.eval()
+    for m in layers:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    used = 0
+    with torch.no_grad():
+        for batch in batches:
+            if used >= n_batches:
+                break
+            x = batch[0] if isinstance(batch, list | tuple) else batch
+            model(x)
+            used += 1
+    for m, momentum in zip(layers, momenta):
+        m.momentum = momentum
+    model.train(was_training)
+    return used

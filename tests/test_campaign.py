@@ -1,0 +1,197 @@
+"""Campaign engine: resume, vectorised trials, adaptive trial counts, the CLI end to end, bad input."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+import architectures
+from faultlab.campaign import (
+    CampaignError,
+    CampaignSpec,
+    PerSampleHits,
+    RunInfo,
+    TrialAccuracy,
+    ci_halfwidth,
+    run_campaign,
+    trial_accuracy,
+)
+from faultlab.data import Synthetic
+from faultlab.injection import LayerSelector
+from faultlab.store import ResultsStore
+from faultlab.training import Classifier
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = ["rate", "trial", "fault_seed", "accuracy", "loss"]
+
+
+@pytest.fixture(scope="module")
+def mlp_data():
+    torch.manual_seed(0)
+    net = architectures.build("mlp", in_features=64, hidden=[32], num_classes=4).eval()
+    dm = Synthetic(input_shape=(64,), num_classes=4, n_train=64, n_test=200)
+    x, y = dm.tensors("test")
+    return net, x, y
+
+
+def rows(store):
+    return store.to_frame()[KEY].sort_values(["rate", "trial"]).reset_index(drop=True)
+
+
+def test_stacked_trials_equal_one_map_per_pass(mlp_data, tmp_path):
+    net, x, y = mlp_data
+    frames = []
+    for k in (1, 7):
+        spec = CampaignSpec("stuck_at(sa0=0.02,sa1={rate})", [0.0, 0.05, 0.2], trials=10, trials_per_pass=k)
+        with ResultsStore(tmp_path / f"k{k}.sqlite") as store:
+            run_campaign(net, x, y, spec, store, RunInfo("r"), progress=False)
+            frames.append(rows(store))
+    assert frames[0]["fault_seed"].equals(frames[1]["fault_seed"])
+    assert (frames[0]["accuracy"] - frames[1]["accuracy"]).abs().max() < 1e-6
+
+
+def test_resume_after_interruption_gives_the_uninterrupted_rows(mlp_data, tmp_path):
+    net, x, y = mlp_data
+    spec = CampaignSpec("drop(p={rate})", [0.1, 0.3], trials=6, trials_per_pass=1)
+    with ResultsStore(tmp_path / "full.sqlite") as store:
+        run_campaign(net, x, y, spec, store, RunInfo("r"), progress=False)
+        full = rows(store)
+    seen = []
+
+    def stop_after_4(row):
+        seen.append(row)
+        if len(seen) == 4:
+            raise KeyboardInterrupt
+
+    with ResultsStore(tmp_path / "cut.sqlite") as store:
+        with pytest.raises(KeyboardInterrupt):
+            run_campaign(net, x, y, spec, store, RunInfo("r"), progress=False, on_trial=stop_after_4)
+        assert store.count_trials() == 4
+        result = run_campaign(net, x, y, spec, store, RunInfo("r"), progress=False)
+        assert sum(c.new_trials for c in result.cells) == 8
+        resumed = rows(store)
+    assert len(resumed) == 12
+    assert resumed.equals(full)
+
+
+def test_weights_unchanged_after_campaign_with_bn_recalibration(tmp_path):
+    torch.manual_seed(0)
+    net = architectures.build("mini_mobilenet", blocks=[(4, 1, 2)], input_size=8).eval()
+    dm = Synthetic(input_shape=(1, 8, 8), n_train=64, n_test=64, batch_size=16)
+    x, y = dm.tensors("test")
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    results = {}
+    for bn in (0, 2):
+        spec = CampaignSpec("drop(p={rate})", [0.3], trials=3, bn_recalibration=bn)
+        with ResultsStore(tmp_path / f"bn{bn}.sqlite") as store:
+            batches = [b for b in dm.train_dataloader()]
+            run_campaign(net, x, y, spec, store, RunInfo("r"), train_batches=batches, progress=False)
+            results[bn] = rows(store)["loss"].tolist()
+    assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())
+    assert results[0] != results[2]
+
+
+def test_auto_trials_stop_at_the_ci_target(mlp_data, tmp_path):
+    net, x, y = mlp_data
+    spec = CampaignSpec("drop(p={rate})", [0.2], trials="auto", ci_halfwidth=0.02, min_trials=5, max_trials=200)
+    with ResultsStore(tmp_path / "a.sqlite") as store:
+        result = run_campaign(net, x, y, spec, store, RunInfo("r"), progress=False)
+        acc = store.to_frame()["accuracy"].tolist()
+    cell = result.cells[0]
+    assert 5 <= cell.n_trials < 200
+    assert ci_halfwidth(acc) <= 0.02
+    assert cell.halfwidth == pytest.approx(ci_halfwidth(acc))
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (CampaignSpec("drop(p={rate})", [0.1, 1.5]), "rate 1.5 is outside"),
+        (CampaignSpec("dorp(p={rate})", [0.1]), "unknown fault"),
+        (CampaignSpec("gaussian_add(sigma={rate})", [-0.1]), "outside"),
+        (CampaignSpec("drop(p=0.1)", [0.1]), "rate"),
+        (CampaignSpec("drop(p={rate})", [0.1], layers=LayerSelector(include=("nothing*",))), "no layer matches"),
+    ],
+)
+def test_bad_campaigns_write_nothing(mlp_data, tmp_path, spec, message):
+    net, x, y = mlp_data
+    with ResultsStore(tmp_path / "bad.sqlite") as store:
+        with pytest.raises(CampaignError, match=message):
+            run_campaign(net, x, y, spec, store, RunInfo("r"), progress=False)
+        assert store.count_trials() == 0 and not store.runs()
+
+
+def test_trial_metrics_accumulate_like_the_function():
+    g = torch.Generator().manual_seed(0)
+    logits, y = torch.randn(5, 40, 3, generator=g), torch.randint(0, 3, (40,), generator=g)
+    acc, hits = TrialAccuracy(5), PerSampleHits(40)
+    for i in range(0, 40, 16):
+        acc.update(logits[:, i : i + 16], y[i : i + 16])
+    hits.update(logits.argmax(-1) == y)
+    assert torch.allclose(acc.compute(), trial_accuracy(logits, y))
+    assert torch.allclose(hits.compute().mean(), trial_accuracy(logits, y).mean())
+
+
+# ----------------------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.ckpt"
+    L.seed_everything(0, verbose=False)
+    model = Classifier(arch="mlp", arch_kwargs={"hidden": [16]}, num_classes=10, input_shape=(1, 28, 28))
+    trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(model, Synthetic(n_train=64, n_test=32))
+    trainer.save_checkpoint(path)
+    return path
+
+
+def faultlab(*args):
+    return subprocess.run([sys.executable, "-m", "faultlab.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_cli_campaign_and_export(checkpoint, tmp_path):
+    store = tmp_path / "r.sqlite"
+    args = ["campaign", "--checkpoint", str(checkpoint), "--data", "synthetic", "--fault", "drop(p={rate})",
+            "--rates", "0,0.1,0.5", "--trials", "4", "--store", str(store)]
+    res = faultlab(*args)
+    assert res.returncode == 0, res.stderr
+    assert "clean accuracy" in res.stdout
+    with ResultsStore(store) as s:
+        assert s.count_trials() == 12
+        run = s.runs()[0]
+        assert run["architecture"] == "mlp" and run["method"] == "vanilla" and run["n_eval"] == 256
+    again = faultlab(*args)
+    assert again.returncode == 0 and "0 new trials" in again.stdout
+    out = tmp_path / "t.csv"
+    res = faultlab("export", "--store", str(store), "--out", str(out))
+    assert res.returncode == 0 and len(out.read_text().splitlines()) == 13
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--rates", "0.1,2"], "rate 2.0 is outside [0, 1]"),
+        (["--fault", "drop(q={rate})"], "unknown parameter"),
+        (["--include", "nope*"], "no layer matches"),
+        (["--checkpoint", "missing.ckpt"], "checkpoint not found"),
+        (["--store", "/nonexistent/dir/r.sqlite"], "/nonexistent/dir"),
+    ],
+)
+def test_cli_bad_input(checkpoint, tmp_path, extra, message):
+    store = tmp_path / "r.sqlite"
+    base = {"--checkpoint": str(checkpoint), "--data": "synthetic", "--fault": "drop(p={rate})", "--rates": "0.1",
+            "--trials": "2", "--store": str(store)}
+    for i in range(0, len(extra), 2):
+        base[extra[i]] = extra[i + 1]
+    res = faultlab("campaign", *[t for kv in base.items() for t in kv])
+    assert res.returncode == 2, res.stderr
+    assert message in res.stderr and "Traceback" not in res.stderr
+    if store.exists():
+        with ResultsStore(store) as s:
+            assert s.count_trials() == 0
