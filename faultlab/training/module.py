@@ -1,21 +1,28 @@
-"""The ``Classifier`` LightningModule: a zoo network by name, trained with SGD or Adam.
+"""The ``Classifier`` LightningModule: a zoo network by name, trained with SGD or Adam, optionally fault-aware.
 
     model = Classifier(arch="mini_mobilenet", num_classes=10, input_shape=(1, 28, 28), optimizer="adam", lr=1e-3)
+    model = Classifier(arch="mlp", fault_aware=FaultAware("dropconnect", "drop(p=0.3)"), train_seed=0)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any, Literal
 
 import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.func import functional_call
 from torchmetrics.classification import MulticlassAccuracy
 
 import architectures
 from faultlab import FaultlabError
+from faultlab.faults import LayerSelectionError, make_generator
+from faultlab.injection import recalibrate_bn
+
+from .methods import FaultAware, Plan, choose_levels, clip_weights_, perturb, step_seed
 
 
 class Classifier(L.LightningModule):
@@ -28,6 +35,9 @@ class Classifier(L.LightningModule):
         optimizer: ``sgd`` (with ``momentum``, nesterov off) or ``adam``; ``weight_decay`` applies to both.
         scheduler: ``none``, ``cosine`` (over ``max_epochs`` of the trainer) or ``step`` (``milestones``, ``gamma``).
         channels_last: memory format for 4-D inputs and conv weights (1.4-2.2x faster on CPU here).
+        fault_aware: fault-aware training method (see ``faultlab.training.methods.FaultAware``); None: vanilla.
+            Validation and test run clean unless ``fault_aware.eval_fault`` is given.
+        train_seed: keys the training fault maps (with the step); the CLI links ``seed_everything`` to it.
     """
 
     def __init__(
@@ -44,11 +54,17 @@ class Classifier(L.LightningModule):
         milestones: Sequence[int] = (100, 150),
         gamma: float = 0.1,
         channels_last: bool = True,
+        fault_aware: FaultAware | None = None,
+        train_seed: int | None = None,
     ) -> None:
         super().__init__()
         if lr <= 0:
             raise FaultlabError(f"lr={lr} must be > 0")
-        self.save_hyperparameters()
+        if isinstance(fault_aware, dict):  # from a checkpoint's hparams
+            fault_aware = FaultAware(**fault_aware)
+        self.plan: Plan | None = fault_aware.plan() if fault_aware is not None else None
+        fault_aware = asdict(fault_aware) if fault_aware is not None else None  # hparams hold plain data
+        self.save_hyperparameters()  # reads the __init__ locals as they are now
         try:
             self.net = architectures.build_for_input(arch, num_classes, input_shape, **(arch_kwargs or {}))
         except (ValueError, TypeError) as err:
@@ -59,32 +75,145 @@ class Classifier(L.LightningModule):
         self.variant = getattr(self.net, "variant", arch)
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+        try:  # layer names resolved once, not per step
+            self.fault_layers = self.plan.selector.select(self.net) if self.plan is not None else []
+        except LayerSelectionError as err:
+            raise FaultlabError(f"fault_aware: {err}") from None
+        self._frozen: dict[str, tuple[Tensor, Tensor]] = {}  # layer -> (faulty mask, pre-step values)
+        self.last_faulty: dict[str, Tensor] = {}  # faulty masks of the last training step (frozen methods)
+        self.bn_reestimated = 0  # batches used by the BatchNorm re-estimation after fit
+
+    @property
+    def method(self) -> str:
+        """The fault-aware training method's name (``vanilla`` without one)."""
+        return self.plan.config.method if self.plan is not None else "vanilla"
+
+    @property
+    def perturbing(self) -> bool:
+        """Whether training steps of the current epoch run on perturbed weights (after ``clean_epochs``)."""
+        plan = self.plan
+        return plan is not None and bool(plan.faults) and self.current_epoch >= plan.config.clean_epochs
+
+    def eval_weight_scale(self, p: float) -> float:
+        """Weight factor s a campaign must apply under drop(p): W' = s · (W ⊙ M).
+
+        s = 1/(1 - p) for a model trained with ``dropconnect`` and ``rescale: true`` (the same
+        convention as its training), else 1 (the default: no rescaling in either phase).
+        """
+        return self.plan.eval_weight_scale(p) if self.plan is not None else 1.0
 
     def forward(self, x: Tensor) -> Tensor:
+        return self.net(self._prep(x))
+
+    def _prep(self, x: Tensor) -> Tensor:
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x)
+        return x
+
+    def _weights(self) -> dict[str, Tensor]:
+        return {name: self.net.get_submodule(name).weight for name in self.fault_layers}
+
+    def _run(self, x: Tensor, weights: dict[str, Tensor]) -> Tensor:
+        """The network on replaced layer weights: ``functional_call(net, {layer.weight: W'}, x)``."""
+        return functional_call(self.net, {f"{n}.weight": w for n, w in weights.items()}, (x,))
 
     # -- steps -----------------------------------------------------------------------------------
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
-        logits = self(x)
-        loss = F.cross_entropy(logits, y)
+        x = self._prep(x)
+        loss = self._fault_aware_loss(x, y, batch_idx) if self.perturbing else F.cross_entropy(self.net(x), y)
         self.log("train_loss", loss, prog_bar=True)
         return loss
 
-    def _eval_step(self, batch: tuple[Tensor, Tensor], prefix: str, metric: MulticlassAccuracy) -> None:
+    def _fault_aware_loss(self, x: Tensor, y: Tensor, batch_idx: int) -> Tensor:
+        """Loss on freshly drawn fault maps; maps keyed by (train_seed, global_step, batch_idx)."""
+        plan, clean = self.plan, self._weights()
+        assert plan is not None
+        seed = step_seed(self.hparams.train_seed, self.global_step, batch_idx)
+        generator = make_generator(seed, x.device)
+        kw = {"natural": plan.natural, "scale": plan.train_scale}
+        if len(plan.faults) > 1:  # multi_noise: mean loss over levels_per_step levels
+            picks = choose_levels(seed, len(plan.faults), plan.config.levels_per_step)
+            losses = [F.cross_entropy(self._run(x, perturb(clean, plan.faults[i], generator, **kw)[0]), y)
+                      for i in picks]
+            return torch.stack(losses).mean()
+        if plan.config.pool > 1:  # aconnect: one mask per slice of the batch
+            weights, _ = perturb(clean, plan.faults[0], generator, k=plan.config.pool, **kw)
+            per_mask = {n: w.unbind(0) for n, w in weights.items()}  # unbind: backward is one stack, not P scatters
+            slices = [xs for xs in x.tensor_split(plan.config.pool) if len(xs)]
+            logits = torch.cat([self._run(xs, {n: w[i] for n, w in per_mask.items()}) for i, xs in enumerate(slices)])
+            return F.cross_entropy(logits, y)
+        weights, faulty = perturb(clean, plan.faults[0], generator, **kw)
+        if plan.freeze:
+            self._remember_frozen(clean, faulty)
+        return F.cross_entropy(self._run(x, weights), y)
+
+    def _remember_frozen(self, clean: dict[str, Tensor], faulty: dict[str, Tensor]) -> None:
+        """Keep the failed-device weights' values (union over accumulated batches) for the restore."""
+        for name, mask in faulty.items():
+            if name in self._frozen:
+                mask = mask | self._frozen[name][0]
+            self._frozen[name] = (mask, clean[name].detach().masked_select(mask))
+        self.last_faulty = {name: mask for name, (mask, _) in self._frozen.items()}
+
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
+        """The optimizer step, then (hw_transform, stuck_at) restore the weights on failed devices, so
+        momentum, Adam moments and weight decay cannot move them either, and (``clip_w``) clip."""
+        super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
+        if self.plan is None or not (self._frozen or self.plan.config.clip_w):
+            return
+        weights = self._weights()
+        with torch.no_grad():
+            for name, (mask, values) in self._frozen.items():
+                weights[name].masked_scatter_(mask, values)
+        self._frozen = {}
+        if self.plan.config.clip_w is not None:
+            clip_weights_(weights.values(), self.plan.config.clip_w)
+
+    def _eval_step(self, batch: tuple[Tensor, Tensor], batch_idx: int, prefix: str, metric: MulticlassAccuracy) -> None:
         x, y = batch
-        logits = self(x)
+        plan = self.plan
+        if plan is not None and plan.eval_fault is not None:  # one map per batch, keyed by (split, epoch, batch)
+            seed = step_seed(self.hparams.train_seed, prefix, self.current_epoch, batch_idx)
+            weights, _ = perturb(self._weights(), plan.eval_fault, make_generator(seed, x.device), natural=False,
+                                 scale=plan.eval_scale)
+            logits = self._run(self._prep(x), weights)
+        else:
+            logits = self(x)
         metric.update(logits, y)
         self.log(f"{prefix}_loss", F.cross_entropy(logits, y), prog_bar=True)
         self.log(f"{prefix}_acc", metric, prog_bar=True)
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "val", self.val_acc)
+        self._eval_step(batch, batch_idx, "val", self.val_acc)
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "test", self.test_acc)
+        self._eval_step(batch, batch_idx, "test", self.test_acc)
+
+    # -- fit hooks -------------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        max_epochs = self.trainer.max_epochs
+        if self.plan is not None and max_epochs is not None and 0 <= max_epochs < self.plan.config.clean_epochs:
+            raise FaultlabError(
+                f"fault_aware: clean_epochs={self.plan.config.clean_epochs} exceeds trainer.max_epochs={max_epochs}; "
+                "the model would never train under faults"
+            )
+
+    def on_train_epoch_end(self) -> None:
+        """After the final epoch (before the last checkpoint): re-estimate BatchNorm statistics on the
+        clean weights over ``bn_reestimate_batches`` training batches (DESIGN.md §3, BN caveat)."""
+        n = self.plan.config.bn_reestimate_batches if self.plan is not None else 0
+        if n > 0 and self._final_epoch():
+            dm = self.trainer.datamodule
+            loader = dm.train_dataloader() if dm is not None else self.trainer.train_dataloader
+            batches = (self._prep(x.to(self.device)) for x, _ in loader)
+            self.bn_reestimated = recalibrate_bn(self.net, batches, n)
+
+    def _final_epoch(self) -> bool:
+        t = self.trainer
+        by_epochs = t.max_epochs is not None and t.max_epochs >= 0 and self.current_epoch + 1 >= t.max_epochs
+        by_steps = t.max_steps is not None and t.max_steps >= 0 and t.global_step >= t.max_steps
+        return bool(t.should_stop or by_epochs or by_steps)
 
     # -- optimisation ----------------------------------------------------------------------------
     def configure_optimizers(self) -> Any:

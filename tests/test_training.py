@@ -1,0 +1,341 @@
+"""Fault-aware training: each method's mechanics, its CLI config, its bad input, and its point
+(a DropConnect- or MAT-trained MLP keeps more accuracy under faults than a vanilla one).
+
+Statistical checks use fixed seeds and margins derived from the observed spread (z standard errors),
+so they are deterministic as well as meaningful.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import statistics
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from faultlab import FaultlabError
+from faultlab.cli import lightning_main, main
+from faultlab.data import MNIST5k, Synthetic
+from faultlab.faults import parse_fault
+from faultlab.injection import LayerSelector, inject, recalibrate_bn, trial_seeds
+from faultlab.training import Classifier, FaultAware, load_classifier
+from faultlab.training import module as module_mod
+from faultlab.training.methods import clip_weights_
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+ROOT = Path(__file__).resolve().parents[1]
+FAT_CONFIGS = sorted((ROOT / "experiments" / "train").glob("fat_*.yaml"))
+Z = 3.0  # margin in standard errors of the paired differences
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These small models gain nothing from a second thread, and on a busy shared machine two threads
+    stall (measured: the MNIST test 40 s with two threads, 6 s with one)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny(fault_aware: FaultAware | None = None, **kw) -> Classifier:
+    torch.manual_seed(0)
+    opts = {"arch": "mlp", "arch_kwargs": {"hidden": [32]}, "num_classes": 4, "input_shape": (16,), "lr": 0.05}
+    return Classifier(**{**opts, **kw}, fault_aware=fault_aware, train_seed=0)
+
+
+def synthetic(**kw) -> Synthetic:
+    return Synthetic(**{"input_shape": (16,), "num_classes": 4, "n_train": 128, "n_test": 64, "batch_size": 32, **kw})
+
+
+def trainer(**kw) -> L.Trainer:
+    opts = {"accelerator": "cpu", "logger": False, "enable_checkpointing": False, "enable_progress_bar": False,
+            "enable_model_summary": False, "num_sanity_val_steps": 0, "limit_val_batches": 0}
+    return L.Trainer(**{**opts, **kw})
+
+
+def captured_runs(model: Classifier, monkeypatch) -> list[dict[str, torch.Tensor]]:
+    """Record the weights every forward pass runs on."""
+    runs: list[dict[str, torch.Tensor]] = []
+    original = Classifier._run
+
+    def spy(self, x, weights):
+        runs.append({n: w.detach().clone() for n, w in weights.items()})
+        return original(self, x, weights)
+
+    monkeypatch.setattr(Classifier, "_run", spy)
+    return runs
+
+
+def spy_perturb(monkeypatch, model: Classifier) -> list[tuple[int, str]]:
+    """Record (epoch, fault spec) of every training-time perturbation."""
+    calls: list[tuple[int, str]] = []
+    original = module_mod.perturb
+
+    def spy(weights, fault, *args, **kwargs):
+        calls.append((model.current_epoch, fault.spec()))
+        return original(weights, fault, *args, **kwargs)
+
+    monkeypatch.setattr(module_mod, "perturb", spy)
+    return calls
+
+
+# --------------------------------------------------------------------------------------------- config
+
+
+def test_config_records_method_and_hparams():
+    model = tiny(FaultAware("dropconnect", "drop(p=0.3)", rescale=True))
+    assert model.method == "dropconnect" and tiny().method == "vanilla"
+    assert model.hparams.fault_aware["rescale"] is True and model.hparams.train_seed == 0
+    assert model.fault_layers == ["layers.1", "layers.3"]
+    again = Classifier(**model.hparams)  # as load_from_checkpoint does: fault_aware comes back as a dict
+    assert again.plan == model.plan
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "dropconect"}, "unknown method 'dropconect'"),
+        ({"method": "dropconnect", "fault": "drop(p=0.3"}, "malformed fault spec"),
+        ({"method": "dropconnect", "fault": "dorp(p=0.3)"}, "unknown fault 'dorp'"),
+        ({"method": "mat", "fault": "gaussian_add(sigma=-0.1)"}, "sigma=-0.1 is outside"),
+        ({"method": "aconnect", "fault": "gaussian_mult(sigma=-1)"}, "sigma=-1.0 is outside"),
+        ({"method": "multi_noise", "levels": [0.1, -0.2]}, "levels[1]: gaussian_add: sigma=-0.2"),
+        ({"method": "dropconnect", "fault": "drop(p=1)"}, "must be in [0, 1)"),
+        ({"method": "dropconnect", "fault": "drop(p=1.5)"}, "p=1.5 is outside"),
+        ({"method": "dropconnect"}, "dropconnect needs a fault"),
+        ({"method": "mat", "fault": "drop(p=0.1)"}, "mat needs a gaussian_add(...) fault"),
+        ({"method": "multi_noise", "levels": [0.1], "fault": "gaussian_add(sigma=0.1)"}, "{rate} placeholder"),
+        ({"method": "aconnect", "fault": "gaussian_mult(sigma=0.3)", "pool": 0}, "pool=0 must be >= 1"),
+        ({"method": "mat", "fault": "gaussian_add(sigma=0.2)", "rescale": True}, "rescale applies to dropconnect"),
+        ({"method": "vanilla", "kinds": ["conv2d"]}, "kinds=['conv2d'] must be among conv, depthwise"),
+        ({"method": "vanilla", "kinds": ["conv"]}, "no layer matches kinds=('conv',)"),  # an MLP has no conv
+    ],
+)
+def test_bad_config_is_one_clear_line(kwargs, message):
+    with pytest.raises(FaultlabError) as err:
+        tiny(FaultAware(**kwargs))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_clean_epochs_beyond_max_epochs():
+    model = tiny(FaultAware("mat", "gaussian_add(sigma=0.2)", clean_epochs=3))
+    with pytest.raises(FaultlabError, match=r"clean_epochs=3 exceeds trainer.max_epochs=2"):
+        trainer(max_epochs=2).fit(model, synthetic())
+
+
+def test_cli_bad_method_exits_2_with_one_line(capsys):
+    cfg = str(ROOT / "experiments/train/fat_dropconnect.yaml")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", cfg, "--model.fault_aware.method", "dropconect", "--trainer.max_epochs", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2
+    assert err[-1].startswith("faultlab: error: fault_aware.method: unknown method 'dropconect'")
+
+
+# ------------------------------------------------------------------------------------------ mechanics
+
+
+def test_draws_keyed_by_step_no_global_rng_clean_validation(monkeypatch):
+    model = tiny(FaultAware("dropconnect", "drop(p=0.5)"))
+    runs = captured_runs(model, monkeypatch)
+    x, y = torch.randn(8, 16), torch.randint(0, 4, (8,))
+    state = torch.get_rng_state()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    for batch_idx in (0, 1, 0):
+        model.training_step((x, y), batch_idx)
+    assert torch.equal(state, torch.get_rng_state())
+    assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())  # never modified in place
+    assert torch.equal(runs[0]["layers.1"], runs[2]["layers.1"])
+    assert not torch.equal(runs[0]["layers.1"], runs[1]["layers.1"])
+    model.validation_step((x, y), 0)
+    assert len(runs) == 3  # validation runs clean without eval_fault
+
+
+@pytest.mark.parametrize("rescale", [False, True])
+def test_dropconnect_trains_and_evaluates_with_one_scaling(rescale, monkeypatch):
+    """E[W'] = (1 - p) W in training AND in evaluation by default; W in both with ``rescale``.
+    The reference study (rescaled training, unscaled evaluation) fails this test."""
+    p, n_draws = 0.3, 200
+    model = tiny(FaultAware("dropconnect", "drop(p=0.3)", eval_fault="drop(p=0.3)", rescale=rescale))
+    runs = captured_runs(model, monkeypatch)
+    x, y = torch.randn(4, 16), torch.randint(0, 4, (4,))
+    for i in range(n_draws):
+        model.training_step((x, y), i)
+    with torch.no_grad():
+        for i in range(n_draws):
+            model.validation_step((x, y), i)
+    w = model.net.get_submodule("layers.1").weight.detach()
+
+    def ratio(draws):  # least-squares factor c in E[W'] = c W
+        mean = torch.stack([r["layers.1"] for r in draws]).mean(0)
+        return float((mean * w).sum() / (w * w).sum())
+
+    expected = 1.0 if rescale else 1.0 - p
+    assert ratio(runs[:n_draws]) == pytest.approx(expected, abs=0.01)  # training
+    assert ratio(runs[n_draws:]) == pytest.approx(expected, abs=0.01)  # evaluation under eval_fault
+    assert model.eval_weight_scale(p) == pytest.approx(1 / (1 - p) if rescale else 1.0)
+
+
+class _StepRecorder(L.Callback):
+    """Weights before and after each optimizer step, the step's faulty masks and gradients."""
+
+    def __init__(self) -> None:
+        self.steps: list[dict] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.steps.append({"before": {n: pl_module.net.get_submodule(n).weight.detach().clone()
+                                      for n in pl_module.fault_layers}})
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        step = self.steps[-1]
+        step["faulty"] = {n: m.clone() for n, m in pl_module.last_faulty.items()}
+        step["grad"] = {n: pl_module.net.get_submodule(n).weight.grad.clone() for n in pl_module.fault_layers}
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.steps[-1]["after"] = {n: pl_module.net.get_submodule(n).weight.detach().clone()
+                                   for n in pl_module.fault_layers}
+
+
+@pytest.mark.parametrize(
+    ("method", "fault"),
+    [("stuck_at", "stuck_at(sa0=0.1, sa1=0.1)"),
+     ("hw_transform", "chain(quantize(16), programming(sigma=0.05), stuck_at(sa0=0.1, sa1=0.1))")],
+)
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_weights_on_failed_devices_are_not_updated(method, fault, optimizer):
+    """Zero gradient on the failed devices' weights, and unchanged by the step even with momentum,
+    Adam moments and weight decay (which move zero-gradient weights): they are restored."""
+    model = tiny(FaultAware(method, fault), optimizer=optimizer, momentum=0.9, weight_decay=0.1)
+    recorder = _StepRecorder()
+    trainer(max_steps=3, callbacks=[recorder]).fit(model, synthetic())
+    assert len(recorder.steps) == 3
+    for step in recorder.steps:
+        assert set(step["faulty"]) == set(model.fault_layers)
+        for name, faulty in step["faulty"].items():
+            assert 0.1 < faulty.float().mean() < 0.6
+            assert torch.all(step["grad"][name][faulty] == 0)
+            assert torch.equal(step["after"][name][faulty], step["before"][name][faulty])
+            assert (step["after"][name][~faulty] != step["before"][name][~faulty]).float().mean() > 0.9
+
+
+def test_mat_switches_from_clean_to_noisy_at_clean_epochs(monkeypatch):
+    model = tiny(FaultAware("mat", "gaussian_add(sigma=0.2)", clean_epochs=2, clip_w=2.5))
+    calls = spy_perturb(monkeypatch, model)
+    trainer(max_epochs=4).fit(model, synthetic())
+    steps_per_epoch = 128 // 32
+    assert [epoch for epoch, _ in calls] == [2] * steps_per_epoch + [3] * steps_per_epoch
+
+
+def test_clip_weights_bounds_each_tensor_by_its_std():
+    w = torch.randn(50, 50) ** 3
+    bound = 2.5 * float(w.std())
+    clip_weights_([w], 2.5)
+    assert float(w.abs().max()) == pytest.approx(bound)
+
+
+def test_aconnect_pool_gives_each_slice_its_own_mask(monkeypatch):
+    model = tiny(FaultAware("aconnect", "gaussian_mult(sigma=0.3, kind=lognormal)", pool=4))
+    runs = captured_runs(model, monkeypatch)
+    loss = model.training_step((torch.randn(10, 16), torch.randint(0, 4, (10,))), 0)
+    loss.backward()
+    assert len(runs) == 4
+    masks = [r["layers.1"] for r in runs]
+    assert all(not torch.equal(a, b) for i, a in enumerate(masks) for b in masks[i + 1:])
+    assert model.net.get_submodule("layers.1").weight.grad.abs().sum() > 0
+
+
+def test_multi_noise_averages_distinct_levels(monkeypatch):
+    model = tiny(FaultAware("multi_noise", levels=[0.1, 0.2, 0.3], levels_per_step=2))
+    calls = spy_perturb(monkeypatch, model)
+    for i in range(20):
+        model.training_step((torch.randn(4, 16), torch.randint(0, 4, (4,))), i)
+    seen = [spec for _, spec in calls]
+    pairs = [tuple(seen[i:i + 2]) for i in range(0, len(seen), 2)]
+    assert len(pairs) == 20 and all(a != b for a, b in pairs)
+    assert set(seen) == {f"gaussian_add(sigma={v})" for v in (0.1, 0.2, 0.3)}
+
+
+def test_bn_reestimated_on_clean_weights_before_the_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = Classifier(arch="mini_mobilenet", arch_kwargs={"blocks": [[4, 1, 2]]}, num_classes=4,
+                       input_shape=(1, 8, 8), fault_aware=FaultAware("dropconnect", "drop(p=0.5)",
+                                                                     bn_reestimate_batches=2))
+    dm = synthetic(input_shape=(1, 8, 8))
+    trainer(max_epochs=2, enable_checkpointing=True, default_root_dir=tmp_path).fit(model, dm)
+    assert model.bn_reestimated == 2
+    reference = copy.deepcopy(model)
+    recalibrate_bn(reference.net, (reference._prep(x) for x, _ in dm.train_dataloader()), 2)
+    ckpt = next(tmp_path.rglob("*.ckpt"))
+    stored = torch.load(ckpt, weights_only=False)["state_dict"]
+    for name, buf in reference.named_buffers():
+        if "running" in name:
+            assert torch.allclose(buf, model.get_buffer(name))
+            assert torch.allclose(buf, stored[name])
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+@pytest.mark.parametrize("config", FAT_CONFIGS, ids=[c.stem for c in FAT_CONFIGS])
+def test_every_method_trains_one_epoch_via_cli(config, tmp_path):
+    args = ["fit", "--config", str(config), "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path),
+            "--trainer.enable_progress_bar", "false", "--trainer.limit_train_batches", "10",
+            "--trainer.limit_val_batches", "1", "--trainer.enable_model_summary", "false"]
+    if "mat" in config.stem:
+        args += ["--model.fault_aware.clean_epochs", "0"]
+    if "dropconnect" in config.stem:
+        args += ["--model.fault_aware.bn_reestimate_batches", "2"]
+    cli = lightning_main(args)
+    assert cli.model.perturbing
+    assert math.isfinite(float(cli.trainer.callback_metrics["train_loss"]))
+    reloaded = load_classifier(str(tmp_path / "checkpoints" / "last.ckpt"))
+    assert reloaded.method == cli.model.method == config.stem.removeprefix("fat_")
+
+
+# -------------------------------------------------------------------------------------- the point of it
+
+TRIALS = 20
+EPOCHS = 15  # batch 128, Adam 3e-3: clean accuracy about 0.93 on the 1,000 test digits
+
+
+def _mnist_mlp(fault_aware: FaultAware | None, epochs: int, dm: MNIST5k) -> Classifier:
+    L.seed_everything(0, verbose=False)
+    model = Classifier(arch="mlp", arch_kwargs={"hidden": [128]}, optimizer="adam", lr=3e-3,
+                       fault_aware=fault_aware, train_seed=0)
+    trainer(max_epochs=epochs).fit(model, dm)
+    return model.eval()
+
+
+def _accuracies(model: Classifier, template: str, rate: float, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    layers = LayerSelector().select(model.net)
+    fault = parse_fault(template, rate=rate)
+    out = []
+    with torch.no_grad():
+        for trial in range(TRIALS):
+            with inject(model.net, fault, layers, trial_seeds(0, layers, template, rate, trial)):
+                out.append(float((model.net(x).argmax(1) == y).float().mean()))
+    return out
+
+
+def _assert_paired_gain(better: list[float], worse: list[float]) -> None:
+    diffs = [b - w for b, w in zip(better, worse)]
+    se = statistics.stdev(diffs) / math.sqrt(len(diffs))
+    assert statistics.fmean(diffs) > Z * se, (statistics.fmean(better), statistics.fmean(worse), se)
+
+
+def test_fault_aware_mlps_tolerate_their_faults_better_than_vanilla():
+    """MNIST-5k, MLP 784-128-10, 1,000 test digits, 20 identical fault maps per model (common random
+    numbers): DropConnect (p=0.3) beats vanilla under drop(0.3); MAT beats vanilla under gaussian_add(0.2)."""
+    dm = MNIST5k(batch_size=128)
+    x, y = dm.tensors("test")
+    vanilla = _mnist_mlp(None, EPOCHS, dm)
+    dropconnect = _mnist_mlp(FaultAware("dropconnect", "drop(p=0.3)"), EPOCHS, dm)
+    mat = _mnist_mlp(FaultAware("mat", "gaussian_add(sigma=0.2)", clean_epochs=5, clip_w=2.5), EPOCHS, dm)
+    _assert_paired_gain(_accuracies(dropconnect, "drop(p={rate})", 0.3, x, y),
+                        _accuracies(vanilla, "drop(p={rate})", 0.3, x, y))
+    _assert_paired_gain(_accuracies(mat, "gaussian_add(sigma={rate})", 0.2, x, y),
+                        _accuracies(vanilla, "gaussian_add(sigma={rate})", 0.2, x, y))
