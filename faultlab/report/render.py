@@ -1,0 +1,82 @@
+"""``render_report``: the study's PDF (matplotlib PdfPages, no LaTeX) built from :func:`study_tables`.
+
+    summary = render_report(ResultsStore("runs/results.db"), "demo", "reports/demo.pdf", spec=spec)
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from faultlab.store import ResultsStore  # noqa: E402
+
+from .comparison_pages import comparison_pages  # noqa: E402
+from .curve_pages import accuracy_pages, distribution_pages, forest_pages  # noqa: E402
+from .layout import RC, Doc, curve_style  # noqa: E402
+from .sample_pages import layer_pages, reliability_pages  # noqa: E402
+from .tables import analysis_frame, study_tables  # noqa: E402
+from .text_pages import methods_pages, methods_paragraphs, spec_pages, title_page  # noqa: E402
+
+
+@dataclass
+class ReportSummary:
+    """What ``render_report`` wrote: the PDF path, one title per page, the verdict sentences, what was missing."""
+
+    path: Path
+    pages: list[str] = field(default_factory=list)
+    verdicts: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dict | None = None,
+                  baseline_method: str = "vanilla", margin: float = 0.01, fraction: float = 0.9,
+                  n_resamples: int = 1000, seed: int = 0, meta: dict | None = None) -> ReportSummary:
+    """Write the study's report to ``out`` (a multi-page PDF) and summarise it.
+
+    Raises ReportError when the study has no trials. Pages whose data is absent say so and are listed in
+    ``missing``; the per-layer page appears only when per-layer trials exist.
+    """
+    tables = study_tables(store, study, baseline_method=baseline_method, margin=margin, fraction=fraction,
+                          n_resamples=n_resamples, seed=seed)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df = tables["trials"]
+    af = analysis_frame(df)
+    verdicts = tables["verdicts"]["sentence"].tolist()
+    keys = sorted(set(zip(df["variant"], df["method"])))
+    style = curve_style(keys, baseline_method)
+    with plt.rc_context(RC), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # layout hints from matplotlib/seaborn
+        warnings.simplefilter("ignore", matplotlib.MatplotlibDeprecationWarning)  # seaborn's calls, not ours
+        part = out.with_name(out.name + ".part")  # a failed render leaves no half-written report at ``out``
+        doc = Doc(part, study)
+        doc.missing += tables["missing"]["missing"].tolist()
+        try:
+            title_page(doc, df, spec, verdicts, str(store.path))
+            accuracy_pages(doc, tables["curves"], style, n_resamples)
+            if not af.empty:
+                distribution_pages(doc, af, style)
+            forest_pages(doc, tables["curve_summary"], tables["curves"], style, fraction)
+            comparison_pages(doc, tables["method_comparison"], tables["architecture_comparison"],
+                             baseline_method, margin)
+            reliability_pages(doc, tables["reliability"], style)
+            layer_pages(doc, tables["layer_sensitivity"])
+            methods_pages(doc, methods_paragraphs(
+                df, store.campaigns(), baseline=baseline_method, margin=margin, fraction=fraction,
+                n_resamples=n_resamples, seed=seed, spec=spec, meta=meta))
+            spec_pages(doc, spec)
+        except BaseException:
+            doc.close()
+            part.unlink(missing_ok=True)
+            raise
+        finally:
+            plt.close("all")
+        doc.close()
+        part.replace(out)
+    return ReportSummary(out, doc.pages, verdicts, doc.missing)

@@ -1,0 +1,96 @@
+"""Pages 6-7: per-sample reliability (plot and table) and the per-layer sensitivity heatmaps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.lines import Line2D
+
+from .curve_pages import rate_name
+from .layout import Doc, label
+from .sample import RELIABLE_SHARE
+
+HEATMAPS_PER_PAGE = 4
+ANNOTATE_MAX_CELLS = 80  # write the value in each heatmap cell up to this many cells
+
+
+def reliability_pages(doc: Doc, rel: pd.DataFrame, style: dict) -> None:
+    """Fraction of test points correct in >= 95 % of trials vs rate, per variant · method, then the table."""
+    title = "Per-sample reliability"
+    if rel.empty:
+        doc.missing_page(title, [m for m in doc.missing if m.startswith("per-sample")]
+                         or ["per-sample reliability: no per-sample masks"])
+        return
+    faults = sorted(rel["fault"].unique())
+    fig = doc.page(title, f"Share of test points classified correctly in >= {RELIABLE_SHARE:.0%} of the trials "
+                          "(fault maps) of a cell. Line: mean over training runs; band: envelope of the per-run "
+                          "95 % Wilson intervals (over test points).")
+    axes = fig.subplots(1, min(len(faults), 3), squeeze=False).ravel()
+    fig.subplots_adjust(left=0.07, right=0.97, top=0.82, bottom=0.22, wspace=0.2)
+    for ax, fault in zip(axes, faults):
+        sub = rel[rel["fault"] == fault]
+        for (variant, method), g in sub.groupby(["variant", "method"]):
+            s = style[(variant, method)]
+            agg = g.groupby("rate").agg(est=("reliable", "mean"), lo=("ci_low", "min"), hi=("ci_high", "max"))
+            ax.fill_between(agg.index, 100 * agg["lo"], 100 * agg["hi"], color=s["color"], alpha=0.15, lw=0)
+            ax.plot(agg.index, 100 * agg["est"], color=s["color"], ls=s["ls"], marker=s["marker"], ms=4)
+        ax.set_title(fault)
+        ax.set_xlabel(rate_name(fault))
+        ax.set_ylabel(f"reliable test points (%), >= {RELIABLE_SHARE:.0%} of trials")
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+    keys = sorted(set(zip(rel["variant"], rel["method"])))
+    handles = [Line2D([], [], color=style[k]["color"], ls=style[k]["ls"], marker=style[k]["marker"], label=label(*k))
+               for k in keys]
+    fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), frameon=False,
+               bbox_to_anchor=(0.5, 0.05))
+    if len(faults) > 3:
+        fig.text(0.5, 0.86, f"{len(faults) - 3} more fault model(s) in the table that follows", ha="center", size=8)
+    doc.save(fig)
+    doc.table_pages("Per-sample reliability: table", reliability_display(rel), verdict_col=None,
+                    notes=f"Reliable test points (%) per rate: mean over training runs [envelope of the per-run 95 % "
+                          f"Wilson intervals]. A test point is reliable in a cell when it is correct in at least "
+                          f"⌈{RELIABLE_SHARE:g} × trials⌉ of the cell's trials. Per-run rows: reliability.csv.")
+
+
+def reliability_display(rel: pd.DataFrame) -> pd.DataFrame:
+    """One row per (variant, method, fault), one column per rate: ``mean [low–high]`` in percent."""
+    keys = ["variant", "method", "fault"]
+    agg = rel.groupby([*keys, "rate"]).agg(est=("reliable", "mean"), lo=("ci_low", "min"), hi=("ci_high", "max"))
+    agg["cell"] = [f"{100 * e:.1f} [{100 * lo:.0f}–{100 * hi:.0f}]" for e, lo, hi in agg.to_numpy()]
+    wide = agg["cell"].unstack("rate").fillna("–")
+    wide.columns = [f"rate {r:g}" for r in wide.columns]
+    info = rel.groupby(keys).agg(runs=("run_id", "nunique"), trials=("n_trials", "min"), points=("n_points", "max"))
+    info = info.astype(str).rename(columns={"trials": "trials\n(min)", "points": "test\npoints"})
+    return info.join(wide).reset_index()
+
+
+def layer_pages(doc: Doc, layers: pd.DataFrame) -> None:
+    """Heatmaps layer × rate of the mean accuracy drop from clean (pp); no page when no per-layer rows."""
+    if layers.empty:
+        return
+    groups = list(layers.groupby(["variant", "method", "fault"], sort=True))
+    vmax = max(float(100 * layers["drop"].max()), 1.0)
+    for start in range(0, len(groups), HEATMAPS_PER_PAGE):
+        part = groups[start:start + HEATMAPS_PER_PAGE]
+        fig = doc.page("Per-layer sensitivity",
+                       "Mean accuracy drop from clean (percentage points) when only that layer is faulted; "
+                       "darker = more sensitive. Shared colour scale.")
+        nr, nc = (1, len(part)) if len(part) <= 2 else (2, 2)
+        axes = fig.subplots(nr, nc, squeeze=False).ravel()
+        fig.subplots_adjust(left=0.14, right=0.95, top=0.84, bottom=0.08, hspace=0.4, wspace=0.55)
+        for ax, ((variant, method, fault), g) in zip(axes, part):
+            order = list(dict.fromkeys(g["layer"]))
+            mat = g.pivot(index="layer", columns="rate", values="drop").reindex(order) * 100
+            mat.columns = [f"{c:g}" for c in mat.columns]
+            sns.heatmap(mat, ax=ax, cmap="rocket_r", vmin=min(0.0, float(np.nanmin(mat.to_numpy()))), vmax=vmax,
+                        annot=mat.size <= ANNOTATE_MAX_CELLS, fmt=".1f", annot_kws={"size": 7},
+                        cbar_kws={"label": "drop (pp)"})
+            ax.set_title(f"{label(variant, method)}\n{fault}", size=9)
+            ax.set_xlabel(rate_name(fault))
+            ax.set_ylabel("")
+            ax.tick_params(axis="y", labelsize=max(5, 8 - len(order) // 15), labelrotation=0)
+        for ax in axes[len(part):]:
+            ax.set_visible(False)
+        doc.save(fig)

@@ -1,0 +1,152 @@
+"""Pages 1, 8, 9: title with the generated headline, the methods page, and the study spec."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import textwrap
+from datetime import date
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import scipy
+
+try:
+    import yaml
+except ImportError:  # PyYAML comes with jsonargparse; fall back to JSON without it
+    yaml = None
+
+from . import fmt
+from .layout import Doc
+
+FACTS_TOP = 0.2  # figure fraction where the facts block starts; headline sentences stop above it
+HEADLINE_LINE, HEADLINE_GAP = 0.026, 0.012  # figure fraction per wrapped line, and between sentences
+
+
+def question(df: pd.DataFrame, spec: dict | None) -> str:
+    """The study's question: ``spec['question']`` if given, else generated from the stored grid."""
+    if spec and spec.get("question"):
+        return str(spec["question"])
+    variants, methods = sorted(df["variant"].unique()), sorted(df["method"].unique())
+    faults = fmt.join_words(sorted(df["fault"].unique()))
+    if len(variants) > 1:
+        trained = f", trained with {fmt.join_words(methods, 'or')}," if len(methods) > 1 else ""
+        return f"Do {fmt.join_words(variants)}{trained} differ in tolerance to {faults}?"
+    if len(methods) > 1:
+        return f"Does training {variants[0]} with {fmt.join_words(methods, 'or')} change its tolerance to {faults}?"
+    return f"How well does {methods[0]}-trained {variants[0]} tolerate {faults}?"
+
+
+def title_page(doc: Doc, df: pd.DataFrame, spec: dict | None, sentences: list[str], store_path: str) -> None:
+    fig = doc.page(f"Fault-tolerance report: {doc.study}")
+    q = textwrap.wrap(question(df, spec), 100)
+    fig.text(0.05, 0.86, "\n".join(q), size=13, style="italic", va="top")
+    y = 0.86 - 0.03 * len(q) - 0.04
+    fig.text(0.05, y, "Answer (generated from the comparison tables):", size=10, weight="bold", va="top")
+    y -= 0.04
+    shown = 0
+    for s in sentences or ["No comparison could be computed (see the pages that follow)."]:
+        text = textwrap.fill(s, 120, initial_indent="• ", subsequent_indent="   ", break_on_hyphens=False)
+        step = HEADLINE_LINE * (text.count("\n") + 1) + HEADLINE_GAP
+        if y - step < FACTS_TOP + HEADLINE_LINE:  # keep a line free for the "more" note
+            break
+        fig.text(0.05, y, text, size=9.5, va="top", linespacing=1.35)
+        y -= step
+        shown += 1
+    if sentences and shown < len(sentences):
+        fig.text(0.05, y, f"… and {len(sentences) - shown} more comparisons: see the comparison tables.", size=9,
+                 va="top", style="italic")
+    facts = [
+        ("date", date.today().isoformat()),
+        ("runs", f"{df['run_id'].nunique()} ({fmt.plural(df['variant'].nunique(), 'variant')} × "
+                 f"{fmt.plural(df['method'].nunique(), 'method')})"),
+        ("trials", f"{len(df):,}"),
+        ("fault models", ", ".join(sorted(df["fault"].unique()))),
+        ("rates", ", ".join(f"{r:g}" for r in sorted(df["rate"].unique()))),
+        ("store", store_path),
+    ]
+    for i, (k, v) in enumerate(facts):
+        fig.text(0.05, FACTS_TOP - 0.025 * i, f"{k}:", size=9, weight="bold", va="top")
+        fig.text(0.16, FACTS_TOP - 0.025 * i, v, size=9, va="top")
+    doc.save(fig)
+
+
+def _span(counts: pd.DataFrame | pd.Series) -> str:
+    """``3`` or ``3–10`` from counts (a Series, or a frame with min/max columns); ``none`` when empty."""
+    if counts.empty:
+        return "none"
+    lo, hi = (int(counts["min"].min()), int(counts["max"].max())) if "min" in counts else (
+        int(counts.min()), int(counts.max()))
+    return f"{lo}" if lo == hi else f"{lo}–{hi}"
+
+
+def methods_paragraphs(df: pd.DataFrame, campaigns: list[dict], *, baseline: str, margin: float, fraction: float,
+                       n_resamples: int, seed: int, spec: dict | None, meta: dict | None) -> list[str]:
+    """The methods text, generated from the stored grid, the report options and ``meta``."""
+    rates = df.groupby("fault")["rate"].unique()
+    per_cell = df.groupby(["run_id", "fault", "layer", "rate"]).size().groupby(level="layer").agg(["min", "max"])
+    whole = per_cell.loc[["*"]] if "*" in per_cell.index else per_cell.iloc[:0]
+    single = per_cell.drop(index="*", errors="ignore")
+    seeds = df.groupby(["variant", "method"])["train_seed"].nunique()
+    layers = sorted(set(df["layer"]) - {"*"})
+    ids = set(df["campaign_id"])
+    camp = pd.DataFrame([c for c in campaigns if c["campaign_id"] in ids])
+    out = [
+        "Design",
+        f"• Variants: {', '.join(sorted(df['variant'].unique()))}. Training methods: "
+        f"{', '.join(sorted(df['method'].unique()))} (baseline for comparisons: {baseline}).",
+        f"• Training seeds: {', '.join(str(s) for s in sorted(df['train_seed'].dropna().unique()))} "
+        f"({_span(seeds)} per variant · method).",
+        *[f"• Fault model {f}: rates {', '.join(f'{r:g}' for r in sorted(r_))}." for f, r_ in rates.items()],
+        f"• Trials per cell (run × fault × rate), whole model: {_span(whole)}; {len(df):,} trials in all.",
+    ]
+    if layers:
+        out.append(f"• Per-layer sensitivity: {len(layers)} layers faulted one at a time, {_span(single)} trials "
+                   "per (run × fault × rate × layer).")
+    if not camp.empty:
+        for col, name in (("campaign_seed", "Campaign seeds"), ("bn_recalibration", "BatchNorm recalibration"),
+                          ("scope", "Scope"), ("layers", "Layer selection")):
+            if col in camp and camp[col].notna().any():
+                out.append(f"• {name}: {', '.join(sorted({str(v) for v in camp[col].dropna()}))}.")
+    out += [
+        "Statistics",
+        f"• Curves: per-rate mean accuracy with 95 % percentile CIs from a hierarchical bootstrap over training runs "
+        f"then trials ({n_resamples} resamples, seed {seed}); a curve with one run uses the trial (cell) bootstrap.",
+        f"• AUC: mean accuracy over the tested range (trapezoid rule). Critical rate: first rate with accuracy < "
+        f"{fraction:g} × clean, linearly interpolated; '> grid' when never crossed.",
+        "• Training methods vs baseline: Wilcoxon signed-rank test paired over identical fault maps (common random "
+        "numbers), Holm correction across rates, rank-biserial effect size, paired TOST.",
+        "• Architectures: Welch t and Mann-Whitney U tests, Holm across rates, Cohen's d and Cliff's δ, Welch TOST.",
+        f"• Equivalence margin (TOST): ±{fmt.fmt_pp(margin, signed=False)}; α = 0.05. Verdicts: 'better'/'worse' "
+        "when the Holm-adjusted p < α, 'equivalent' when the TOST passes, else 'inconclusive'.",
+        "• Per-sample reliability: share of test points correct in >= 95 % of a cell's trials, Wilson interval.",
+        "Versions",
+        *[f"• {k}: {v}" for k, v in (meta or {}).items()],
+        f"• report libraries: numpy {np.__version__}, pandas {pd.__version__}, scipy {scipy.__version__}, "
+        f"matplotlib {matplotlib.__version__}",
+    ]
+    if not meta:
+        out.append("• no run metadata was passed to the report (meta).")
+    if not spec:
+        out.append("No study spec was passed; the design above is read from the stored trials.")
+    return out
+
+
+def methods_pages(doc: Doc, paragraphs: list[str]) -> None:
+    headings = {"Design", "Statistics", "Versions"}
+    lines: list[str] = []
+    for p in paragraphs:
+        lines += ["", p.upper()] if p in headings else [p]
+    doc.text_pages("Methods", lines[1:])
+
+
+def spec_pages(doc: Doc, spec: dict | None) -> None:
+    """The spec as YAML (JSON when PyYAML is absent), monospace, wrapped and paginated."""
+    if not spec:
+        return
+    text = json.dumps(spec, indent=2, default=str)
+    if yaml is not None:
+        with contextlib.suppress(yaml.YAMLError):  # objects PyYAML cannot represent: keep the JSON dump
+            text = yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    doc.text_pages("Study spec", text.rstrip("\n").split("\n"), mono=True)

@@ -1,0 +1,162 @@
+"""The study report: tables, CSV export and the PDF, on a tiny synthetic store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pypdf import PdfReader
+
+from faultlab.report import ReportError, ReportSummary, export_tables, render_report, study_tables
+from faultlab.store import ResultsStore
+
+FAULT = "drop(p={rate})"
+VARIANTS = {"resnet20-lb[s2b3c2e6]": "resnet20", "mini_mobilenet-1x(8,1,6)": "mini_mobilenet"}
+SLOPE = {"vanilla": 1.2, "dropconnect": 0.4}  # accuracy lost per unit rate: dropconnect clearly better
+N_SAMPLES, N_TRIALS = 50, 10
+LAYERS = ("features.0.conv", "features.1.conv", "classifier")
+FAST = {"n_resamples": 200}
+
+
+def build_store(path, study: str, rates=(0.1, 0.2, 0.3), masks: bool = True, layers: bool = True) -> ResultsStore:
+    """2 variants x 2 methods x 2 seeds x rates x 10 trials (+ a few per-layer trials), common random numbers."""
+    store = ResultsStore(path)
+    easy = np.random.default_rng(0).uniform(-0.3, 0.3, N_SAMPLES)  # per-test-point difficulty
+    for v_i, (variant, arch) in enumerate(VARIANTS.items()):
+        for method, slope in SLOPE.items():
+            for seed in (0, 1):
+                run_id, clean = f"{variant}-{method}-{seed}", 0.9 - 0.02 * v_i + 0.005 * seed
+                store.add_run({"run_id": run_id, "study": study, "architecture": arch, "variant": variant,
+                               "method": method, "train_seed": seed, "clean_accuracy": clean,
+                               "config": {"lr": 0.1}})
+                store.add_campaign({"campaign_id": f"c-{run_id}", "run_id": run_id, "fault": FAULT,
+                                    "campaign_seed": 7, "bn_recalibration": 0})
+                rows = []
+                cells = [("*", r, t) for r in rates for t in range(N_TRIALS)]
+                cells += [(layer, r, t) for layer in LAYERS for r in rates for t in range(3)] if layers else []
+                for layer, rate, trial in cells:
+                    maps = np.random.default_rng([int(rate * 1000), trial, len(layer), seed])  # shared fault map
+                    level = clean - slope * rate * (0.3 if layer != "*" else 1.0) + maps.normal(0, 0.03)
+                    correct = maps.random(N_SAMPLES) < np.clip(level + easy, 0, 1)
+                    row = {"campaign_id": f"c-{run_id}", "run_id": run_id, "fault": FAULT, "rate": rate,
+                           "trial": trial, "layer": layer, "fault_seed": trial, "accuracy": float(correct.mean()),
+                           "loss": 1.0, "seconds": 0.01}
+                    rows.append({**row, "correct": correct} if masks else {**row, "n_samples": N_SAMPLES})
+                store.add_trials(rows)
+    return store
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("report")
+    return build_store(folder / "results.db", "tiny"), folder
+
+
+@pytest.fixture(scope="module")
+def report(tiny):
+    store, folder = tiny
+    spec = {"study": "tiny", "fault": FAULT, "rates": [0.1, 0.2, 0.3], "trials": N_TRIALS,
+            "methods": list(SLOPE), "variants": list(VARIANTS)}
+    summary = render_report(store, "tiny", folder / "tiny.pdf", spec=spec, meta={"git": "abc1234"}, **FAST)
+    reader = PdfReader(summary.path)
+    return summary, [page.extract_text() for page in reader.pages]
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_report_pages_match_summary(report):
+    summary, texts = report
+    assert isinstance(summary, ReportSummary) and summary.path.exists()
+    assert len(texts) == len(summary.pages)
+    for title, text in zip(summary.pages, texts):
+        assert _flat(title) in _flat(text)
+    for expected in ("Accuracy vs fault rate", "Critical rate and AUC", "Training methods vs vanilla",
+                     "Per-sample reliability", "Per-layer sensitivity", "Methods", "Study spec"):
+        assert any(p.startswith(expected) for p in summary.pages), expected
+    assert summary.missing == []
+
+
+def test_report_headline_and_tables(report):
+    summary, texts = report
+    assert any("dropconnect-trained" in v and "better than vanilla" in v for v in summary.verdicts)
+    assert _flat(summary.verdicts[0]) in _flat(texts[0])
+    assert "Do mini_mobilenet-1x(8,1,6) and resnet20-lb[s2b3c2e6]" in _flat(texts[0])
+    table_text = _flat("\n".join(texts[i] for i, p in enumerate(summary.pages) if p.startswith("Training")))
+    assert "Holm p" in table_text and "verdict" in table_text and "better" in table_text
+    everything = _flat("\n".join(texts))
+    assert "abc1234" in everything and "Wilcoxon" in everything and "TOST" in everything
+
+
+def test_study_tables_verdicts(tiny):
+    store, _ = tiny
+    tables = study_tables(store, "tiny", **FAST)
+    methods = tables["method_comparison"]
+    high = methods[methods["rate"] == 0.3]
+    assert set(high["verdict"]) == {"better"} and (high["estimate"] > 0.1).all()
+    assert set(tables["curve_summary"]["variant"]) == set(VARIANTS)
+    assert len(tables["architecture_comparison"]) == 2 * 3  # one pair x 2 methods x 3 rates
+    rel = tables["reliability"]
+    assert len(rel) == 8 * 3 and rel["reliable"].between(0, 1).all()
+    assert set(tables["layer_sensitivity"]["layer"]) == set(LAYERS)
+
+
+def test_export_tables_roundtrip(tiny, tmp_path):
+    store, _ = tiny
+    tables = study_tables(store, "tiny", **FAST)
+    paths = export_tables(tables, tmp_path / "csv")
+    assert {p.stem for p in paths} == set(tables) - {"trials"}
+    for path in paths:
+        assert len(pd.read_csv(path)) == len(tables[path.stem])
+    back = pd.read_csv(tmp_path / "csv" / "method_comparison.csv")
+    assert list(back.columns) == list(tables["method_comparison"].columns)
+
+
+def test_empty_study_is_a_clear_error(tiny, tmp_path):
+    store, _ = tiny
+    with pytest.raises(ReportError) as err:
+        render_report(store, "x", tmp_path / "x.pdf", **FAST)
+    assert isinstance(err.value, ValueError)
+    assert str(err.value) == (f"study 'x' has no trials in {store.path}; "
+                              "run `faultlab sweep` or `faultlab campaign` first")
+    assert not (tmp_path / "x.pdf").exists()
+
+
+def test_single_rate_study_renders_and_says_what_is_missing(tmp_path):
+    store = build_store(tmp_path / "one.db", "one", rates=(0.2,), masks=False, layers=False)
+    summary = render_report(store, "one", tmp_path / "one.pdf", **FAST)
+    assert len(PdfReader(summary.path).pages) == len(summary.pages)
+    assert any("AUC" in m and ">= 2 rates" in m for m in summary.missing)
+    assert any("per-sample" in m for m in summary.missing)
+    assert not any(p.startswith("Per-layer") for p in summary.pages)
+    assert not any("layer" in m for m in summary.missing)
+    assert summary.verdicts
+    written = {p.stem for p in export_tables(study_tables(store, "one", **FAST), tmp_path / "csv")}
+    assert "curve_summary" not in written and {"missing", "curves", "method_comparison"} <= written
+
+
+def test_per_layer_only_study_renders(tmp_path):
+    store = ResultsStore(tmp_path / "layers.db")
+    store.add_run({"run_id": "r", "study": "layers", "architecture": "mlp", "variant": "mlp-2x8", "method": "vanilla",
+                   "train_seed": 0, "clean_accuracy": 0.9})
+    store.add_campaign({"campaign_id": "c", "run_id": "r", "fault": FAULT})
+    store.add_trials([{"campaign_id": "c", "run_id": "r", "fault": FAULT, "rate": rate, "trial": t, "layer": layer,
+                       "accuracy": 0.9 - rate * (i + 1) / 4} for i, layer in enumerate(("fc1", "fc2"))
+                      for rate in (0.1, 0.2) for t in range(3)])
+    summary = render_report(store, "layers", tmp_path / "layers.pdf", **FAST)
+    assert "Per-layer sensitivity" in summary.pages
+    assert len(PdfReader(summary.path).pages) == len(summary.pages)
+    assert any("whole-model" in m for m in summary.missing)
+
+
+def test_formatting_and_question():
+    from faultlab.report import fmt
+    from faultlab.report.text_pages import question
+
+    assert fmt.fmt_p(3e-5) == "<1e-4" and fmt.fmt_p(0.0012345) == "0.00123" and fmt.fmt_p(float("nan")) == "–"
+    assert fmt.p_clause(3e-5, "Holm-adjusted p") == "Holm-adjusted p < 1e-4"
+    assert fmt.fmt_pp(0.1234) == "+12.3 pp" and fmt.fmt_rate(float("inf")) == "> grid"
+    df = pd.DataFrame({"variant": ["a", "b"], "method": ["vanilla", "mat"], "fault": [FAULT, FAULT]})
+    assert question(df, None) == f"Do a and b, trained with mat or vanilla, differ in tolerance to {FAULT}?"
+    assert question(df, {"question": "Why?"}) == "Why?"
