@@ -6,7 +6,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 FAULTLAB := $(VENV)/bin/faultlab
 
-.PHONY: install test test-all lint demo bench clean
+STUDIES := $(basename $(notdir $(wildcard experiments/*.yaml)))
+WORKERS ?= 1
+
+.PHONY: install test test-all lint demo bench clean $(addprefix study-,$(STUDIES)) $(addprefix report-,$(STUDIES))
 
 install: $(STAMP)
 
@@ -25,12 +28,23 @@ test-all: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-demo: install
-	$(FAULTLAB) fit --config experiments/train/mini_mobilenet.yaml
-	$(FAULTLAB) test --config experiments/train/mini_mobilenet.yaml --ckpt_path runs/mini_mobilenet/checkpoints/last.ckpt
+# The offline default study, start to PDF: train the grid, run the campaigns, write reports/demo.pdf.
+demo: study-demo
+
+# make study-<name>: run experiments/<name>.yaml into results/<name>.sqlite, then its report.
+$(addprefix study-,$(STUDIES)): study-%: install
+	$(FAULTLAB) sweep experiments/$*.yaml --workers $(WORKERS)
+	$(FAULTLAB) report $*
+
+# make report-<name>: (re)render reports/<name>.pdf and the CSV tables from the stored rows.
+$(addprefix report-,$(STUDIES)): report-%: install
+	$(FAULTLAB) stats $*
+	$(FAULTLAB) report $*
 
 bench: install
-	$(PY) benchmarks/train_throughput.py
+	cd benchmarks && ../$(PY) train_throughput.py
+	cd benchmarks && ../$(PY) campaign_throughput.py
+	cd benchmarks && ../$(PY) fat_overhead.py
 
 clean:
 	rm -rf runs results lightning_logs .pytest_cache .ruff_cache benchmarks/results

@@ -66,7 +66,7 @@ def engine(net, x, y, trials: int, per_pass: int | None, forward=None) -> float:
         spec = CampaignSpec(FAULT, [RATE], trials=n, trials_per_pass=per_pass)
         with tempfile.TemporaryDirectory() as d, ResultsStore(os.path.join(d, "b.sqlite")) as store:
             t0 = time.perf_counter()
-            run_campaign(net, x, y, spec, store, RunInfo("bench"), progress=False, forward=forward)
+            run_campaign(net, x, y, spec, store, RunInfo("bench"), progress="off", forward=forward)
             spent.append(time.perf_counter() - t0)
     return (spent[1] - spent[0]) / trials
 

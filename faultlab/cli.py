@@ -20,7 +20,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from faultlab import FaultlabError
-from faultlab.commands import campaign, export
+from faultlab.commands import campaign, export, report, stats, sweep
 from faultlab.data import TensorDataModule
 from faultlab.faults import FaultSpecError, LayerSelectionError
 from faultlab.runtime import tune_allocator
@@ -28,7 +28,7 @@ from faultlab.store import FaultlabStoreError
 from faultlab.training import Classifier
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
-COMMANDS = {"campaign": campaign, "export": export}
+COMMANDS = {"campaign": campaign, "sweep": sweep, "report": report, "stats": stats, "export": export}
 # errors whose message is the whole story: printed as one line, exit status 2
 USER_ERRORS = (FaultlabError, FaultlabStoreError, FaultSpecError, LayerSelectionError)
 RUNS_DIR = "runs"

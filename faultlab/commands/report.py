@@ -1,0 +1,79 @@
+"""``faultlab report``: render a study's PDF report (plots, comparison tables, verdicts, methods).
+
+    faultlab report demo [--store results/demo.sqlite] [--out reports/demo.pdf] [--spec experiments/demo.yaml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ._options import existing_store
+
+HELP = "render the PDF report of a study"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help=HELP, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_study_options(p)
+    p.add_argument("--out", default=None, help="PDF path (default reports/<study>.pdf)")
+    p.add_argument("--spec", default=None, help="study spec shown in the report (default experiments/<study>.yaml)")
+
+
+def add_study_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("study", help="study name (as in the spec's 'name')")
+    p.add_argument("--store", default=None, help="results store (default results/<study>.sqlite)")
+    p.add_argument("--baseline", default="vanilla", help="training method the others are compared to")
+    p.add_argument("--margin", type=float, default=0.01, help="equivalence margin (accuracy, default 0.01 = 1 pp)")
+    p.add_argument("--fraction", type=float, default=0.9, help="critical rate: fraction of clean accuracy (0.9)")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+
+
+def store_of(args: argparse.Namespace) -> str:
+    return existing_store(args.store or f"results/{args.study}.sqlite")
+
+
+def meta() -> dict[str, str]:
+    """Versions and the git revision, printed on the methods page."""
+    import torch
+
+    import faultlab
+
+    device = "CUDA " + torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
+    info = {"faultlab": faultlab.__version__, "torch": torch.__version__, "python": platform.python_version(),
+            "machine": f"{platform.machine()}, {device}",
+            "rendered": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    try:
+        root = Path(__file__).resolve().parents[2]
+        rev = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"], capture_output=True,
+                             text=True, timeout=10)
+        if rev.returncode == 0:
+            info["git revision"] = rev.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info
+
+
+def run(args: argparse.Namespace) -> None:
+    import yaml
+
+    from faultlab.report import render_report
+    from faultlab.store import ResultsStore
+
+    store_path = store_of(args)
+    spec_path = Path(args.spec or f"experiments/{args.study}.yaml")
+    spec = yaml.safe_load(spec_path.read_text()) if spec_path.is_file() else None
+    out = Path(args.out or f"reports/{args.study}.pdf")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with ResultsStore(store_path) as store:
+        summary = render_report(store, args.study, out, spec=spec, baseline_method=args.baseline, margin=args.margin,
+                                fraction=args.fraction, n_resamples=args.resamples, seed=args.seed, meta=meta())
+    print(f"wrote {summary.path} ({len(summary.pages)} pages)")
+    for line in summary.verdicts[:10]:
+        print(f"  {line}")
+    for line in summary.missing:
+        print(f"  missing: {line}")

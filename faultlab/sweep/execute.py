@@ -1,0 +1,117 @@
+"""Running one planned run: train it unless its checkpoint exists, then its campaigns into the store.
+This is the unit of work a worker process (or a Ray task) executes; it is idempotent and resumable."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from faultlab.campaign import CampaignSpec, RunInfo, run_campaign
+from faultlab.data import build_data
+from faultlab.injection import LayerSelector
+from faultlab.store import ResultsStore
+
+from .grid import RunPlan
+from .spec import CampaignSpecYAML, StudySpec
+
+CACHE = "cache"
+
+
+@dataclass
+class RunOutcome:
+    run: str
+    trained: bool
+    new_trials: int
+    clean_accuracy: float | None
+    seconds: float
+
+
+def checkpoint_path(plan: RunPlan, runs_dir: str | Path) -> Path:
+    return Path(runs_dir) / CACHE / f"{plan.config_hash}.ckpt"
+
+
+def campaign_spec(c: CampaignSpecYAML, seed: int) -> CampaignSpec:
+    layers = LayerSelector(tuple(c.layers.kinds), tuple(c.layers.include) if c.layers.include else None,
+                           tuple(c.layers.exclude) if c.layers.exclude else None, c.layers.first, c.layers.last)
+    return CampaignSpec(fault=c.fault, rates=[float(r) for r in c.rates], trials=c.trials, seed=seed, layers=layers,
+                        ci_halfwidth=c.ci_halfwidth, min_trials=c.min_trials, max_trials=c.max_trials,
+                        bn_recalibration=c.bn_recalibration)
+
+
+def expected_trials(spec: StudySpec) -> int | None:
+    """Trials per run when every campaign has a fixed count (None when one is adaptive)."""
+    if any(c.trials == "auto" for c in spec.campaigns):
+        return None
+    return sum(len(c.rates) * int(c.trials) for c in spec.campaigns)
+
+
+def is_complete(store: ResultsStore, plan: RunPlan, spec: StudySpec) -> bool:
+    n = expected_trials(spec)
+    return n is not None and store.count_trials(run_id=plan.run_id) >= n
+
+
+def train(plan: RunPlan, spec: StudySpec, ckpt: Path) -> None:
+    """Train the run deterministically and write its checkpoint atomically (a kill leaves no partial file)."""
+    import lightning as L
+
+    from faultlab.training import Classifier
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # one line per run comes from the sweep instead
+    L.seed_everything(plan.seed, verbose=False)
+    t = spec.training
+    dm = build_data(spec.data.name, seed=plan.seed, **spec.data.options)
+    model = Classifier(arch=plan.arch.arch, arch_kwargs=plan.arch.kwargs, num_classes=dm.num_classes,
+                       input_shape=dm.input_shape, optimizer=t.optimizer, lr=t.lr,
+                       fault_aware=plan.method.fault_aware, train_seed=plan.seed, **t.options)
+    kwargs = {"max_epochs": t.epochs, "accelerator": "auto", "devices": 1, "deterministic": True, "logger": False,
+              "enable_checkpointing": False, "enable_progress_bar": False, "enable_model_summary": False,
+              "limit_val_batches": 0, **t.trainer}
+    trainer = L.Trainer(**kwargs)
+    trainer.fit(model, dm)
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    tmp = ckpt.with_name(f"{ckpt.name}.{os.getpid()}.tmp")
+    trainer.save_checkpoint(tmp)
+    os.replace(tmp, ckpt)
+
+
+def execute(plan: RunPlan, spec: StudySpec, store_path: str, runs_dir: str, threads: int | None = None) -> RunOutcome:
+    """Train (if needed) and run every campaign of one run; returns what was done."""
+    from faultlab.runtime import tune_allocator
+    from faultlab.training import load_classifier
+
+    tune_allocator()
+    if threads:
+        torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    with ResultsStore(store_path) as store:
+        if is_complete(store, plan, spec):
+            run = store.get_run(plan.run_id) or {}
+            return RunOutcome(plan.describe(), False, 0, run.get("clean_accuracy"), time.perf_counter() - t0)
+    ckpt = checkpoint_path(plan, runs_dir)
+    trained = not ckpt.is_file()
+    if trained:
+        train(plan, spec, ckpt)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    classifier = load_classifier(str(ckpt), map_location=device)
+    dm = build_data(spec.data.name, seed=plan.seed, eval_subset=spec.data.eval_subset, **spec.data.options)
+    x, y = (t.to(device) for t in dm.tensors("test"))
+    if classifier.channels_last and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    info = RunInfo(run_id=plan.run_id, study=plan.study, architecture=plan.arch.arch, variant=plan.label,
+                   method=plan.method.name, train_seed=plan.seed, checkpoint=str(ckpt),
+                   checkpoint_hash=plan.config_hash, config=plan.config)
+    new, clean = 0, None
+    with ResultsStore(store_path) as store:
+        for c in spec.campaigns:
+            cs = campaign_spec(c, spec.seed)
+            batches = [(xb.to(device), yb) for xb, yb in dm.train_dataloader()] if c.bn_recalibration else None
+            result = run_campaign(classifier.net, x, y, cs, store, info, train_batches=batches, progress="off")
+            new += sum(cell.new_trials for cell in result.cells)
+            clean = result.clean.accuracy
+    return RunOutcome(plan.describe(), trained, new, clean, time.perf_counter() - t0)

@@ -1,0 +1,78 @@
+"""Expanding a study into runs (architecture × method × training seed), each named by the hash of
+its resolved training config: the checkpoint ``<runs_dir>/cache/<config hash>.ckpt`` is reused by any
+study whose run has the identical config."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from functools import cache
+
+import architectures
+from faultlab.data import DATASETS
+from faultlab.faults import fault_seed
+
+from .spec import ArchitectureSpec, MethodSpec, StudySpec
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One trained model of a study and the campaigns to run on it."""
+
+    study: str
+    arch: ArchitectureSpec
+    method: MethodSpec
+    seed: int
+    label: str  # readable architecture name (the variant, or the spec's name)
+    config_json: str  # the resolved training config, canonical JSON
+    config_hash: str
+
+    @property
+    def config(self) -> dict:
+        return json.loads(self.config_json)
+
+    @property
+    def run_id(self) -> str:
+        """Rows of this run in this study (the same trained model in another study gets new rows)."""
+        return f"{fault_seed(self.study, self.config_hash):016x}"
+
+    def describe(self) -> str:
+        return f"{self.label} / {self.method.name} / seed {self.seed}"
+
+
+@cache
+def _variant(arch: str, kwargs_json: str, num_classes: int, shape: tuple[int, ...]) -> str:
+    net = architectures.build_for_input(arch, num_classes, shape, **json.loads(kwargs_json))
+    return getattr(net, "variant", arch)
+
+
+def training_config(spec: StudySpec, arch: ArchitectureSpec, method: MethodSpec, seed: int) -> dict:
+    """Everything that determines the trained weights (and nothing else)."""
+    t = spec.training
+    return {
+        "data": {"name": spec.data.name, "options": spec.data.options},
+        "arch": arch.arch, "arch_kwargs": arch.kwargs,
+        "fault_aware": method.fault_aware,
+        "seed": seed, "epochs": t.epochs, "optimizer": t.optimizer, "lr": t.lr,
+        "options": t.options, "trainer": t.trainer,
+    }
+
+
+def expand(spec: StudySpec) -> list[RunPlan]:
+    """All runs of the study, in a stable order (architecture, method, seed)."""
+    dm_cls = DATASETS[spec.data.name]
+    plans = []
+    for arch in spec.architectures:
+        probe = dm_cls(**{k: v for k, v in spec.data.options.items() if k == "input_shape"})
+        label = arch.name or _variant(arch.arch, json.dumps(arch.kwargs, sort_keys=True), probe.num_classes,
+                                      tuple(probe.input_shape))
+        for method in spec.methods:
+            for seed in spec.training.seeds:
+                cfg = training_config(spec, arch, method, seed)
+                text = json.dumps(cfg, sort_keys=True, separators=(",", ":"))
+                plans.append(RunPlan(spec.name, arch, method, seed, label, text, f"{fault_seed(text):016x}"))
+    return plans
+
+
+def spec_dict(spec: StudySpec) -> dict:
+    return asdict(spec)

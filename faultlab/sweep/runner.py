@@ -1,0 +1,119 @@
+"""Running a whole study: every run trained (or taken from the checkpoint cache) and campaigned,
+in this process or in ``workers`` processes sharing the SQLite store.
+
+    summary = run_study(spec, store="results/demo.sqlite", workers=2)
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+
+from faultlab.store import ResultsStore
+
+from .execute import RunOutcome, checkpoint_path, execute, expected_trials, is_complete
+from .grid import expand
+from .spec import StudySpec
+
+
+@dataclass
+class StudySummary:
+    runs: int
+    trained: int
+    new_trials: int
+    seconds: float
+    outcomes: list[RunOutcome]
+
+
+def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=sys.stdout) -> tuple[int, int | None]:
+    """Print the grid and the work left: (trainings, trials) still to do."""
+    plans = expand(spec)
+    per_run = expected_trials(spec)
+    stored = {}
+    if os.path.isfile(store_path):
+        with ResultsStore(store_path) as store:
+            stored = {p.run_id: store.count_trials(run_id=p.run_id) for p in plans}
+    trainings, trials = 0, 0
+    print(f"study {spec.name}: {len(plans)} runs = {len(spec.architectures)} architectures x {len(spec.methods)} "
+          f"methods x {len(spec.training.seeds)} seeds; campaigns: "
+          + "; ".join(f"{c.fault} at {len(c.rates)} rates x {c.trials} trials" for c in spec.campaigns), file=stream)
+    for p in plans:
+        cached = checkpoint_path(p, runs_dir).is_file()
+        done = stored.get(p.run_id, 0)
+        left = None if per_run is None else max(0, per_run - done)
+        if not cached and (left is None or left > 0):
+            trainings += 1
+        trials = None if left is None or trials is None else trials + left
+        status = "checkpoint cached" if cached else "to train"
+        print(f"  {p.describe():55s} {status:17s} trials stored {done}"
+              + ("" if left is None else f", to run {left}"), file=stream)
+    estimate = "unknown (adaptive trials)" if trials is None else str(trials)
+    print(f"to do: {trainings} trainings, {estimate} trials", file=stream)
+    return trainings, trials
+
+
+class StudyProgress:
+    """A tqdm bar over runs on a terminal; otherwise one line per finished run with an ETA."""
+
+    def __init__(self, total: int, stream=sys.stderr) -> None:
+        self.total, self.done, self.trials, self.t0, self.stream = total, 0, 0, time.perf_counter(), stream
+        self.bar = None
+        if stream.isatty():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, unit="run", file=stream, dynamic_ncols=True)
+
+    def update(self, outcome: RunOutcome) -> None:
+        self.done += 1
+        self.trials += outcome.new_trials
+        elapsed = time.perf_counter() - self.t0
+        eta = elapsed / self.done * (self.total - self.done)
+        acc = "" if outcome.clean_accuracy is None else f"clean {outcome.clean_accuracy:.4f}, "
+        what = "trained + " if outcome.trained else ""
+        msg = (f"[{self.done}/{self.total} runs, {self.trials} trials] {outcome.run}: {what}{outcome.new_trials} "
+               f"trials, {acc}{outcome.seconds:.1f} s; ETA {eta:.0f} s")
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(f"trials={self.trials} eta={eta:.0f}s")
+            self.bar.write(msg)
+        else:
+            print(msg, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int = 1) -> StudySummary:
+    """Train and campaign every run of ``spec``; idempotent (re-running a finished study does no work)
+    and resumable (an interrupted one finishes only what is missing)."""
+    t0 = time.perf_counter()
+    ResultsStore(store).close()  # fail early on a bad store path, create the schema once
+    plans = expand(spec)
+    with ResultsStore(store) as s:
+        todo = [p for p in plans if not is_complete(s, p, spec)]
+    progress = StudyProgress(len(todo))
+    outcomes: list[RunOutcome] = []
+    try:
+        if workers <= 1 or len(todo) <= 1:
+            for plan in todo:
+                outcomes.append(execute(plan, spec, store, runs_dir))
+                progress.update(outcomes[-1])
+        else:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            ctx = mp.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                futures = [pool.submit(execute, plan, spec, store, runs_dir, threads) for plan in todo]
+                for future in as_completed(futures):
+                    outcomes.append(future.result())
+                    progress.update(outcomes[-1])
+    finally:
+        progress.close()
+    return StudySummary(len(plans), sum(o.trained for o in outcomes), sum(o.new_trials for o in outcomes),
+                        time.perf_counter() - t0, outcomes)
+
+

@@ -1,0 +1,237 @@
+"""Study specs (``experiments/<study>.yaml``): the grid architectures × training methods × training
+seeds, then campaigns (fault templates × rates × trials) on every trained run.
+
+Loaded strictly: an unknown key, a wrong type, an empty grid, a rate outside [0, 1] or a duplicate
+entry is a ``StudySpecError`` naming the key, the bad value and what is allowed, before anything runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from faultlab import FaultlabError
+
+DEFAULT_TRIALS = 20
+
+
+class StudySpecError(FaultlabError):
+    """A study spec is invalid; the message names the key and the allowed values."""
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    name: str = "mnist5k"
+    options: dict[str, Any] = field(default_factory=dict)  # data module kwargs, e.g. batch_size
+    eval_subset: int | None = None  # campaigns evaluate the first N test samples
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    epochs: int = 2
+    seeds: list[int] = field(default_factory=lambda: [0])
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    options: dict[str, Any] = field(default_factory=dict)  # further Classifier kwargs (weight_decay, scheduler, ...)
+    trainer: dict[str, Any] = field(default_factory=dict)  # further lightning.Trainer kwargs
+
+
+@dataclass(frozen=True)
+class ArchitectureSpec:
+    arch: str
+    name: str | None = None  # label; default: the built model's variant name
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    fault_aware: dict[str, Any] | None = None  # FaultAware fields; None = vanilla
+
+
+@dataclass(frozen=True)
+class LayersSpec:
+    kinds: list[str] = field(default_factory=lambda: ["conv", "linear"])
+    include: list[str] | None = None
+    exclude: list[str] | None = None
+    first: bool = True
+    last: bool = True
+
+
+@dataclass(frozen=True)
+class CampaignSpecYAML:
+    fault: str
+    rates: list[float]
+    trials: int | str = DEFAULT_TRIALS  # or "auto"
+    ci_halfwidth: float = 0.005
+    min_trials: int = 10
+    max_trials: int = 500
+    layers: LayersSpec = field(default_factory=LayersSpec)
+    bn_recalibration: int = 0
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    name: str
+    architectures: list[ArchitectureSpec]
+    methods: list[MethodSpec]
+    campaigns: list[CampaignSpecYAML]
+    question: str | None = None
+    data: DataSpec = field(default_factory=DataSpec)
+    training: TrainingSpec = field(default_factory=TrainingSpec)
+    seed: int = 0  # campaign seed: fault maps are keyed by it
+    needs_download: bool = False  # documented: the data must be downloaded first
+
+
+# ------------------------------------------------------------------------------------ strict loading
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, key)
+            except StudySpecError as err:
+                errors.append(str(err))
+        raise StudySpecError(errors[0] if len(errors) == 1 else
+                             f"{key}: {value!r} is none of {' | '.join(_type_name(a) for a in args)}")
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key)
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise StudySpecError(f"{key}: expected a list, got {value!r}")
+        return [_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise StudySpecError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise StudySpecError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise StudySpecError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise StudySpecError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise StudySpecError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise StudySpecError(f"{key}: unsupported type {_type_name(tp)}")
+
+
+def _build(cls: type, data: Any, key: str) -> Any:
+    if not isinstance(data, dict):
+        raise StudySpecError(f"{key or 'spec'}: expected a mapping of {cls.__name__} fields, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for k in data:
+        if k not in fields:
+            close = difflib.get_close_matches(str(k), list(fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise StudySpecError(f"{key + '.' if key else ''}{k}: unknown key{hint}; allowed: {', '.join(fields)}")
+    kwargs = {}
+    for name, f in fields.items():
+        sub = f"{key}.{name}" if key else name
+        if name in data:
+            kwargs[name] = _convert(data[name], hints[name], sub)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise StudySpecError(f"{sub}: required key missing")
+    return cls(**kwargs)
+
+
+def _validate(spec: StudySpec) -> StudySpec:
+    import architectures
+    from faultlab.data import DATASETS
+    from faultlab.faults import FaultSpecError, parse_fault, sweep_parameter
+
+    if spec.data.name not in DATASETS:
+        raise StudySpecError(f"data.name: unknown dataset {spec.data.name!r}; allowed: {', '.join(DATASETS)}")
+    for key, items in (("architectures", spec.architectures), ("methods", spec.methods),
+                       ("campaigns", spec.campaigns), ("training.seeds", spec.training.seeds)):
+        if not items:
+            raise StudySpecError(f"{key}: empty; the grid needs at least one entry")
+    labels = [json.dumps([a.arch, a.kwargs], sort_keys=True) for a in spec.architectures]
+    names = [a.name for a in spec.architectures if a.name]
+    for what, values in (("architectures", labels), ("architectures[].name", names),
+                         ("methods[].name", [m.name for m in spec.methods]), ("training.seeds", spec.training.seeds),
+                         ("campaigns[].fault", [c.fault for c in spec.campaigns])):
+        dup = sorted({v for v in values if values.count(v) > 1})
+        if dup:
+            raise StudySpecError(f"{what}: duplicate entries {', '.join(map(str, dup))}")
+    for i, a in enumerate(spec.architectures):
+        if not architectures.is_model(a.arch):
+            close = difflib.get_close_matches(a.arch, architectures.available(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise StudySpecError(f"architectures[{i}].arch: unknown architecture {a.arch!r}{hint}; "
+                                 f"allowed: {', '.join(architectures.available())} or timm:<name>")
+    for i, m in enumerate(spec.methods):
+        if m.fault_aware is not None:
+            from faultlab.training.methods import FaultAware
+
+            try:
+                FaultAware(**m.fault_aware).plan()
+            except (TypeError, FaultlabError, FaultSpecError) as err:
+                raise StudySpecError(f"methods[{i}].fault_aware: {err}") from err
+    for i, c in enumerate(spec.campaigns):
+        key = f"campaigns[{i}]"
+        if not c.rates:
+            raise StudySpecError(f"{key}.rates: empty; give at least one rate in [0, 1]")
+        for r in c.rates:
+            if not 0.0 <= r <= 1.0 or math.isnan(r):
+                raise StudySpecError(f"{key}.rates: {r} is outside [0, 1]")
+        if c.trials != "auto" and (not isinstance(c.trials, int) or c.trials < 1):
+            raise StudySpecError(f"{key}.trials: {c.trials!r}; allowed: a positive integer or 'auto'")
+        try:
+            sweep_parameter(c.fault)
+            for r in c.rates:
+                parse_fault(c.fault, rate=r)
+        except FaultSpecError as err:
+            raise StudySpecError(f"{key}.fault: {err}") from err
+    return spec
+
+
+def parse_study(data: Any, source: str = "spec") -> StudySpec:
+    """Build and validate a StudySpec from parsed YAML."""
+    if not isinstance(data, dict):
+        raise StudySpecError(f"{source}: expected a mapping at the top level")
+    return _validate(_build(StudySpec, data, ""))
+
+
+def load_study(path: str | Path) -> tuple[StudySpec, dict]:
+    """Read ``path`` (YAML); return the validated spec and the raw mapping (kept for the report)."""
+    p = Path(path)
+    if not p.is_file():
+        raise StudySpecError(f"study spec not found: {p} (see experiments/*.yaml)")
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise StudySpecError(f"{p}: malformed YAML{where}: {getattr(err, 'problem', err)}") from None
+    return parse_study(raw, str(p)), raw
