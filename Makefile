@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FAULTLAB := $(VENV)/bin/faultlab
 
 STUDIES := $(basename $(notdir $(wildcard experiments/*.yaml)))
-WORKERS ?= 1
+WORKERS ?= 2
 
 .PHONY: install test test-all lint demo bench clean $(addprefix study-,$(STUDIES)) $(addprefix report-,$(STUDIES))
 

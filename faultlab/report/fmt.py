@@ -95,8 +95,13 @@ def _sentence(g: pd.DataFrame, lead: str, subject: str, other: str, pcol: str, p
     eq = g[g["verdict"] == "equivalent"]
     if not eq.empty:
         margin = fmt_pp(eq["margin"].iloc[0], signed=False)
-        return (f"{lead}, {subject} is equivalent to {other} within ±{margin} ({extra}largest "
-                f"{p_clause(eq['tost_pvalue'].max(), 'TOST p')}); {tally}.")
+        if len(eq) == len(g):
+            return (f"{lead}, {subject} is equivalent to {other} within ±{margin} at every rate ({extra}largest "
+                    f"{p_clause(eq['tost_pvalue'].max(), 'TOST p')}); {tally}.")
+        rates = ", ".join(f"{r:g}" for r in eq["rate"])
+        return (f"{lead}, {subject} is equivalent to {other} within ±{margin} only at rate{'s' if len(eq) > 1 else ''} "
+                f"{rates} ({extra}largest {p_clause(eq['tost_pvalue'].max(), 'TOST p')}) and undecided elsewhere; "
+                f"{tally}.")
     best = g[pcol].min() if g[pcol].notna().any() else math.nan
     return (f"{lead}, {subject} shows no significant difference from {other} at any rate ({extra}smallest "
             f"{p_clause(best, pname)}); {tally}.")
