@@ -154,3 +154,29 @@ def test_run_ids_follow_the_config():
     raw["training"]["lr"] = 0.02
     changed = expand(parse_study(raw))
     assert not {p.config_hash for p in plans} & {p.config_hash for p in changed}
+
+
+def faultlab(*args):
+    return subprocess.run([sys.executable, "-m", "faultlab.cli", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_stats_and_report_commands_on_a_swept_study(reference, tmp_path):
+    d, _ = reference
+    res = faultlab("stats", "tiny", "--store", d / "r.sqlite", "--csv", tmp_path / "tables", "--resamples", "200")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "== method_comparison ==" in res.stdout and (tmp_path / "tables" / "method_comparison.csv").is_file()
+    pdf = tmp_path / "tiny.pdf"
+    res = faultlab("report", "tiny", "--store", d / "r.sqlite", "--out", pdf, "--spec", TINY, "--resamples", "200")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert pdf.is_file() and "wrote" in res.stdout
+    missing = faultlab("report", "nostudy", "--store", d / "r.sqlite", "--out", tmp_path / "x.pdf")
+    assert missing.returncode == 2 and "has no trials" in missing.stderr and not (tmp_path / "x.pdf").exists()
+    assert faultlab("report", "tiny", "--store", tmp_path / "none.sqlite").returncode == 2
+
+
+def test_stats_plan():
+    res = faultlab("stats", "plan", "--margin", "0.01", "--confidence", "0.99", "--pilot-std", "0.03",
+                   "--halfwidth", "0.005")
+    assert res.returncode == 0
+    assert "= 16588 trials per cell" in res.stdout and "n = 243 trials per cell" in res.stdout
