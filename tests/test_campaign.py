@@ -195,3 +195,27 @@ def test_cli_bad_input(checkpoint, tmp_path, extra, message):
     if store.exists():
         with ResultsStore(store) as s:
             assert s.count_trials() == 0
+
+
+def test_per_layer_campaign_faults_one_layer_at_a_time_with_the_whole_network_maps(mlp_data, tmp_path):
+    from faultlab.campaign import evaluate
+    from faultlab.faults import parse_fault
+    from faultlab.injection import inject, trial_seeds
+
+    net, x, y = mlp_data
+    layers = LayerSelector().select(net)
+    spec = CampaignSpec("drop(p={rate})", [0.2, 0.5], trials=3, per_layer=True, trials_per_pass=1)
+    whole = CampaignSpec("drop(p={rate})", [0.2, 0.5], trials=3, trials_per_pass=1)
+    with ResultsStore(tmp_path / "p.sqlite") as store:
+        result = run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off")
+        run_campaign(net, x, y, whole, store, RunInfo("r"), progress="off")  # coexists with the per-layer rows
+        df = store.to_frame()
+    per = df[df.layer != "*"]
+    assert sorted(set(per.layer)) == sorted(layers) and len(per) == len(layers) * 2 * 3
+    assert {c.layer for c in result.cells} == set(layers)
+    row = per[(per.layer == layers[1]) & (per.rate == 0.5) & (per.trial == 2)].iloc[0]
+    seeds = trial_seeds(0, layers, "drop(p={rate})", 0.5, 2)
+    assert row.fault_seed == seeds[layers[1]]
+    with inject(net, parse_fault("drop(p=0.5)"), [layers[1]], {layers[1]: seeds[layers[1]]}):
+        assert evaluate(net, x, y).accuracy == pytest.approx(row.accuracy, abs=1e-7)
+    assert len(df[df.layer == "*"]) == 6

@@ -30,6 +30,7 @@ from faultlab.store import ResultsStore
 from .evaluate import EvalResult, auto_trials_per_pass, evaluate, evaluate_stacked
 
 DEFAULT_TRIALS = 20
+ALL_LAYERS = "*"  # the store's layer label of a whole-network trial
 STACK_BUDGET_BYTES = 256 * 2**20
 
 
@@ -42,7 +43,9 @@ class CampaignSpec:
     """One fault template swept over rates. ``trials``: a count, or ``"auto"`` to stop a cell once the
     95 % CI half-width of its mean accuracy is below ``ci_halfwidth`` (between ``min_trials`` and
     ``max_trials``). ``bn_recalibration``: re-estimate BatchNorm statistics under each fault map on that
-    many training batches (0 = off). ``trials_per_pass``: fault maps per forward pass (None = auto)."""
+    many training batches (0 = off). ``trials_per_pass``: fault maps per forward pass (None = auto).
+    ``per_layer``: sensitivity mode, each selected layer faulted alone with the same keyed maps it gets in
+    a whole-network campaign; rows carry the layer name instead of ``*``."""
 
     fault: str
     rates: Sequence[float]
@@ -54,6 +57,11 @@ class CampaignSpec:
     max_trials: int = 500
     bn_recalibration: int = 0
     trials_per_pass: int | None = None
+    per_layer: bool = False  # fault one selected layer at a time (rows carry its name) instead of all at once
+
+    @property
+    def scope(self) -> str:
+        return "per_layer" if self.per_layer else "all"
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,7 @@ class CellSummary:
     new_trials: int
     mean: float
     halfwidth: float
+    layer: str = ALL_LAYERS
 
 
 @dataclass
@@ -126,12 +135,13 @@ def validate(spec: CampaignSpec) -> dict[float, FaultModel]:
 def campaign_id(run: RunInfo, spec: CampaignSpec) -> str:
     from faultlab.faults import fault_seed
 
-    return f"{fault_seed(run.run_id, spec.fault, spec.seed, spec.layers.describe(), spec.bn_recalibration):016x}"
+    key = (run.run_id, spec.fault, spec.seed, spec.layers.describe(), spec.bn_recalibration)
+    return f"{fault_seed(*key, spec.scope) if spec.per_layer else fault_seed(*key):016x}"
 
 
 def _check_conflicts(store: ResultsStore, run: RunInfo, spec: CampaignSpec, cid: str) -> None:
     for row in store.campaigns(run.run_id):
-        if row["fault"] == spec.fault and row["campaign_id"] != cid:
+        if row["fault"] == spec.fault and row["scope"] == spec.scope and row["campaign_id"] != cid:
             raise CampaignError(
                 f"run {run.run_id} already has {spec.fault} trials with other settings (seed={row['campaign_seed']}, "
                 f"layers={row['layers']}, bn_recalibration={row['bn_recalibration']}); use another --store or --study"
@@ -165,7 +175,8 @@ class Progress:
 
     def cell(self, cell: CellSummary, seconds: float) -> None:
         if self.mode == "lines":
-            print(f"rate {cell.rate:g}: {cell.n_trials} trials ({cell.new_trials} new), mean accuracy "
+            where = "" if cell.layer == ALL_LAYERS else f"layer {cell.layer}, "
+            print(f"{where}rate {cell.rate:g}: {cell.n_trials} trials ({cell.new_trials} new), mean accuracy "
                   f"{cell.mean:.4f} ± {cell.halfwidth:.4f} (95 % CI), {seconds:.1f} s", file=self.stream, flush=True)
 
     def close(self) -> None:
@@ -213,7 +224,7 @@ def run_campaign(
     store.add_campaign({
         "campaign_id": cid, "run_id": run.run_id, "fault": spec.fault, "sweep_param": sweep_parameter(spec.fault),
         "campaign_seed": spec.seed, "bn_recalibration": spec.bn_recalibration, "layers": spec.layers.describe(),
-        "scope": "all", "config": {**asdict(spec), "layers": asdict(spec.layers), "selected": layers},
+        "scope": spec.scope, "config": {**asdict(spec), "layers": asdict(spec.layers), "selected": layers},
     })
     any_fault = next(iter(faults.values()))
     per_pass = spec.trials_per_pass
@@ -223,15 +234,17 @@ def run_campaign(
     if any_fault.per_forward or spec.bn_recalibration:
         per_pass = 1  # per-pass redraws and per-map BN statistics need one map per pass
 
-    total = None if spec.trials == "auto" else len(faults) * spec.trials
+    scopes = [(name, [name]) for name in layers] if spec.per_layer else [(ALL_LAYERS, layers)]
+    total = None if spec.trials == "auto" else len(faults) * spec.trials * len(scopes)
     bar = Progress(total, progress)
     cells = []
     try:
-        for rate, fault in faults.items():
-            t0 = time.perf_counter()
-            cells.append(_run_cell(model, forward, x, y, spec, store, run, cid, layers, rate, fault, per_pass,
-                                   eval_batch_size, train_batches, bar, on_trial))
-            bar.cell(cells[-1], time.perf_counter() - t0)
+        for label, scope_layers in scopes:
+            for rate, fault in faults.items():
+                t0 = time.perf_counter()
+                cells.append(_run_cell(model, forward, x, y, spec, store, run, cid, scope_layers, rate, fault,
+                                       per_pass, eval_batch_size, train_batches, bar, on_trial, label))
+                bar.cell(cells[-1], time.perf_counter() - t0)
     finally:
         bar.close()
         after = model.state_dict()
@@ -241,14 +254,15 @@ def run_campaign(
     return CampaignResult(cid, clean, cells, layers)
 
 
-def _stored_accuracies(store: ResultsStore, run: RunInfo, spec: CampaignSpec, rate: float) -> dict[int, float]:
-    rows = store.trials("run_id = ? AND fault = ? AND rate = ? AND layer = '*'", (run.run_id, spec.fault, rate))
+def _stored_accuracies(store: ResultsStore, run: RunInfo, spec: CampaignSpec, rate: float,
+                       layer: str) -> dict[int, float]:
+    rows = store.trials("run_id = ? AND fault = ? AND rate = ? AND layer = ?", (run.run_id, spec.fault, rate, layer))
     return {r["trial"]: r["accuracy"] for r in rows}
 
 
 def _run_cell(model, forward, x, y, spec, store, run, cid, layers, rate, fault, per_pass, batch_size,
-              train_batches, bar, on_trial) -> CellSummary:
-    accs = _stored_accuracies(store, run, spec, rate)
+              train_batches, bar, on_trial, layer=ALL_LAYERS) -> CellSummary:
+    accs = _stored_accuracies(store, run, spec, rate, layer)
     already = len(accs)
     auto = spec.trials == "auto"
     limit = spec.max_trials if auto else spec.trials
@@ -268,7 +282,7 @@ def _run_cell(model, forward, x, y, spec, store, run, cid, layers, rate, fault, 
         else:
             results = _stacked_trials(model, x, y, fault, layers, seeds, batch_size)
         seconds = (time.perf_counter() - t0) / len(pending)
-        rows = [_row(cid, run, spec, rate, t, s, r, seconds, layers) for t, s, r in zip(pending, seeds, results)]
+        rows = [_row(cid, run, spec, rate, t, s, r, seconds, layers, layer) for t, s, r in zip(pending, seeds, results)]
         store.add_trials(rows)
         for row in rows:
             accs[row["trial"]] = row["accuracy"]
@@ -277,7 +291,7 @@ def _run_cell(model, forward, x, y, spec, store, run, cid, layers, rate, fault, 
         values = [a for t, a in accs.items() if t < limit]
         bar.trial(rate, float(np.mean(values)), ci_halfwidth(values), len(rows))
     values = [a for t, a in accs.items() if t < limit] if not auto else list(accs.values())
-    return CellSummary(rate, len(values), len(accs) - already, float(np.mean(values)), ci_halfwidth(values))
+    return CellSummary(rate, len(values), len(accs) - already, float(np.mean(values)), ci_halfwidth(values), layer)
 
 
 def _one_trial(model, forward, x, y, fault, layers, seeds, spec, train_batches, batch_size) -> EvalResult:
@@ -296,9 +310,9 @@ def _stacked_trials(model, x, y, fault, layers, seeds, batch_size) -> list[EvalR
     return evaluate_stacked(model, stacked, x, y, batch_size)
 
 
-def _row(cid, run, spec, rate, trial, seeds, result, seconds, layers) -> dict:
+def _row(cid, run, spec, rate, trial, seeds, result, seconds, layers, layer) -> dict:
     return {
         "campaign_id": cid, "run_id": run.run_id, "fault": spec.fault, "rate": rate, "trial": trial,
-        "layer": "*", "fault_seed": seeds[layers[0]], "accuracy": result.accuracy, "loss": result.loss,
+        "layer": layer, "fault_seed": seeds[layers[0]], "accuracy": result.accuracy, "loss": result.loss,
         "seconds": seconds, "correct": result.correct.numpy(),
     }

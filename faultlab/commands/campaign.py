@@ -34,6 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-last", action="store_true", help="leave the last layer (classifier) clean")
     p.add_argument("--bn-recalibration", type=int, default=0,
                    help="re-estimate BatchNorm statistics under each fault map on N training batches (default off)")
+    p.add_argument("--per-layer", action="store_true",
+                   help="sensitivity: fault each selected layer alone (rows carry the layer name)")
     p.add_argument("--trials-per-pass", type=int, default=None, help="fault maps per forward pass (default auto)")
     p.add_argument("--study", default="default", help="study name recorded with the run (default 'default')")
     p.add_argument("--method", default=None, help="training method label (default: from the checkpoint)")
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> None:
         layers=LayerSelector(tuple(args.kinds), tuple(args.include) if args.include else None,
                              tuple(args.exclude) if args.exclude else None, not args.no_first, not args.no_last),
         ci_halfwidth=args.ci_halfwidth, min_trials=args.min_trials, max_trials=args.max_trials,
-        bn_recalibration=args.bn_recalibration, trials_per_pass=args.trials_per_pass,
+        bn_recalibration=args.bn_recalibration, trials_per_pass=args.trials_per_pass, per_layer=args.per_layer,
     )
     validate(spec)  # before loading anything or touching the store
     classifier, info = load_run(args.checkpoint, args.study, args.method, args.train_seed, device)

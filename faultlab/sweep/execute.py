@@ -40,13 +40,15 @@ def campaign_spec(c: CampaignSpecYAML, seed: int) -> CampaignSpec:
                            tuple(c.layers.exclude) if c.layers.exclude else None, c.layers.first, c.layers.last)
     return CampaignSpec(fault=c.fault, rates=[float(r) for r in c.rates], trials=c.trials, seed=seed, layers=layers,
                         ci_halfwidth=c.ci_halfwidth, min_trials=c.min_trials, max_trials=c.max_trials,
-                        bn_recalibration=c.bn_recalibration)
+                        bn_recalibration=c.bn_recalibration, per_layer=c.per_layer)
 
 
 def expected_trials(spec: StudySpec) -> int | None:
-    """Trials per run when every campaign has a fixed count (None when one is adaptive)."""
+    """Trials per run when every campaign has a fixed count (None when one is adaptive or per-layer)."""
     if any(c.trials == "auto" for c in spec.campaigns):
         return None
+    if any(c.per_layer for c in spec.campaigns):
+        return None  # the count depends on the model's layers
     return sum(len(c.rates) * int(c.trials) for c in spec.campaigns)
 
 

@@ -77,6 +77,7 @@ class CampaignSpecYAML:
     max_trials: int = 500
     layers: LayersSpec = field(default_factory=LayersSpec)
     bn_recalibration: int = 0
+    per_layer: bool = False  # sensitivity: each selected layer faulted alone
 
 
 @dataclass(frozen=True)
