@@ -30,8 +30,10 @@ def mean_std(xs: list[float]) -> tuple[float, float]:
 
 def header() -> str:
     dev = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or "cpu"
+    from faultlab.runtime import allocator_name
+
     return (f"device: {dev}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
-            f"allocator: glibc default")
+            f"allocator: {allocator_name()}")
 
 
 def print_table(rows: list[dict], columns: list[str]) -> str:

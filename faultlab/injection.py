@@ -67,8 +67,14 @@ def draw_maps(
     model: nn.Module, fault: FaultModel, layers: Sequence[str], seeds: Mapping[str, int]
 ) -> tuple[dict[str, FaultDraw], dict[str, torch.Generator]]:
     """Draw one map per layer from its keyed generator, without touching the model."""
+    return _draw(_weights(model, layers), fault, seeds)
+
+
+def _draw(
+    weights: Mapping[str, Tensor], fault: FaultModel, seeds: Mapping[str, int]
+) -> tuple[dict[str, FaultDraw], dict[str, torch.Generator]]:
     draws, gens = {}, {}
-    for name, w in _weights(model, layers).items():
+    for name, w in weights.items():
         gens[name] = make_generator(seeds[name], w.device)
         draws[name] = fault.draw(w.detach(), gens[name])
     return draws, gens
@@ -92,7 +98,7 @@ def inject(
         with torch.no_grad():
             for name, w in weights.items():
                 saved[name] = w.detach().clone()
-        draws, gens = draw_maps(model, fault, layers, seeds)
+        draws, gens = _draw(weights, fault, seeds)
         with torch.no_grad():
             for name, w in weights.items():
                 w.copy_(draws[name].weights)

@@ -23,7 +23,14 @@ from scipy import stats as sps
 from torch import Tensor, nn
 
 from faultlab import FaultlabError
-from faultlab.faults import FaultModel, FaultSpecError, LayerSelectionError, parse_fault, sweep_parameter
+from faultlab.faults import (
+    FaultModel,
+    FaultSpecError,
+    LayerSelectionError,
+    fault_seed,
+    parse_fault,
+    sweep_parameter,
+)
 from faultlab.injection import LayerSelector, draw_maps, inject, preserved_bn_state, recalibrate_bn, trial_seeds
 from faultlab.store import ResultsStore
 
@@ -133,8 +140,6 @@ def validate(spec: CampaignSpec) -> dict[float, FaultModel]:
 
 
 def campaign_id(run: RunInfo, spec: CampaignSpec) -> str:
-    from faultlab.faults import fault_seed
-
     key = (run.run_id, spec.fault, spec.seed, spec.layers.describe(), spec.bn_recalibration)
     return f"{fault_seed(*key, spec.scope) if spec.per_layer else fault_seed(*key):016x}"
 

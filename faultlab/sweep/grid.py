@@ -5,7 +5,7 @@ study whose run has the identical config."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
 
 import architectures
@@ -73,6 +73,3 @@ def expand(spec: StudySpec) -> list[RunPlan]:
                 plans.append(RunPlan(spec.name, arch, method, seed, label, text, f"{fault_seed(text):016x}"))
     return plans
 
-
-def spec_dict(spec: StudySpec) -> dict:
-    return asdict(spec)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import lightning as L
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 from torch.func import functional_call
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -244,6 +244,3 @@ def load_classifier(path: str, map_location: str | torch.device = "cpu") -> Clas
     model = Classifier.load_from_checkpoint(path, map_location=map_location)
     return model.eval()
 
-
-def count_parameters(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters())
