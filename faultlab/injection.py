@@ -8,6 +8,10 @@ Each layer's map comes from its own generator seeded by ``fault_seed(campaign se
 template, rate, trial)``: two models of one architecture meet identical maps at the same (rate, trial)
 (common random numbers), and any trial can be re-created without storing a mask. Read-noise-like
 models (``per_forward``) are redrawn before every forward pass from the trial's generator stream.
+
+With ``exact=ExactCount(k, seed)`` exactly k weights over the given layers are faulty (equal-count
+sensitivity): their positions come from the generator of ``seed``, their values from each layer's draw
+of the fault at rate 1 (see ``faultlab.faults.count``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from faultlab.faults import FaultDraw, FaultModel, fault_seed, make_generator, select_layers
+from faultlab.faults import FaultDraw, FaultModel, exact_count_masks, fault_seed, make_generator, select_layers
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,14 @@ class LayerSelector:
         return ";".join(parts)
 
 
+@dataclass(frozen=True)
+class ExactCount:
+    """Exactly ``k`` faulty weights over the injected layers, positions drawn from ``seed``'s generator."""
+
+    k: int
+    seed: int
+
+
 def trial_seeds(campaign_seed: int, layers: Iterable[str], template: str, rate: float, trial: int) -> dict[str, int]:
     """The per-layer fault seeds of one trial: ``fault_seed(campaign_seed, layer, template, rate, trial)``."""
     return {name: fault_seed(campaign_seed, name, template, float(rate), int(trial)) for name in layers}
@@ -64,31 +76,43 @@ def _weights(model: nn.Module, layers: Sequence[str]) -> dict[str, nn.Parameter]
 
 
 def draw_maps(
-    model: nn.Module, fault: FaultModel, layers: Sequence[str], seeds: Mapping[str, int]
+    model: nn.Module, fault: FaultModel, layers: Sequence[str], seeds: Mapping[str, int],
+    exact: ExactCount | None = None,
 ) -> tuple[dict[str, FaultDraw], dict[str, torch.Generator]]:
     """Draw one map per layer from its keyed generator, without touching the model."""
-    return _draw(_weights(model, layers), fault, seeds)
+    return _draw(_weights(model, layers), fault, seeds, exact)
 
 
 def _draw(
-    weights: Mapping[str, Tensor], fault: FaultModel, seeds: Mapping[str, int]
+    weights: Mapping[str, Tensor], fault: FaultModel, seeds: Mapping[str, int], exact: ExactCount | None = None
 ) -> tuple[dict[str, FaultDraw], dict[str, torch.Generator]]:
     draws, gens = {}, {}
     for name, w in weights.items():
         gens[name] = make_generator(seeds[name], w.device)
         draws[name] = fault.draw(w.detach(), gens[name])
+    if exact is not None:
+        first = next(iter(weights.values()))
+        masks = exact_count_masks([w.numel() for w in weights.values()], exact.k,
+                                  make_generator(exact.seed, first.device))
+        for (name, w), mask in zip(weights.items(), masks):
+            mask = mask.view_as(w)
+            draws[name] = FaultDraw(torch.where(mask, draws[name].weights, w.detach()), mask)
     return draws, gens
 
 
 @contextmanager
 def inject(
-    model: nn.Module, fault: FaultModel, layers: Sequence[str], seeds: Mapping[str, int] | int
+    model: nn.Module, fault: FaultModel, layers: Sequence[str], seeds: Mapping[str, int] | int,
+    exact: ExactCount | None = None,
 ) -> Iterator[dict[str, FaultDraw]]:
     """Apply one fault map per layer in place for the duration of the block; restore exactly on exit.
 
     ``seeds``: per-layer seeds (see ``trial_seeds``) or one int from which each layer's seed is derived
-    as ``fault_seed(seed, layer)``. Yields the draws (weights and faulty masks) per layer.
+    as ``fault_seed(seed, layer)``. ``exact``: fault exactly ``exact.k`` weights over ``layers`` (with
+    ``fault`` at rate 1). Yields the draws (weights and faulty masks) per layer.
     """
+    if exact is not None and fault.per_forward:
+        raise ValueError(f"{fault.spec()} redraws on every forward pass; an exact count needs a fixed map")
     if isinstance(seeds, int):
         seeds = {name: fault_seed(seeds, name) for name in layers}
     weights = _weights(model, layers)
@@ -98,7 +122,7 @@ def inject(
         with torch.no_grad():
             for name, w in weights.items():
                 saved[name] = w.detach().clone()
-        draws, gens = _draw(weights, fault, seeds)
+        draws, gens = _draw(weights, fault, seeds, exact)
         with torch.no_grad():
             for name, w in weights.items():
                 w.copy_(draws[name].weights)

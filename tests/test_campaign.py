@@ -173,6 +173,17 @@ def test_cli_campaign_and_export(checkpoint, tmp_path):
     assert res.returncode == 0 and len(out.read_text().splitlines()) == 13
 
 
+def test_cli_per_layer_equal_count(checkpoint, tmp_path):
+    store = tmp_path / "r.sqlite"
+    res = faultlab("campaign", "--checkpoint", str(checkpoint), "--data", "synthetic", "--fault", "drop(p={rate})",
+                   "--per-layer", "--equal-count", "3,5", "--trials", "2", "--store", str(store))
+    assert res.returncode == 0, res.stderr
+    with ResultsStore(store) as s:
+        df = s.to_frame()
+    assert len(df) == 2 * 2 * 2 and set(df.equal_count) == {3, 5}
+    assert set(df.layer_group) == {"stem", "classifier"}  # the MLP's two layers
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -181,6 +192,8 @@ def test_cli_campaign_and_export(checkpoint, tmp_path):
         (["--include", "nope*"], "no layer matches"),
         (["--checkpoint", "missing.ckpt"], "checkpoint not found"),
         (["--store", "/nonexistent/dir/r.sqlite"], "/nonexistent/dir"),
+        (["--equal-count", "4"], "equal_count needs per-layer mode"),
+        (["--equal-count", "4", "--per-layer", "group"], "not both"),
     ],
 )
 def test_cli_bad_input(checkpoint, tmp_path, extra, message):

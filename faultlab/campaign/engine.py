@@ -28,17 +28,31 @@ from faultlab.faults import (
     FaultSpecError,
     LayerSelectionError,
     fault_seed,
+    full_rate_fault,
+    layer_groups,
     parse_fault,
     sweep_parameter,
 )
-from faultlab.injection import LayerSelector, draw_maps, inject, preserved_bn_state, recalibrate_bn, trial_seeds
+from faultlab.injection import (
+    ExactCount,
+    LayerSelector,
+    draw_maps,
+    inject,
+    preserved_bn_state,
+    recalibrate_bn,
+    trial_seeds,
+)
 from faultlab.store import ResultsStore
 
-from .evaluate import EvalResult, auto_trials_per_pass, evaluate, evaluate_stacked
+from .evaluate import EvalResult, auto_trials_per_pass, evaluate, evaluate_stacked, score_batches
+from .prefix import PrefixSplit
 
 DEFAULT_TRIALS = 20
 ALL_LAYERS = "*"  # the store's layer label of a whole-network trial
+GROUP_PREFIX = "group:"  # the store's layer label of a group-scope trial, e.g. "group:depthwise"
 STACK_BUDGET_BYTES = 256 * 2**20
+PREFIX_CACHE_BYTES = 2 * 2**30  # largest cache of clean boundary activations kept per faulted scope
+PerLayer = Literal[False, True, "layer", "group"]
 
 
 class CampaignError(FaultlabError):
@@ -51,8 +65,13 @@ class CampaignSpec:
     95 % CI half-width of its mean accuracy is below ``ci_halfwidth`` (between ``min_trials`` and
     ``max_trials``). ``bn_recalibration``: re-estimate BatchNorm statistics under each fault map on that
     many training batches (0 = off). ``trials_per_pass``: fault maps per forward pass (None = auto).
-    ``per_layer``: sensitivity mode, each selected layer faulted alone with the same keyed maps it gets in
-    a whole-network campaign; rows carry the layer name instead of ``*``."""
+    ``per_layer``: sensitivity mode. ``True``/``"layer"``: each selected layer faulted alone with the same
+    keyed maps it gets in a whole-network campaign, rows carry the layer name instead of ``*``;
+    ``"group"``: each group of selected layers (stem, depthwise, pointwise, conv3x3, conv, linear,
+    classifier) faulted at once, rows carry ``group:<name>``. ``equal_count``: instead of rates, fault
+    exactly K weights per layer (or group) for each K listed (the fault at rate 1 on K uniformly placed
+    weights); rows keep K in ``equal_count`` and K / (weights in scope) as rate. ``prefix_cache``: in
+    per-layer mode compute the clean activations upstream of the faulted scope once per test batch."""
 
     fault: str
     rates: Sequence[float]
@@ -64,11 +83,19 @@ class CampaignSpec:
     max_trials: int = 500
     bn_recalibration: int = 0
     trials_per_pass: int | None = None
-    per_layer: bool = False  # fault one selected layer at a time (rows carry its name) instead of all at once
+    per_layer: PerLayer = False  # fault one selected layer (or group) at a time instead of all at once
+    equal_count: Sequence[int] | None = None
+    prefix_cache: bool = True  # a speed option: results are identical with and without
+
+    @property
+    def mode(self) -> str | None:
+        """None (whole network), "layer" or "group"."""
+        return None if self.per_layer is False else "layer" if self.per_layer is True else self.per_layer
 
     @property
     def scope(self) -> str:
-        return "per_layer" if self.per_layer else "all"
+        base = {None: "all", "layer": "per_layer", "group": "per_group"}.get(self.mode, str(self.per_layer))
+        return f"{base}_count" if self.equal_count else base
 
 
 @dataclass(frozen=True)
@@ -94,6 +121,7 @@ class CellSummary:
     mean: float
     halfwidth: float
     layer: str = ALL_LAYERS
+    count: int = 0  # equal-count cells: exactly this many faulty weights
 
 
 @dataclass
@@ -116,6 +144,11 @@ def ci_halfwidth(acc: Sequence[float], confidence: float = 0.95) -> float:
 
 
 def validate(spec: CampaignSpec) -> dict[float, FaultModel]:
+    """Check ``spec``; return the fault model of each cell: per rate, or per count K with ``equal_count``."""
+    if spec.per_layer not in (False, True, "layer", "group"):
+        raise CampaignError(f"per_layer={spec.per_layer!r}; allowed: false, true, 'layer' or 'group'")
+    if spec.equal_count is not None:
+        return _validate_counts(spec)
     if not spec.rates:
         raise CampaignError("no rates given; pass e.g. --rates 0,0.05,0.1")
     try:
@@ -130,18 +163,41 @@ def validate(spec: CampaignSpec) -> dict[float, FaultModel]:
             out[float(rate)] = parse_fault(spec.fault, rate=float(rate))
         except FaultSpecError as err:
             raise CampaignError(f"{err} (at rate {rate})") from err
+    _validate_trials(spec)
+    return out
+
+
+def _validate_trials(spec: CampaignSpec) -> None:
     if spec.trials != "auto" and (not isinstance(spec.trials, int) or spec.trials < 1):
         raise CampaignError(f"trials={spec.trials!r} must be a positive integer or 'auto'")
     if spec.trials == "auto" and not (spec.ci_halfwidth > 0 and 2 <= spec.min_trials <= spec.max_trials):
         raise CampaignError("auto trials need ci_halfwidth > 0 and 2 <= min_trials <= max_trials")
     if spec.bn_recalibration < 0:
         raise CampaignError(f"bn_recalibration={spec.bn_recalibration} must be >= 0")
-    return out
+
+
+def _validate_counts(spec: CampaignSpec) -> dict[int, FaultModel]:
+    if spec.mode is None:
+        raise CampaignError("equal_count needs per-layer mode (--per-layer or --per-layer group)")
+    if spec.rates:
+        raise CampaignError("give either rates or equal_count, not both (equal-count cells are keyed by K)")
+    counts = list(spec.equal_count)
+    if not counts or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in counts):
+        raise CampaignError(f"equal_count={counts!r} must be positive integers, e.g. --equal-count 8,32,128")
+    if len(set(counts)) != len(counts):
+        raise CampaignError(f"equal_count={counts!r} lists a count twice")
+    try:
+        sweep_parameter(spec.fault)
+        fault = full_rate_fault(spec.fault)
+    except FaultSpecError as err:
+        raise CampaignError(str(err)) from err
+    _validate_trials(spec)
+    return {int(k): fault for k in counts}
 
 
 def campaign_id(run: RunInfo, spec: CampaignSpec) -> str:
     key = (run.run_id, spec.fault, spec.seed, spec.layers.describe(), spec.bn_recalibration)
-    return f"{fault_seed(*key, spec.scope) if spec.per_layer else fault_seed(*key):016x}"
+    return f"{fault_seed(*key, spec.scope) if spec.mode else fault_seed(*key):016x}"
 
 
 def _check_conflicts(store: ResultsStore, run: RunInfo, spec: CampaignSpec, cid: str) -> None:
@@ -181,7 +237,8 @@ class Progress:
     def cell(self, cell: CellSummary, seconds: float) -> None:
         if self.mode == "lines":
             where = "" if cell.layer == ALL_LAYERS else f"layer {cell.layer}, "
-            print(f"{where}rate {cell.rate:g}: {cell.n_trials} trials ({cell.new_trials} new), mean accuracy "
+            what = f"K={cell.count} faulty weights" if cell.count else f"rate {cell.rate:g}"
+            print(f"{where}{what}: {cell.n_trials} trials ({cell.new_trials} new), mean accuracy "
                   f"{cell.mean:.4f} ± {cell.halfwidth:.4f} (95 % CI), {seconds:.1f} s", file=self.stream, flush=True)
 
     def close(self) -> None:
@@ -206,7 +263,8 @@ def run_campaign(
     on_trial: Callable[[dict], None] | None = None,
     forward: Callable[[Tensor], Tensor] | None = None,
 ) -> CampaignResult:
-    """Evaluate ``model`` clean, then under ``spec`` at every rate; store every trial.
+    """Evaluate ``model`` clean, then under ``spec`` at every rate (or count) of every scope; store every
+    trial.
 
     ``forward``: an alternative callable for the passes (e.g. ``torch.compile(model)``), which must see
     the in-place weight changes of ``model``. ``on_trial`` is called after each stored trial row.
@@ -218,6 +276,11 @@ def run_campaign(
         raise CampaignError(str(err)) from err
     if spec.bn_recalibration and train_batches is None:
         raise CampaignError("bn_recalibration needs training batches (pass the data module's training set)")
+    try:
+        plan = [(scope, _cells(model, scope, faults, spec.equal_count is not None))
+                for scope in campaign_scopes(model, layers, spec.mode)]
+    except LayerSelectionError as err:
+        raise CampaignError(str(err)) from err
     cid = campaign_id(run, spec)
     _check_conflicts(store, run, spec, cid)
 
@@ -236,38 +299,110 @@ def run_campaign(
     if per_pass is None:
         n_weights = sum(dict(model.named_modules())[n].weight.numel() for n in layers)
         per_pass = auto_trials_per_pass(model, x.device, n_weights, STACK_BUDGET_BYTES)
+        if per_pass > 1 and not _stacks(model, x, layers):
+            per_pass = 1
     if any_fault.per_forward or spec.bn_recalibration:
         per_pass = 1  # per-pass redraws and per-map BN statistics need one map per pass
+    split = None
+    if spec.mode and spec.prefix_cache and per_pass == 1 and not spec.bn_recalibration and forward is model:
+        split = PrefixSplit.trace(model)
 
-    scopes = [(name, [name]) for name in layers] if spec.per_layer else [(ALL_LAYERS, layers)]
-    total = None if spec.trials == "auto" else len(faults) * spec.trials * len(scopes)
+    total = None if spec.trials == "auto" else sum(len(c) for _, c in plan) * spec.trials
     bar = Progress(total, progress)
-    cells = []
+    results = []
     try:
-        for label, scope_layers in scopes:
-            for rate, fault in faults.items():
+        for scope, cells in plan:
+            score = _scorer(model, forward, x, y, eval_batch_size, split, scope)
+            for rate, count, fault in cells:
                 t0 = time.perf_counter()
-                cells.append(_run_cell(model, forward, x, y, spec, store, run, cid, scope_layers, rate, fault,
-                                       per_pass, eval_batch_size, train_batches, bar, on_trial, label))
-                bar.cell(cells[-1], time.perf_counter() - t0)
+                results.append(_run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fault,
+                                         per_pass, eval_batch_size, train_batches, bar, on_trial))
+                bar.cell(results[-1], time.perf_counter() - t0)
     finally:
         bar.close()
         after = model.state_dict()
         changed = [k for k, v in before.items() if not torch.equal(v, after[k])]
         if changed:  # an invariant of inject/preserved_bn_state, checked on every campaign
             raise AssertionError(f"campaign left model weights modified: {changed[:5]}")
-    return CampaignResult(cid, clean, cells, layers)
+    return CampaignResult(cid, clean, results, layers)
 
 
-def _stored_accuracies(store: ResultsStore, run: RunInfo, spec: CampaignSpec, rate: float,
-                       layer: str) -> dict[int, float]:
-    rows = store.trials("run_id = ? AND fault = ? AND rate = ? AND layer = ?", (run.run_id, spec.fault, rate, layer))
+def _stacks(model: nn.Module, x: Tensor, layers: list[str]) -> bool:
+    """Whether the model evaluates under ``vmap`` (data-dependent control flow does not)."""
+    stacked = {f"{n}.weight": torch.stack([dict(model.named_modules())[n].weight.detach()] * 2) for n in layers}
+    try:
+        evaluate_stacked(model, stacked, x[:2], torch.zeros(2, dtype=torch.long, device=x.device))
+    except RuntimeError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Layers faulted together: every selected layer (label ``*``), one layer (its name) or one group
+    (``group:<name>``)."""
+
+    label: str
+    group: str  # ``*`` for the whole network
+    layers: list[str]
+
+
+def campaign_scopes(model: nn.Module, layers: list[str], mode: str | None) -> list[Scope]:
+    if mode is None:
+        return [Scope(ALL_LAYERS, ALL_LAYERS, layers)]
+    groups = layer_groups(model, layers)
+    if mode == "layer":
+        return [Scope(name, groups[name], [name]) for name in layers]
+    order = dict.fromkeys(groups[name] for name in layers)
+    return [Scope(GROUP_PREFIX + g, g, [n for n in layers if groups[n] == g]) for g in order]
+
+
+def _cells(model: nn.Module, scope: Scope, faults: dict, counted: bool) -> list[tuple[float, int, FaultModel]]:
+    """(rate, count, fault) of every cell of one scope; with equal counts the rate is K / weights in scope."""
+    if not counted:
+        return [(rate, 0, fault) for rate, fault in faults.items()]
+    modules = dict(model.named_modules())
+    n = sum(modules[name].weight.numel() for name in scope.layers)
+    too_big = [k for k in faults if k > n]
+    if too_big:
+        raise CampaignError(f"equal count K={max(too_big)} exceeds the {n} weights of {scope.label}; "
+                            "choose K at most the size of the smallest selected layer (or group)")
+    return [(k / n, k, fault) for k, fault in faults.items()]
+
+
+def _scorer(model, forward, x, y, batch_size, split, scope) -> Callable[[], EvalResult]:
+    """A function evaluating the model as it currently is: full passes, or the suffix downstream of the
+    scope on cached clean activations (when the model traces and the cache fits its memory budget)."""
+    suffix = None if split is None else split.suffix(scope.layers)
+    if suffix is not None:
+        first = suffix.cache(x[:batch_size], batch_size)[0]
+        batches = math.ceil(len(x) / batch_size)
+        if sum(t.numel() * t.element_size() for t in first) * batches <= PREFIX_CACHE_BYTES:
+            cache = [first] + suffix.cache(x[batch_size:], batch_size)
+            return lambda: score_batches((suffix(*inputs) for inputs in cache), y, batch_size)
+    return lambda: evaluate(forward, x, y, batch_size)
+
+
+def _stored_accuracies(store: ResultsStore, run: RunInfo, spec: CampaignSpec, rate: float, layer: str,
+                       count: int) -> dict[int, float]:
+    rows = store.trials("run_id = ? AND fault = ? AND rate = ? AND layer = ? AND equal_count = ?",
+                        (run.run_id, spec.fault, rate, layer, count))
     return {r["trial"]: r["accuracy"] for r in rows}
 
 
-def _run_cell(model, forward, x, y, spec, store, run, cid, layers, rate, fault, per_pass, batch_size,
-              train_batches, bar, on_trial, layer=ALL_LAYERS) -> CellSummary:
-    accs = _stored_accuracies(store, run, spec, rate, layer)
+def trial_keys(spec: CampaignSpec, scope: Scope, rate: float, count: int,
+               trial: int) -> tuple[dict[str, int], ExactCount | None]:
+    """Per-layer fault seeds of one trial (a layer meets the map it gets in a whole-network campaign) and,
+    for equal-count cells, the seed of the K positions."""
+    if not count:
+        return trial_seeds(spec.seed, scope.layers, spec.fault, rate, trial), None
+    seeds = {name: fault_seed(spec.seed, name, spec.fault, "count", count, trial) for name in scope.layers}
+    return seeds, ExactCount(count, fault_seed(spec.seed, scope.label, spec.fault, "count", count, trial, "positions"))
+
+
+def _run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fault, per_pass, batch_size,
+              train_batches, bar, on_trial) -> CellSummary:
+    accs = _stored_accuracies(store, run, spec, rate, scope.label, count)
     already = len(accs)
     auto = spec.trials == "auto"
     limit = spec.max_trials if auto else spec.trials
@@ -280,14 +415,14 @@ def _run_cell(model, forward, x, y, spec, store, run, cid, layers, rate, fault, 
         if not pending:
             break
         trial = pending[-1] + 1
-        seeds = [trial_seeds(spec.seed, layers, spec.fault, rate, t) for t in pending]
+        keys = [trial_keys(spec, scope, rate, count, t) for t in pending]
         t0 = time.perf_counter()
         if len(pending) == 1:
-            results = [_one_trial(model, forward, x, y, fault, layers, seeds[0], spec, train_batches, batch_size)]
+            results = [_one_trial(model, score, fault, scope.layers, *keys[0], spec, train_batches)]
         else:
-            results = _stacked_trials(model, x, y, fault, layers, seeds, batch_size)
+            results = _stacked_trials(model, x, y, fault, scope.layers, keys, batch_size)
         seconds = (time.perf_counter() - t0) / len(pending)
-        rows = [_row(cid, run, spec, rate, t, s, r, seconds, layers, layer) for t, s, r in zip(pending, seeds, results)]
+        rows = [_row(cid, run, spec, scope, rate, count, t, k, r, seconds) for t, k, r in zip(pending, keys, results)]
         store.add_trials(rows)
         for row in rows:
             accs[row["trial"]] = row["accuracy"]
@@ -296,28 +431,31 @@ def _run_cell(model, forward, x, y, spec, store, run, cid, layers, rate, fault, 
         values = [a for t, a in accs.items() if t < limit]
         bar.trial(rate, float(np.mean(values)), ci_halfwidth(values), len(rows))
     values = [a for t, a in accs.items() if t < limit] if not auto else list(accs.values())
-    return CellSummary(rate, len(values), len(accs) - already, float(np.mean(values)), ci_halfwidth(values), layer)
+    return CellSummary(rate, len(values), len(accs) - already, float(np.mean(values)), ci_halfwidth(values),
+                       scope.label, count)
 
 
-def _one_trial(model, forward, x, y, fault, layers, seeds, spec, train_batches, batch_size) -> EvalResult:
-    with inject(model, fault, layers, seeds):
+def _one_trial(model, score, fault, layers, seeds, exact, spec, train_batches) -> EvalResult:
+    with inject(model, fault, layers, seeds, exact):
         if not spec.bn_recalibration:
-            return evaluate(forward, x, y, batch_size)
+            return score()
         with preserved_bn_state(model):
             recalibrate_bn(model, train_batches, spec.bn_recalibration)
             model.eval()
-            return evaluate(forward, x, y, batch_size)
+            return score()
 
 
-def _stacked_trials(model, x, y, fault, layers, seeds, batch_size) -> list[EvalResult]:
-    per_trial = [draw_maps(model, fault, layers, s)[0] for s in seeds]
+def _stacked_trials(model, x, y, fault, layers, keys, batch_size) -> list[EvalResult]:
+    per_trial = [draw_maps(model, fault, layers, seeds, exact)[0] for seeds, exact in keys]
     stacked = {f"{name}.weight": torch.stack([d[name].weights for d in per_trial]) for name in layers}
     return evaluate_stacked(model, stacked, x, y, batch_size)
 
 
-def _row(cid, run, spec, rate, trial, seeds, result, seconds, layers, layer) -> dict:
+def _row(cid, run, spec, scope, rate, count, trial, key, result, seconds) -> dict:
+    seeds, exact = key
     return {
         "campaign_id": cid, "run_id": run.run_id, "fault": spec.fault, "rate": rate, "trial": trial,
-        "layer": layer, "fault_seed": seeds[layers[0]], "accuracy": result.accuracy, "loss": result.loss,
-        "seconds": seconds, "correct": result.correct.numpy(),
+        "layer": scope.label, "layer_group": scope.group, "equal_count": count,
+        "fault_seed": exact.seed if exact else seeds[scope.layers[0]], "accuracy": result.accuracy,
+        "loss": result.loss, "seconds": seconds, "correct": result.correct.numpy(),
     }

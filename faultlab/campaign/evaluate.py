@@ -4,7 +4,7 @@ leaves the machine idle (MLPs on CPU; anything on a GPU)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -32,12 +32,17 @@ def _results(correct: Tensor, loss_sum: Tensor) -> list[EvalResult]:
 @torch.no_grad()
 def evaluate(model: Callable[[Tensor], Tensor], x: Tensor, y: Tensor, batch_size: int = 1000) -> EvalResult:
     """Accuracy, mean loss and per-sample correctness of ``model`` (already in eval mode) on (x, y)."""
+    return score_batches((model(x[i : i + batch_size]) for i in range(0, len(y), batch_size)), y, batch_size)
+
+
+@torch.no_grad()
+def score_batches(logits: Iterable[Tensor], y: Tensor, batch_size: int) -> EvalResult:
+    """Score logits computed batch by batch (``[B, C]`` for each consecutive ``batch_size`` labels of y)."""
     correct, loss = [], torch.zeros(1, device=y.device)
-    for i in range(0, len(y), batch_size):
-        logits = model(x[i : i + batch_size]).float()
+    for i, out in zip(range(0, len(y), batch_size), logits):
         yb = y[i : i + batch_size]
-        correct.append(trial_correct(logits, yb))
-        loss += trial_loss_sum(logits, yb)
+        correct.append(trial_correct(out.float(), yb))
+        loss += trial_loss_sum(out.float(), yb)
     return _results(torch.cat(correct, 1), loss)[0]
 
 

@@ -16,6 +16,14 @@ def float_list(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from err
 
 
+def int_list(text: str) -> list[int]:
+    """``"8,32,128"`` -> [8, 32, 128]."""
+    try:
+        return [int(t) for t in text.replace(" ", "").split(",") if t]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from err
+
+
 def str_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 

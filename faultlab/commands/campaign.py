@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import add_store_option, float_list, str_list, trials_arg
+from ._options import add_store_option, float_list, int_list, str_list, trials_arg
 
 HELP = "Monte Carlo fault campaign of a checkpoint (one store row per trial)"
 
@@ -20,7 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", default="data", help="folder of downloaded data sets (mnist, cifar10)")
     p.add_argument("--eval-subset", type=int, default=None, help="evaluate only the first N test samples")
     p.add_argument("--fault", required=True, help="fault template with {rate}, e.g. 'stuck_at(sa0=0.01,sa1={rate})'")
-    p.add_argument("--rates", type=float_list, required=True, help="comma-separated rates in [0, 1]")
+    p.add_argument("--rates", type=float_list, default=None,
+                   help="comma-separated rates in [0, 1] (required unless --equal-count)")
     p.add_argument("--trials", type=trials_arg, default=20, help="trials per rate, or 'auto' (default 20)")
     p.add_argument("--ci-halfwidth", type=float, default=0.005, help="auto trials: target 95%% CI half-width")
     p.add_argument("--min-trials", type=int, default=10, help="auto trials: minimum per rate")
@@ -34,8 +35,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-last", action="store_true", help="leave the last layer (classifier) clean")
     p.add_argument("--bn-recalibration", type=int, default=0,
                    help="re-estimate BatchNorm statistics under each fault map on N training batches (default off)")
-    p.add_argument("--per-layer", action="store_true",
-                   help="sensitivity: fault each selected layer alone (rows carry the layer name)")
+    p.add_argument("--per-layer", nargs="?", const="layer", default=False, choices=["layer", "group"],
+                   help="sensitivity: fault each selected layer alone (rows carry the layer name), or with "
+                        "'group' each layer group (stem, depthwise, pointwise, conv3x3, conv, linear, classifier)")
+    p.add_argument("--equal-count", type=int_list, default=None, metavar="K[,K...]",
+                   help="with --per-layer: fault exactly K weights per layer (or group) instead of sweeping rates")
+    p.add_argument("--no-prefix-cache", action="store_true",
+                   help="per-layer: run full passes instead of reusing the clean activations upstream of the layer")
     p.add_argument("--trials-per-pass", type=int, default=None, help="fault maps per forward pass (default auto)")
     p.add_argument("--study", default="default", help="study name recorded with the run (default 'default')")
     p.add_argument("--method", default=None, help="training method label (default: from the checkpoint)")
@@ -48,19 +54,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     import torch
 
-    from faultlab.campaign import CampaignSpec, run_campaign, validate
+    from faultlab.campaign import CampaignError, CampaignSpec, run_campaign, validate
     from faultlab.campaign.checkpoint import load_run
     from faultlab.data import build_data
     from faultlab.injection import LayerSelector
     from faultlab.store import ResultsStore
 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    if args.rates is None and args.equal_count is None:
+        raise CampaignError("--rates is required (or --equal-count K with --per-layer)")
     spec = CampaignSpec(
-        fault=args.fault, rates=args.rates, trials=args.trials, seed=args.seed,
+        fault=args.fault, rates=args.rates or [], trials=args.trials, seed=args.seed,
         layers=LayerSelector(tuple(args.kinds), tuple(args.include) if args.include else None,
                              tuple(args.exclude) if args.exclude else None, not args.no_first, not args.no_last),
         ci_halfwidth=args.ci_halfwidth, min_trials=args.min_trials, max_trials=args.max_trials,
         bn_recalibration=args.bn_recalibration, trials_per_pass=args.trials_per_pass, per_layer=args.per_layer,
+        equal_count=args.equal_count, prefix_cache=not args.no_prefix_cache,
     )
     validate(spec)  # before loading anything or touching the store
     classifier, info = load_run(args.checkpoint, args.study, args.method, args.train_seed, device)

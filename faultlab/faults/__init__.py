@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from .base import FaultDraw, FaultModel, FaultSpecError
 from .chain import Chain
+from .count import exact_count_masks, full_rate_fault
 from .crossbar import HEALTHY, SA0, SA1, Drift, LineFaults, Programming, ReadNoise, StuckAt
 from .keys import fault_seed, make_generator
 from .mapping import G_MAX_US, G_MIN_US, from_conductance, to_conductance, weight_scale
-from .selection import LayerSelectionError, layer_kind, select_layers
+from .selection import GROUPS, LayerSelectionError, layer_groups, layer_kind, select_layers
 from .spec import FAULTS, available_faults, parse_fault, sweep_parameter
 from .weight import Drop, GaussianAdd, GaussianMult, Quantize
 
@@ -33,6 +34,7 @@ __all__ = [
     "FaultSpecError",
     "GaussianAdd",
     "GaussianMult",
+    "GROUPS",
     "LayerSelectionError",
     "LineFaults",
     "Programming",
@@ -40,8 +42,11 @@ __all__ = [
     "ReadNoise",
     "StuckAt",
     "available_faults",
+    "exact_count_masks",
     "fault_seed",
+    "full_rate_fault",
     "from_conductance",
+    "layer_groups",
     "layer_kind",
     "make_generator",
     "parse_fault",

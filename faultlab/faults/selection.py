@@ -4,6 +4,9 @@
 
 Kinds: ``conv`` (any Conv1d/2d/3d), ``depthwise`` (groups == in_channels > 1), ``pointwise`` (1x1,
 groups == 1), ``conv3x3`` (3x3, groups == 1), ``linear`` (nn.Linear).
+
+Groups (per-layer sensitivity by role): ``stem`` (the first weight layer), ``classifier`` (the last),
+and for the others their kind: ``depthwise``, ``pointwise``, ``conv3x3``, ``conv``, ``linear``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from torch import nn
 
 KINDS = ("conv", "depthwise", "pointwise", "conv3x3", "linear")
+GROUPS = ("stem", "depthwise", "pointwise", "conv3x3", "conv", "linear", "classifier")
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _LISTED = 6  # layer names quoted in an error message
 
@@ -107,3 +111,18 @@ def select_layers(
             f"conv/linear layers: {shown}{more}"
         )
     return selected
+
+
+def layer_groups(model: nn.Module, layers: Sequence[str] | None = None) -> dict[str, str]:
+    """The group of each of ``layers`` (default: every conv and linear layer): ``stem`` for the network's
+    first weight layer, ``classifier`` for its last, otherwise the layer's kind (see module doc)."""
+    found = weight_layers(model)
+    if not found:
+        return {}
+    first, last = found[0][0], found[-1][0]
+    kinds = dict(found)
+    names = [n for n, _ in found] if layers is None else list(layers)
+    unknown = [n for n in names if n not in kinds]
+    if unknown:
+        raise LayerSelectionError(f"not conv/linear layers of the model: {', '.join(unknown[:_LISTED])}")
+    return {n: "stem" if n == first else "classifier" if n == last else kinds[n] for n in names}

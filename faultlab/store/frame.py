@@ -23,6 +23,8 @@ FRAME_DTYPES: dict[str, str] = {
     "rate": "float64",
     "trial": "Int64",
     "layer": "object",
+    "layer_group": "object",
+    "equal_count": "Int64",
     "fault_seed": "Int64",
     "accuracy": "float64",
     "loss": "float64",

@@ -63,6 +63,40 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX idx_trials_cell ON trials(run_id, fault, layer, rate);
         """,
     ),
+    (
+        # per-layer sensitivity: the layer's group (stem, depthwise, ..., classifier; '*' for whole-network
+        # rows, NULL for per-layer rows stored before groups existed), and equal-count trials (exactly
+        # equal_count faulty weights; 0 = a rate campaign) in the unique key
+        "0002_layer_group_equal_count",
+        """
+        CREATE TABLE trials_v2 (
+            campaign_id TEXT,
+            run_id TEXT,
+            fault TEXT,
+            rate REAL,
+            trial INTEGER,
+            layer TEXT NOT NULL DEFAULT '*',
+            layer_group TEXT,
+            equal_count INTEGER NOT NULL DEFAULT 0,
+            fault_seed INTEGER,
+            accuracy REAL,
+            loss REAL,
+            seconds REAL,
+            n_samples INTEGER,
+            correct BLOB,
+            created_at TEXT,
+            UNIQUE(run_id, fault, rate, trial, layer, equal_count)
+        );
+        INSERT INTO trials_v2 (rowid, campaign_id, run_id, fault, rate, trial, layer, layer_group, fault_seed,
+                               accuracy, loss, seconds, n_samples, correct, created_at)
+            SELECT rowid, campaign_id, run_id, fault, rate, trial, layer, CASE WHEN layer = '*' THEN '*' END,
+                   fault_seed, accuracy, loss, seconds, n_samples, correct, created_at FROM trials;
+        DROP TABLE trials;
+        ALTER TABLE trials_v2 RENAME TO trials;
+        CREATE INDEX idx_trials_campaign ON trials(campaign_id);
+        CREATE INDEX idx_trials_cell ON trials(run_id, fault, layer, equal_count, rate);
+        """,
+    ),
 ]
 
 

@@ -19,8 +19,8 @@ CAMPAIGN_COLUMNS = (
     "layers", "scope", "config", "created_at",
 )
 TRIAL_COLUMNS = (
-    "campaign_id", "run_id", "fault", "rate", "trial", "layer", "fault_seed", "accuracy", "loss",
-    "seconds", "n_samples", "correct", "created_at",
+    "campaign_id", "run_id", "fault", "rate", "trial", "layer", "layer_group", "equal_count", "fault_seed",
+    "accuracy", "loss", "seconds", "n_samples", "correct", "created_at",
 )
 TRIAL_REQUIRED = ("campaign_id", "run_id", "fault", "rate", "trial", "accuracy")
 
@@ -110,10 +110,14 @@ def encode_trial(row: dict, created_at: str) -> tuple:
     if "layer" in out and out["layer"] is None:
         raise StoreError("trial layer must be a string ('*' = all selected layers), got None")
     out.setdefault("layer", "*")
+    if out["layer"] == "*" and out.get("layer_group") is None:
+        out["layer_group"] = "*"
+    if out.get("equal_count") is None:
+        out["equal_count"] = 0
     out["rate"] = norm_rate(out["rate"])
     try:
         out["trial"] = int(out["trial"])
-        for key in ("fault_seed", "n_samples"):
+        for key in ("fault_seed", "n_samples", "equal_count"):
             if out.get(key) is not None:
                 out[key] = int(out[key])
         for key in ("accuracy", "loss", "seconds"):

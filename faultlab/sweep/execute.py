@@ -40,7 +40,8 @@ def campaign_spec(c: CampaignSpecYAML, seed: int) -> CampaignSpec:
                            tuple(c.layers.exclude) if c.layers.exclude else None, c.layers.first, c.layers.last)
     return CampaignSpec(fault=c.fault, rates=[float(r) for r in c.rates], trials=c.trials, seed=seed, layers=layers,
                         ci_halfwidth=c.ci_halfwidth, min_trials=c.min_trials, max_trials=c.max_trials,
-                        bn_recalibration=c.bn_recalibration, per_layer=c.per_layer)
+                        bn_recalibration=c.bn_recalibration, per_layer=c.per_layer,
+                        equal_count=c.equal_count)
 
 
 def expected_trials(spec: StudySpec) -> int | None:

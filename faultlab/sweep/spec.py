@@ -70,14 +70,15 @@ class LayersSpec:
 @dataclass(frozen=True)
 class CampaignSpecYAML:
     fault: str
-    rates: list[float]
+    rates: list[float] = field(default_factory=list)  # empty with equal_count
     trials: int | str = DEFAULT_TRIALS  # or "auto"
     ci_halfwidth: float = 0.005
     min_trials: int = 10
     max_trials: int = 500
     layers: LayersSpec = field(default_factory=LayersSpec)
     bn_recalibration: int = 0
-    per_layer: bool = False  # sensitivity: each selected layer faulted alone
+    per_layer: bool | str = False  # sensitivity: true/"layer" = each selected layer alone, "group" = each group
+    equal_count: list[int] | None = None  # per-layer: exactly K faulty weights per layer (instead of rates)
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,19 @@ def _validate(spec: StudySpec) -> StudySpec:
                 raise StudySpecError(f"methods[{i}].fault_aware: {err}") from err
     for i, c in enumerate(spec.campaigns):
         key = f"campaigns[{i}]"
-        if not c.rates:
+        if c.per_layer not in (False, True, "layer", "group"):
+            raise StudySpecError(f"{key}.per_layer: {c.per_layer!r}; allowed: true, false, layer, group")
+        if c.equal_count is not None:
+            if not c.per_layer or c.rates or not c.equal_count or any(k < 1 for k in c.equal_count):
+                raise StudySpecError(f"{key}.equal_count: needs per_layer, positive counts and rates: [] "
+                                     f"(got per_layer={c.per_layer!r}, rates={c.rates}, equal_count={c.equal_count})")
+            try:
+                from faultlab.faults import full_rate_fault
+
+                full_rate_fault(c.fault)
+            except FaultSpecError as err:
+                raise StudySpecError(f"{key}.fault: {err}") from err
+        elif not c.rates:
             raise StudySpecError(f"{key}.rates: empty; give at least one rate in [0, 1]")
         for r in c.rates:
             if not 0.0 <= r <= 1.0 or math.isnan(r):
