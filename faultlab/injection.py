@@ -4,10 +4,10 @@
     with inject(model, parse_fault("drop(p=0.1)"), layers, trial_seeds(0, layers, "drop(p={rate})", 0.1, 3)):
         logits = model(x)           # weights restored bit for bit on exit, also after an exception
 
-Each layer's map comes from its own generator seeded by ``fault_seed(campaign seed, layer, fault
-template, rate, trial)``: two models of one architecture meet identical maps at the same (rate, trial)
-(common random numbers), and any trial can be re-created without storing a mask. Read-noise-like
-models (``per_forward``) are redrawn before every forward pass from the trial's generator stream.
+Each layer's map comes from its own (CPU) generator seeded by ``fault_seed(campaign seed, layer, fault
+template, rate, trial)``, also for a model on a GPU: two models of one architecture meet identical maps
+at the same (rate, trial) (common random numbers), and any trial can be re-created without storing a
+mask. Read-noise-like models (``per_forward``) are redrawn before every forward pass from the trial's generator stream.
 
 With ``exact=ExactCount(k, seed)`` exactly k weights over the given layers are faulty (equal-count
 sensitivity): their positions come from the generator of ``seed``, their values from each layer's draw
@@ -86,17 +86,21 @@ def draw_maps(
 def _draw(
     weights: Mapping[str, Tensor], fault: FaultModel, seeds: Mapping[str, int], exact: ExactCount | None = None
 ) -> tuple[dict[str, FaultDraw], dict[str, torch.Generator]]:
+    """Maps are drawn on the CPU from CPU generators whatever the model's device and then moved there, so
+    a GPU campaign meets bit-identical masks to a CPU one (CUDA generators give other streams)."""
     draws, gens = {}, {}
     for name, w in weights.items():
-        gens[name] = make_generator(seeds[name], w.device)
-        draws[name] = fault.draw(w.detach(), gens[name])
+        gens[name] = make_generator(seeds[name])
+        draws[name] = fault.draw(w.detach().cpu(), gens[name])
     if exact is not None:
-        first = next(iter(weights.values()))
-        masks = exact_count_masks([w.numel() for w in weights.values()], exact.k,
-                                  make_generator(exact.seed, first.device))
+        masks = exact_count_masks([w.numel() for w in weights.values()], exact.k, make_generator(exact.seed))
         for (name, w), mask in zip(weights.items(), masks):
-            mask = mask.view_as(w)
-            draws[name] = FaultDraw(torch.where(mask, draws[name].weights, w.detach()), mask)
+            mask = mask.view(w.shape)
+            draws[name] = FaultDraw(torch.where(mask, draws[name].weights, w.detach().cpu()), mask)
+    for name, w in weights.items():
+        if w.device.type != "cpu":
+            d = draws[name]
+            draws[name] = FaultDraw(d.weights.to(w.device), None if d.faulty is None else d.faulty.to(w.device))
     return draws, gens
 
 
@@ -129,7 +133,7 @@ def inject(
         if fault.per_forward:
             modules = dict(model.named_modules())
             for name in layers:
-                handles.append(modules[name].register_forward_pre_hook(_redraw(fault, saved[name], gens[name])))
+                handles.append(modules[name].register_forward_pre_hook(_redraw(fault, saved[name].cpu(), gens[name])))
         yield draws
     finally:
         for handle in handles:

@@ -232,3 +232,44 @@ def test_per_layer_campaign_faults_one_layer_at_a_time_with_the_whole_network_ma
     with inject(net, parse_fault("drop(p=0.5)"), [layers[1]], {layers[1]: seeds[layers[1]]}):
         assert evaluate(net, x, y).accuracy == pytest.approx(row.accuracy, abs=1e-7)
     assert len(df[df.layer == "*"]) == 6
+
+
+def test_stacked_conv_maps_equal_one_map_per_pass(tmp_path):
+    """The GPU path (K stacked maps per pass through vmap'd convolutions) checked on the CPU."""
+    torch.manual_seed(0)
+    net = architectures.build("mini_mobilenet_n", n=1).eval()
+    x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    frames = []
+    for k in (1, 4):
+        spec = CampaignSpec("drop(p={rate})", [0.1, 0.3], trials=4, trials_per_pass=k)
+        with ResultsStore(tmp_path / f"k{k}.sqlite") as store:
+            run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off")
+            frames.append(rows(store))
+    assert frames[0]["fault_seed"].equals(frames[1]["fault_seed"])
+    assert (frames[0]["accuracy"] - frames[1]["accuracy"]).abs().max() <= 1 / 64 + 1e-9  # at most one flip
+
+
+def test_trials_per_pass_from_memory():
+    from faultlab.campaign.evaluate import auto_trials_per_pass, trials_for_memory
+
+    assert trials_for_memory(10_000, 1_000) == 10
+    assert trials_for_memory(10, 1_000) == 1 and trials_for_memory(10**12, 1) == 64
+    conv = architectures.build("resnet20")
+    assert auto_trials_per_pass(conv, torch.device("cpu"), 270_000, 2**28) == 1
+    mlp = architectures.build("mlp")
+    assert auto_trials_per_pass(mlp, torch.device("cpu"), 100_000, 4 * 100_000 * 8) == 8
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_campaign_meets_the_cpu_masks(tmp_path):
+    torch.manual_seed(0)
+    net = architectures.build("mini_mobilenet_n", n=2).eval()
+    x, y = torch.randn(200, 1, 28, 28), torch.randint(0, 10, (200,))
+    out = {}
+    for device in ("cpu", "cuda"):
+        spec = CampaignSpec("stuck_at(sa0=0.01,sa1={rate})", [0.05, 0.2], trials=6)
+        with ResultsStore(tmp_path / f"{device}.sqlite") as store:
+            run_campaign(net.to(device), x.to(device), y.to(device), spec, store, RunInfo("r"), progress="off")
+            out[device] = rows(store)
+    assert out["cpu"]["fault_seed"].equals(out["cuda"]["fault_seed"])
+    assert (out["cpu"]["accuracy"] - out["cuda"]["accuracy"]).abs().max() <= 2 / 200

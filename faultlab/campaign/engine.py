@@ -298,7 +298,7 @@ def run_campaign(
     per_pass = spec.trials_per_pass
     if per_pass is None:
         n_weights = sum(dict(model.named_modules())[n].weight.numel() for n in layers)
-        per_pass = auto_trials_per_pass(model, x.device, n_weights, STACK_BUDGET_BYTES)
+        per_pass = auto_trials_per_pass(model, x.device, n_weights, STACK_BUDGET_BYTES, x[:eval_batch_size])
         if per_pass > 1 and not _stacks(model, x, layers):
             per_pass = 1
     if any_fault.per_forward or spec.bn_recalibration:

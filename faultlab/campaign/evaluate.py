@@ -73,11 +73,39 @@ def has_conv(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.conv._ConvNd) for m in model.modules())
 
 
-def auto_trials_per_pass(model: nn.Module, device: torch.device, n_weights: int, budget_bytes: int) -> int:
-    """How many fault maps to evaluate per pass: 1 for conv nets on CPU (stacked convs become grouped
-    convolutions, measured 2.5x slower than plain passes for ResNet20 here); otherwise as many as fit
-    a memory budget for the stacked weights, at most 64."""
+MAX_TRIALS_PER_PASS = 64
+GPU_MEMORY_SHARE = 0.5  # of the free device memory, for the stacked weights and activations
+
+
+def trials_for_memory(budget_bytes: int, per_map_bytes: int, cap: int = MAX_TRIALS_PER_PASS) -> int:
+    """How many fault maps of ``per_map_bytes`` each fit ``budget_bytes`` (at least 1, at most ``cap``)."""
+    return int(max(1, min(cap, budget_bytes // max(1, per_map_bytes))))
+
+
+@torch.no_grad()
+def activation_bytes(model: nn.Module, xb: Tensor) -> int:
+    """Peak CUDA memory one forward pass of the batch ``xb`` allocates beyond what is already held."""
+    torch.cuda.synchronize(xb.device)
+    torch.cuda.reset_peak_memory_stats(xb.device)
+    held = torch.cuda.memory_allocated(xb.device)
+    model(xb)
+    torch.cuda.synchronize(xb.device)
+    return int(torch.cuda.max_memory_allocated(xb.device) - held)
+
+
+def auto_trials_per_pass(model: nn.Module, device: torch.device, n_weights: int, budget_bytes: int,
+                         xb: Tensor | None = None) -> int:
+    """How many fault maps to evaluate per pass.
+
+    CPU: 1 for conv nets (stacked convs become grouped convolutions, measured 2.5x slower than plain
+    passes for ResNet20 here); otherwise as many stacked weight sets as fit ``budget_bytes``. CUDA: as
+    many maps as fit half the free device memory, each costing its faulted weights plus the activations
+    of one pass of the batch ``xb`` (measured), since one small model leaves a GPU mostly idle.
+    """
+    weight_bytes = n_weights * 4
+    if device.type == "cuda" and xb is not None:
+        free, _ = torch.cuda.mem_get_info(device)
+        return trials_for_memory(int(free * GPU_MEMORY_SHARE), weight_bytes + activation_bytes(model, xb))
     if device.type == "cpu" and has_conv(model):
         return 1
-    per_map = max(1, n_weights * 4)
-    return int(max(1, min(64, budget_bytes // per_map)))
+    return trials_for_memory(budget_bytes, weight_bytes)
