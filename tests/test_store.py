@@ -191,10 +191,10 @@ def test_bad_folder_creates_nothing(tmp_path: Path):
         ResultsStore(junk)
 
 
-def _worker(path: str, start: int, count: int, n_samples: int) -> int:
+def _worker(path: str, start: int, count: int, n_samples: int, journal: str = "wal") -> int:
     """Write trials [start, start+count) in small batches; return how many this process inserted."""
     inserted = 0
-    with ResultsStore(path) as s:
+    with ResultsStore(path, journal=journal) as s:
         for lo in range(start, start + count, 10):
             rows = [_trial(t, correct=np.arange(n_samples) % (t % 5 + 2) == 0)
                     for t in range(lo, min(lo + 10, start + count))]
@@ -202,15 +202,17 @@ def _worker(path: str, start: int, count: int, n_samples: int) -> int:
     return inserted
 
 
-def test_concurrent_writers_no_duplicates(tmp_path: Path):
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_concurrent_writers_no_duplicates(tmp_path: Path, journal: str):
     path = str(tmp_path / "results.db")  # not created beforehand: workers race to create and migrate it
     n_proc, per, step, n_samples = 4, 200, 100, 37
     ctx = mp.get_context("spawn")
     with ctx.Pool(n_proc) as pool:
-        inserted = pool.starmap(_worker, [(path, k * step, per, n_samples) for k in range(n_proc)])
+        inserted = pool.starmap(_worker, [(path, k * step, per, n_samples, journal) for k in range(n_proc)])
     expected = step * (n_proc - 1) + per
     assert sum(inserted) == expected
-    with ResultsStore(path) as s:
+    with ResultsStore(path, journal=journal) as s:
+        assert s.journal == journal
         assert s.count_trials() == expected
         assert s.done_trials("r1", FAULT, 0.1) == set(range(expected))
         dupes = s.conn.execute("SELECT COUNT(*) FROM (SELECT run_id, fault, rate, trial, layer FROM trials "
@@ -219,3 +221,12 @@ def test_concurrent_writers_no_duplicates(tmp_path: Path):
         counts, n = s.per_sample_counts("r1", FAULT, 0.1)
         ref = sum((np.arange(n_samples) % (t % 5 + 2) == 0).astype(int) for t in range(expected))
         assert n == expected and np.array_equal(counts, ref)
+
+
+def test_journal_mode_from_the_environment(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("FAULTLAB_STORE_JOURNAL", "delete")
+    with ResultsStore(tmp_path / "a.db") as s:
+        assert s.journal == "delete" and not (tmp_path / "a.db-wal").exists()
+    monkeypatch.setenv("FAULTLAB_STORE_JOURNAL", "nfs")
+    with pytest.raises(StoreError, match="journal mode 'nfs'"):
+        ResultsStore(tmp_path / "b.db")

@@ -1,8 +1,11 @@
 """``faultlab sweep``: run a whole study (train every run unless cached, then its campaigns).
 
     faultlab sweep experiments/demo.yaml [--store results/demo.sqlite] [--workers 2] [--dry-run]
+    faultlab sweep experiments/demo.yaml --executor ray [--address auto|HOST:PORT] [--max-retries 3]
 
 Re-running a finished study does no work; re-running an interrupted one finishes what is missing.
+With --executor ray each run (training + campaigns) is a Ray task: on a local Ray instance of --workers
+CPUs, or on the running cluster at --address (store and runs folder then on a shared filesystem).
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("spec", help="study spec, e.g. experiments/demo.yaml")
     p.add_argument("--store", default=None, help="results store (default results/<study>.sqlite)")
     p.add_argument("--runs-dir", default="runs", help="checkpoint cache folder (default runs/)")
-    p.add_argument("--workers", type=int, default=1, help="parallel processes on this machine (default 1)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local: parallel processes (default 1); ray without --address: CPUs of the local "
+                        "Ray instance (default all)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local processes (default) or Ray tasks")
+    p.add_argument("--address", default=None,
+                   help="with --executor ray: the cluster to join, 'auto' or HOST:PORT (default: start Ray here)")
+    p.add_argument("--max-retries", type=int, default=3,
+                   help="with --executor ray: retries of a run whose worker died (default 3)")
     p.add_argument("--dry-run", action="store_true", help="print the grid and the work left, run nothing")
 
 
@@ -31,15 +42,20 @@ def run(args: argparse.Namespace) -> None:
     from faultlab import FaultlabError
     from faultlab.sweep import dry_run, load_study, run_study
 
+    if args.address is not None and args.executor != "ray":
+        raise FaultlabError("--address needs --executor ray")
+    if args.max_retries < 0:
+        raise FaultlabError(f"--max-retries {args.max_retries}: must be >= 0")
     spec, _ = load_study(args.spec)
     store = args.store or default_store(spec.name)
     if args.store is None:
         os.makedirs(os.path.dirname(store), exist_ok=True)
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise FaultlabError(f"--workers {args.workers}: must be >= 1")
     if args.dry_run:
         dry_run(spec, store, args.runs_dir)
         return
-    summary = run_study(spec, store, args.runs_dir, args.workers)
+    summary = run_study(spec, store, args.runs_dir, args.workers, executor=args.executor, address=args.address,
+                        max_retries=args.max_retries)
     print(f"study {spec.name}: {summary.runs} runs ({summary.trained} trained now), {summary.new_trials} new trials "
           f"in {summary.seconds:.0f} s -> {store}")

@@ -1,4 +1,12 @@
-"""``ResultsStore``: the SQLite results store (one file, WAL, safe for several writer processes)."""
+"""``ResultsStore``: the SQLite results store (one file, safe for several writer processes).
+
+Journal modes: ``wal`` (default) lets readers and one writer proceed together, but needs shared memory
+between the processes, so all of them must run on one machine. ``delete`` (SQLite's rollback journal)
+relies only on POSIX file locks: use it when processes on several machines write one store on a
+shared filesystem whose locks work (NFSv4, Lustre/GPFS with locking on). Choose it with
+``journal="delete"`` or ``FAULTLAB_STORE_JOURNAL=delete``; ``faultlab sweep --executor ray --address``
+does so for the whole cluster.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +26,8 @@ from .errors import StoreError
 from .migrations import apply_migrations
 
 _TRIAL_FIELDS = [c for c in rows.TRIAL_COLUMNS if c != "correct"]
+JOURNAL_ENV = "FAULTLAB_STORE_JOURNAL"
+JOURNAL_MODES = ("wal", "delete")
 
 
 def _check_folder(path: Path) -> None:
@@ -39,7 +49,11 @@ class ResultsStore:
     write lock (waiting up to 60 s) instead of failing, and a row batch is written whole or not at all.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, journal: str | None = None) -> None:
+        journal = (journal or os.environ.get(JOURNAL_ENV) or "wal").lower()
+        if journal not in JOURNAL_MODES:
+            raise StoreError(f"journal mode {journal!r} (argument or ${JOURNAL_ENV}); use 'wal' (one machine) "
+                             "or 'delete' (writers on several machines sharing the file)")
         self.path = Path(path) if str(path) == ":memory:" else Path(path).expanduser().resolve()
         if str(path) != ":memory:":
             _check_folder(self.path)
@@ -49,8 +63,8 @@ class ResultsStore:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         try:
             self.conn.execute("PRAGMA busy_timeout=60000")
-            self._set_wal()
-            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self._set_journal(journal)
+            self.conn.execute(f"PRAGMA synchronous={'NORMAL' if journal == 'wal' else 'FULL'}")
             self.conn.execute("PRAGMA foreign_keys=ON")
             apply_migrations(self.conn)
         except sqlite3.DatabaseError as exc:
@@ -60,12 +74,12 @@ class ResultsStore:
             self.conn.close()
             raise
 
-    def _set_wal(self, wait_s: float = 60.0) -> None:
-        """Switch to WAL, retrying if another process holds the lock while creating the file."""
+    def _set_journal(self, mode: str, wait_s: float = 60.0) -> None:
+        """Set the journal mode, retrying if another process holds the lock while creating the file."""
         deadline = time.monotonic() + wait_s
         while True:
             try:
-                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.journal = self.conn.execute(f"PRAGMA journal_mode={mode}").fetchone()[0]
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:

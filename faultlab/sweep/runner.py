@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from faultlab.store import ResultsStore
+from faultlab.store.store import JOURNAL_ENV
 
 from .execute import RunOutcome, checkpoint_path, execute, expected_trials, is_complete
 from .grid import expand
@@ -88,18 +89,32 @@ class StudyProgress:
             self.bar.close()
 
 
-def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int = 1) -> StudySummary:
+def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int | None = None,
+              executor: str = "local", address: str | None = None, max_retries: int = 3) -> StudySummary:
     """Train and campaign every run of ``spec``; idempotent (re-running a finished study does no work)
-    and resumable (an interrupted one finishes only what is missing)."""
+    and resumable (an interrupted one finishes only what is missing).
+
+    ``executor="local"`` uses ``workers`` processes here (default 1); ``"ray"`` makes each run a Ray task,
+    on a local instance of ``workers`` CPUs (default all) or on the cluster at ``address``, retried up
+    to ``max_retries`` times when its worker dies (see ``ray_executor``)."""
+    if executor not in ("local", "ray"):
+        raise ValueError(f"executor {executor!r}: expected 'local' or 'ray'")
+    # writers on several machines: SQLite's rollback journal (WAL needs shared memory on one machine)
+    journal = os.environ.get(JOURNAL_ENV) or ("delete" if executor == "ray" and address is not None else None)
     t0 = time.perf_counter()
-    ResultsStore(store).close()  # fail early on a bad store path, create the schema once
+    ResultsStore(store, journal).close()  # fail early on a bad store path, create the schema once
     plans = expand(spec)
-    with ResultsStore(store) as s:
+    with ResultsStore(store, journal) as s:
         todo = [p for p in plans if not is_complete(s, p, spec)]
     progress = StudyProgress(len(todo))
     outcomes: list[RunOutcome] = []
     try:
-        if workers <= 1 or len(todo) <= 1:
+        if executor == "ray":
+            from .ray_executor import run_on_ray
+
+            outcomes = run_on_ray(todo, spec, store, runs_dir, progress.update, address=address, cpus=workers,
+                                  max_retries=max_retries, journal=journal)
+        elif (workers or 1) <= 1 or len(todo) <= 1:
             for plan in todo:
                 outcomes.append(execute(plan, spec, store, runs_dir))
                 progress.update(outcomes[-1])
