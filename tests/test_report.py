@@ -160,3 +160,37 @@ def test_formatting_and_question():
     df = pd.DataFrame({"variant": ["a", "b"], "method": ["vanilla", "mat"], "fault": [FAULT, FAULT]})
     assert question(df, None) == f"Do a and b, trained with mat or vanilla, differ in tolerance to {FAULT}?"
     assert question(df, {"question": "Why?"}) == "Why?"
+
+
+def test_group_comparison_and_equal_count_heatmap(tmp_path):
+    """Two architectures with group-scope rows (one clearly more tolerant in its depthwise group) and
+    equal-count single-layer rows: the comparison table says so and both pages render."""
+    store = ResultsStore(tmp_path / "groups.db")
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.01, 8)  # the same for both: the pointwise groups do not differ at all
+    for variant, dw_drop in (("tolerant", 0.02), ("fragile", 0.20)):
+        run = f"r-{variant}"
+        store.add_run({"run_id": run, "study": "groups", "architecture": variant, "variant": variant,
+                       "method": "vanilla", "train_seed": 0, "clean_accuracy": 0.9})
+        store.add_campaign({"campaign_id": f"c-{run}", "run_id": run, "fault": FAULT})
+        rows = [{"campaign_id": f"c-{run}", "run_id": run, "fault": FAULT, "rate": 0.2, "trial": t,
+                 "layer": f"group:{g}", "layer_group": g,
+                 "accuracy": 0.9 - d + noise[t] + (g == "depthwise") * rng.normal(0, 0.01)}
+                for g, d in (("depthwise", dw_drop), ("pointwise", 0.05)) for t in range(8)]
+        rows += [{"campaign_id": f"c-{run}", "run_id": run, "fault": FAULT, "rate": k / n, "trial": t, "layer": name,
+                  "layer_group": g, "equal_count": k, "accuracy": 0.9 - k / n + rng.normal(0, 0.01)}
+                 for name, g, n in (("dw", "depthwise", 72), ("pw", "pointwise", 384)) for k in (4, 16)
+                 for t in range(4)]
+        store.add_trials(rows)
+    tables = study_tables(store, "groups", **FAST)
+    comp = tables["group_comparison"]
+    dw = comp[(comp.scope == "group") & (comp.group == "depthwise")].iloc[0]
+    assert (dw.variant_a, dw.variant_b) == ("fragile", "tolerant") and dw.verdict == "worse"
+    assert dw.ci_low < dw.estimate < dw.ci_high and dw.estimate == pytest.approx(0.18, abs=0.02)
+    pw = comp[(comp.scope == "group") & (comp.group == "pointwise")].iloc[0]
+    assert pw.verdict == "inconclusive"
+    assert set(comp[comp.scope == "layer"]["level"]) == {"K=4", "K=16"}
+    sens = tables["layer_sensitivity"]
+    assert set(sens[sens.counted]["level"]) == {"K=4", "K=16"}
+    summary = render_report(store, "groups", tmp_path / "groups.pdf", **FAST)
+    assert "Per-layer sensitivity" in summary.pages and "Per-group comparison between architectures" in summary.pages

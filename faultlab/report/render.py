@@ -19,7 +19,7 @@ from faultlab.store import ResultsStore  # noqa: E402
 from .comparison_pages import comparison_pages  # noqa: E402
 from .curve_pages import accuracy_pages, distribution_pages, forest_pages  # noqa: E402
 from .layout import RC, Doc, curve_style  # noqa: E402
-from .sample_pages import layer_pages, reliability_pages  # noqa: E402
+from .sample_pages import group_comparison_pages, layer_pages, reliability_pages  # noqa: E402
 from .tables import analysis_frame, study_tables  # noqa: E402
 from .text_pages import methods_pages, methods_paragraphs, spec_pages, title_page  # noqa: E402
 
@@ -67,6 +67,7 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
                              baseline_method, margin)
             reliability_pages(doc, tables["reliability"], style)
             layer_pages(doc, tables["layer_sensitivity"])
+            group_comparison_pages(doc, tables["group_comparison"])
             methods_pages(doc, methods_paragraphs(
                 df, store.campaigns(), baseline=baseline_method, margin=margin, fraction=fraction,
                 n_resamples=n_resamples, seed=seed, spec=spec, meta=meta))

@@ -1,4 +1,4 @@
-"""Per-sample reliability (from stored per-trial masks) and per-layer sensitivity tables."""
+"""Per-sample reliability tables (from the stored per-trial masks)."""
 
 from __future__ import annotations
 
@@ -36,25 +36,3 @@ def reliability_table(store: ResultsStore, af: pd.DataFrame, missing: list[str])
     if not rows:
         missing.append("per-sample reliability: no per-sample masks stored (campaigns must store `correct`)")
     return pd.DataFrame(rows)
-
-
-def layer_order(store: ResultsStore, study: str) -> list[str]:
-    """Single-layer names in the order their trials were first stored (the campaign's walk through the model)."""
-    rows = store.trials("layer != ? AND run_id IN (SELECT run_id FROM runs WHERE study = ?)", (ALL_LAYERS, study))
-    return list(dict.fromkeys(r["layer"] for r in rows))
-
-
-def layer_sensitivity(df: pd.DataFrame, order: list[str]) -> pd.DataFrame:
-    """Mean accuracy drop from clean per (variant, method, fault, layer, rate) for single-layer rows."""
-    sub = df[df["layer"] != ALL_LAYERS]
-    if sub.empty:
-        return pd.DataFrame()
-    sub = sub.assign(drop=sub["clean_accuracy"] - sub["accuracy"])
-    keys = ["variant", "method", "fault", "layer", "rate"]
-    out = sub.groupby(keys, sort=False).agg(mean_accuracy=("accuracy", "mean"), drop=("drop", "mean"),
-                                            n_trials=("trial", "size"), n_runs=("run_id", "nunique"))
-    out = out.reset_index()
-    rank = {name: i for i, name in enumerate(order)}
-    out = out.assign(_o=out["layer"].map(lambda name: rank.get(name, len(rank))))
-    out = out.sort_values(["variant", "method", "fault", "_o", "rate"])
-    return out.drop(columns="_o").reset_index(drop=True)

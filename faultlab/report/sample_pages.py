@@ -70,7 +70,7 @@ def layer_pages(doc: Doc, layers: pd.DataFrame) -> None:
     """Heatmaps layer × rate of the mean accuracy drop from clean (pp); no page when no per-layer rows."""
     if layers.empty:
         return
-    groups = list(layers.groupby(["variant", "method", "fault"], sort=True))
+    groups = list(layers.groupby(["variant", "method", "fault", "counted"], sort=True))
     vmax = max(float(100 * layers["drop"].max()), 1.0)
     for start in range(0, len(groups), HEATMAPS_PER_PAGE):
         part = groups[start:start + HEATMAPS_PER_PAGE]
@@ -80,17 +80,38 @@ def layer_pages(doc: Doc, layers: pd.DataFrame) -> None:
         nr, nc = (1, len(part)) if len(part) <= 2 else (2, 2)
         axes = fig.subplots(nr, nc, squeeze=False).ravel()
         fig.subplots_adjust(left=0.14, right=0.95, top=0.84, bottom=0.08, hspace=0.4, wspace=0.55)
-        for ax, ((variant, method, fault), g) in zip(axes, part):
+        for ax, ((variant, method, fault, counted), g) in zip(axes, part):
             order = list(dict.fromkeys(g["layer"]))
-            mat = g.pivot(index="layer", columns="rate", values="drop").reindex(order) * 100
-            mat.columns = [f"{c:g}" for c in mat.columns]
+            mat = g.pivot(index="layer", columns="level_value", values="drop").reindex(order) * 100
+            mat.columns = [f"K={int(c)}" if counted else f"{c:g}" for c in mat.columns]
             sns.heatmap(mat, ax=ax, cmap="rocket_r", vmin=min(0.0, float(np.nanmin(mat.to_numpy()))), vmax=vmax,
                         annot=mat.size <= ANNOTATE_MAX_CELLS, fmt=".1f", annot_kws={"size": 7},
                         cbar_kws={"label": "drop (pp)"})
             ax.set_title(f"{label(variant, method)}\n{fault}", size=9)
-            ax.set_xlabel(rate_name(fault))
+            ax.set_xlabel("faulty weights per layer (equal count)" if counted else rate_name(fault))
             ax.set_ylabel("")
             ax.tick_params(axis="y", labelsize=max(5, 8 - len(order) // 15), labelrotation=0)
         for ax in axes[len(part):]:
             ax.set_visible(False)
         doc.save(fig)
+
+
+def group_comparison_pages(doc: Doc, table: pd.DataFrame) -> None:
+    """Architectures compared per layer group (Welch on trial drops, Holm-adjusted); no page without groups."""
+    if table.empty:
+        return
+    shown = pd.DataFrame({
+        "scope": table["scope"], "method": table["method"], "fault": table["fault"], "group": table["group"],
+        "level": table["level"], "a vs b": table["variant_a"] + " vs " + table["variant_b"],
+        "drop a / b (pp)": [f"{100 * a:.1f} / {100 * b:.1f}" for a, b in zip(table["drop_a"], table["drop_b"])],
+        "a - b [95% CI] (pp)": [f"{100 * e:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+                                for e, lo, hi in zip(table["estimate"], table["ci_low"], table["ci_high"])],
+        "p (Holm)": [f"{p:.2g}" for p in table["p_holm"]], "verdict": table["verdict"],
+    })
+    doc.table_pages("Per-group comparison between architectures", shown,
+                    subtitle="Accuracy drop from clean when one layer group is faulted; verdict for a: better = "
+                             "loses less accuracy than b.",
+                    notes="Scope 'layer': single-layer trials averaged over the group's layers per (run, trial); "
+                          "scope 'group': the whole group faulted at once. Welch t on trial drops; p adjusted "
+                          "with Holm over the table. Fault maps differ between architectures (different layers), "
+                          "so the trials are independent samples, not pairs.")

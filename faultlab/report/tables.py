@@ -26,7 +26,8 @@ from faultlab.stats import (
 from faultlab.store import ResultsStore
 
 from . import fmt
-from .sample import layer_order, layer_sensitivity, reliability_table
+from .sample import reliability_table
+from .sensitivity import group_comparison, layer_order, layer_sensitivity
 
 ALL_LAYERS = "*"
 CURVE_KEYS = ["variant", "method", "fault"]
@@ -161,7 +162,8 @@ def study_tables(store: ResultsStore, study: str, *, baseline_method: str = "van
     """Every table of the report, keyed by name; ``missing`` lists what could not be computed and why.
 
     Keys: trials, runs, cells, curves, curve_summary, method_comparison, architecture_comparison,
-    verdicts, reliability, layer_sensitivity, missing. Raises ReportError when the study has no trials.
+    verdicts, reliability, layer_sensitivity, group_comparison, missing. Raises ReportError when the study
+    has no trials.
     """
     df = load_frame(store, study)
     af = analysis_frame(df)
@@ -184,6 +186,7 @@ def study_tables(store: ResultsStore, study: str, *, baseline_method: str = "van
         "method_comparison": methods, "architecture_comparison": archs,
         "verdicts": _verdicts(methods, archs), "reliability": reliability,
         "layer_sensitivity": layer_sensitivity(df, layer_order(store, study)),
+        "group_comparison": group_comparison(df),
         "missing": pd.DataFrame({"missing": missing}, dtype=object),
     }
 

@@ -1,0 +1,90 @@
+"""Per-layer sensitivity tables: the mean accuracy drop per (model, layer, rate or K) for the heatmaps,
+and architectures compared layer group by layer group with the statistics module's tests.
+
+The drop of a trial is clean accuracy - faulted accuracy of its run. A cell's *level* is its rate, or
+``K=<k>`` for equal-count trials (exactly k faulty weights; the rate then differs between layers).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from faultlab.stats import compare_groups, holm
+from faultlab.store import ResultsStore
+
+ALL_LAYERS = "*"
+GROUP_PREFIX = "group:"
+ALPHA = 0.05
+COMPARISON_COLUMNS = ("scope", "method", "fault", "group", "level", "variant_a", "variant_b", "drop_a", "drop_b",
+                      "estimate", "ci_low", "ci_high", "n_a", "n_b", "pvalue", "cohens_d", "p_holm", "verdict")
+
+
+def layer_order(store: ResultsStore, study: str) -> list[str]:
+    """Single-layer names in the order their trials were first stored (the campaign's walk through the model)."""
+    rows = store.trials("layer != ? AND run_id IN (SELECT run_id FROM runs WHERE study = ?)", (ALL_LAYERS, study))
+    return list(dict.fromkeys(r["layer"] for r in rows))
+
+
+def _with_levels(df: pd.DataFrame) -> pd.DataFrame:
+    sub = df[df["layer"] != ALL_LAYERS].copy()
+    counts = sub["equal_count"].fillna(0).astype(int)
+    sub["level"] = [f"K={k}" if k else f"{r:g}" for k, r in zip(counts, sub["rate"])]
+    sub["level_value"] = np.where(counts > 0, counts, sub["rate"])
+    sub["counted"] = counts > 0
+    sub["drop"] = sub["clean_accuracy"] - sub["accuracy"]
+    return sub
+
+
+def layer_sensitivity(df: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Mean accuracy drop from clean per (variant, method, fault, layer, level) for single-layer and group rows."""
+    sub = _with_levels(df)
+    if sub.empty:
+        return pd.DataFrame()
+    keys = ["variant", "method", "fault", "counted", "layer", "layer_group", "level", "level_value"]
+    out = sub.groupby(keys, sort=False, dropna=False).agg(
+        mean_accuracy=("accuracy", "mean"), drop=("drop", "mean"), n_trials=("trial", "size"),
+        n_runs=("run_id", "nunique")).reset_index()
+    rank = {name: i for i, name in enumerate(order)}
+    out = out.assign(_o=out["layer"].map(lambda name: rank.get(name, len(rank))))
+    out = out.sort_values(["variant", "method", "fault", "counted", "_o", "level_value"])
+    return out.drop(columns="_o").reset_index(drop=True)
+
+
+def group_comparison(df: pd.DataFrame) -> pd.DataFrame:
+    """Architectures compared per layer group: for each (scope, method, fault, group, level) and pair of
+    variants, the mean drop of each and Welch's test on their trial drops, Holm-adjusted over the table.
+
+    Scope ``group`` uses group-scope trials (the whole group faulted at once); scope ``layer`` averages
+    the single-layer trials of the group's layers per (run, trial) first (mean single-layer sensitivity).
+    The estimate is drop(a) - drop(b): negative means a loses less accuracy (is more tolerant).
+    """
+    sub = _with_levels(df)
+    sub = sub[sub["layer_group"].notna()]
+    if sub.empty:
+        return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
+    sub = sub.assign(scope=np.where(sub["layer"].str.startswith(GROUP_PREFIX), "group", "layer"))
+    unit = ["scope", "method", "fault", "layer_group", "level", "level_value", "variant", "run_id", "trial"]
+    per_trial = sub.groupby(unit, sort=True)["drop"].mean().reset_index()
+    rows = []
+    for key, g in per_trial.groupby(["scope", "method", "fault", "layer_group", "level_value", "level"], sort=True):
+        for va, vb in itertools.combinations(sorted(g["variant"].unique()), 2):
+            a, b = g.loc[g["variant"] == va, "drop"].to_numpy(), g.loc[g["variant"] == vb, "drop"].to_numpy()
+            if a.size < 2 or b.size < 2:
+                continue
+            res = compare_groups(a, b)
+            ci = res.confidence_interval(1 - ALPHA)
+            scope, method, fault, group, _, level = key
+            rows.append({"scope": scope, "method": method, "fault": fault, "group": group, "level": level,
+                         "variant_a": va, "variant_b": vb, "drop_a": a.mean(), "drop_b": b.mean(),
+                         "estimate": res.estimate, "ci_low": ci.low, "ci_high": ci.high, "n_a": a.size, "n_b": b.size,
+                         "pvalue": res.pvalue, "cohens_d": res.cohens_d})
+    if not rows:
+        return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
+    out = pd.DataFrame(rows)
+    out["p_holm"] = holm(out["pvalue"].to_numpy())
+    out["verdict"] = [("better" if e < 0 else "worse") if p < ALPHA else "inconclusive"
+                      for e, p in zip(out["estimate"], out["p_holm"])]
+    return out
