@@ -45,6 +45,8 @@ bench: install
 	cd benchmarks && ../$(PY) train_throughput.py
 	cd benchmarks && ../$(PY) campaign_throughput.py
 	cd benchmarks && ../$(PY) fat_overhead.py
+	cd benchmarks && ../$(PY) per_layer_throughput.py
+	cd benchmarks && ../$(PY) stacked_campaign.py
 
 clean:
 	rm -rf runs results lightning_logs .pytest_cache .ruff_cache benchmarks/results

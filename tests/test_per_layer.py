@@ -248,3 +248,21 @@ def test_store_migration_keeps_rows_of_the_first_schema(tmp_path):
         added = store.add_trials([{"campaign_id": "c", "run_id": "r", "fault": "drop(p={rate})", "rate": 0.1,
                                    "trial": 0, "layer": "fc", "equal_count": 3, "accuracy": 0.3}])
         assert added == 1 and store.done_trials("r", "drop(p={rate})", 0.1, "fc", equal_count=3) == {0}
+
+
+def test_equal_count_over_a_group_spreads_exactly_k_faults_over_its_layers(mobile, tmp_path):
+    from faultlab.injection import draw_maps
+
+    net, x, y = mobile
+    spec = CampaignSpec("drop(p={rate})", [], trials=2, per_layer="group", equal_count=[40])
+    with ResultsStore(tmp_path / "gc.sqlite") as store:
+        run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off")
+        df = store.to_frame()
+    scopes = campaign_scopes(net, LayerSelector().select(net), "group")
+    assert sorted(set(df.layer)) == sorted(s.label for s in scopes) and (df.equal_count == 40).all()
+    pointwise = next(s for s in scopes if s.group == "pointwise")
+    assert len(pointwise.layers) > 1
+    seeds, exact = trial_keys(spec, pointwise, 0.0, 40, 1)
+    draws, _ = draw_maps(net, full_rate_fault(spec.fault), pointwise.layers, seeds, exact)
+    per_layer = [int(d.faulty.sum()) for d in draws.values()]
+    assert sum(per_layer) == 40 and sum(k > 0 for k in per_layer) > 1

@@ -30,6 +30,12 @@ class StudySummary:
     outcomes: list[RunOutcome]
 
 
+def _describe(c) -> str:
+    cells = f"K = {', '.join(map(str, c.equal_count))} faulty weights" if c.equal_count else f"{len(c.rates)} rates"
+    scope = {False: "", True: ", per layer", "layer": ", per layer", "group": ", per layer group"}[c.per_layer]
+    return f"{c.fault} at {cells} x {c.trials} trials{scope}"
+
+
 def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=sys.stdout) -> tuple[int, int | None]:
     """Print the grid and the work left: (trainings, trials) still to do."""
     plans = expand(spec)
@@ -41,7 +47,7 @@ def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=sys.stdout) 
     trainings, trials = 0, 0
     print(f"study {spec.name}: {len(plans)} runs = {len(spec.architectures)} architectures x {len(spec.methods)} "
           f"methods x {len(spec.training.seeds)} seeds; campaigns: "
-          + "; ".join(f"{c.fault} at {len(c.rates)} rates x {c.trials} trials" for c in spec.campaigns), file=stream)
+          + "; ".join(_describe(c) for c in spec.campaigns), file=stream)
     for p in plans:
         cached = checkpoint_path(p, runs_dir).is_file()
         done = stored.get(p.run_id, 0)
@@ -52,7 +58,7 @@ def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=sys.stdout) 
         status = "checkpoint cached" if cached else "to train"
         print(f"  {p.describe():55s} {status:17s} trials stored {done}"
               + ("" if left is None else f", to run {left}"), file=stream)
-    estimate = "unknown (adaptive trials)" if trials is None else str(trials)
+    estimate = "unknown (adaptive or per-layer campaigns)" if trials is None else str(trials)
     print(f"to do: {trainings} trainings, {estimate} trials", file=stream)
     return trainings, trials
 

@@ -167,6 +167,13 @@ def _build(cls: type, data: Any, key: str) -> Any:
     return cls(**kwargs)
 
 
+def _campaign_key(c: CampaignSpecYAML) -> str:
+    """What must be unique among a study's campaigns: the fault template within one scope (the store keeps
+    one setting per (run, fault, scope))."""
+    mode = {False: "whole network", True: "per layer", "layer": "per layer", "group": "per group"}.get(c.per_layer)
+    return f"{c.fault} ({mode}{', equal count' if c.equal_count is not None else ''})"
+
+
 def _validate(spec: StudySpec) -> StudySpec:
     import architectures
     from faultlab.data import DATASETS
@@ -182,7 +189,7 @@ def _validate(spec: StudySpec) -> StudySpec:
     names = [a.name for a in spec.architectures if a.name]
     for what, values in (("architectures", labels), ("architectures[].name", names),
                          ("methods[].name", [m.name for m in spec.methods]), ("training.seeds", spec.training.seeds),
-                         ("campaigns[].fault", [c.fault for c in spec.campaigns])):
+                         ("campaigns[] (fault, per_layer, equal_count)", [_campaign_key(c) for c in spec.campaigns])):
         dup = sorted({v for v in values if values.count(v) > 1})
         if dup:
             raise StudySpecError(f"{what}: duplicate entries {', '.join(map(str, dup))}")
