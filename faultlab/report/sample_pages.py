@@ -70,24 +70,25 @@ def layer_pages(doc: Doc, layers: pd.DataFrame) -> None:
     """Heatmaps layer × rate of the mean accuracy drop from clean (pp); no page when no per-layer rows."""
     if layers.empty:
         return
-    groups = list(layers.groupby(["variant", "method", "fault", "counted"], sort=True))
+    groups = list(layers.groupby(["variant", "method", "fault", "scope", "counted"], sort=True))
     vmax = max(float(100 * layers["drop"].max()), 1.0)
     for start in range(0, len(groups), HEATMAPS_PER_PAGE):
         part = groups[start:start + HEATMAPS_PER_PAGE]
         fig = doc.page("Per-layer sensitivity",
-                       "Mean accuracy drop from clean (percentage points) when only that layer is faulted; "
-                       "darker = more sensitive. Shared colour scale.")
+                       "Mean accuracy drop from clean (percentage points) when only that layer (or layer group) is "
+                       "faulted; darker = more sensitive. Shared colour scale.")
         nr, nc = (1, len(part)) if len(part) <= 2 else (2, 2)
         axes = fig.subplots(nr, nc, squeeze=False).ravel()
         fig.subplots_adjust(left=0.14, right=0.95, top=0.84, bottom=0.08, hspace=0.4, wspace=0.55)
-        for ax, ((variant, method, fault, counted), g) in zip(axes, part):
+        for ax, ((variant, method, fault, scope, counted), g) in zip(axes, part):
             order = list(dict.fromkeys(g["layer"]))
             mat = g.pivot(index="layer", columns="level_value", values="drop").reindex(order) * 100
             mat.columns = [f"K={int(c)}" if counted else f"{c:g}" for c in mat.columns]
             sns.heatmap(mat, ax=ax, cmap="rocket_r", vmin=min(0.0, float(np.nanmin(mat.to_numpy()))), vmax=vmax,
-                        annot=mat.size <= ANNOTATE_MAX_CELLS, fmt=".1f", annot_kws={"size": 7},
+                        annot=mat.size <= ANNOTATE_MAX_CELLS, fmt=".1f", annot_kws={"size": 7}, yticklabels=True,
                         cbar_kws={"label": "drop (pp)"})
-            ax.set_title(f"{label(variant, method)}\n{fault}", size=9)
+            what = "layer groups" if scope == "group" else "single layers"
+            ax.set_title(f"{label(variant, method)}\n{fault}, {what}", size=9)
             ax.set_xlabel("faulty weights per layer (equal count)" if counted else rate_name(fault))
             ax.set_ylabel("")
             ax.tick_params(axis="y", labelsize=max(5, 8 - len(order) // 15), labelrotation=0)

@@ -35,21 +35,23 @@ def _with_levels(df: pd.DataFrame) -> pd.DataFrame:
     sub["level_value"] = np.where(counts > 0, counts, sub["rate"])
     sub["counted"] = counts > 0
     sub["drop"] = sub["clean_accuracy"] - sub["accuracy"]
+    sub["scope"] = np.where(sub["layer"].str.startswith(GROUP_PREFIX), "group", "layer")
     return sub
 
 
 def layer_sensitivity(df: pd.DataFrame, order: list[str]) -> pd.DataFrame:
-    """Mean accuracy drop from clean per (variant, method, fault, layer, level) for single-layer and group rows."""
+    """Mean accuracy drop from clean per (variant, method, fault, scope, layer, level); scope is ``layer``
+    (single-layer trials) or ``group`` (group-scope trials)."""
     sub = _with_levels(df)
     if sub.empty:
         return pd.DataFrame()
-    keys = ["variant", "method", "fault", "counted", "layer", "layer_group", "level", "level_value"]
+    keys = ["variant", "method", "fault", "scope", "counted", "layer", "layer_group", "level", "level_value"]
     out = sub.groupby(keys, sort=False, dropna=False).agg(
         mean_accuracy=("accuracy", "mean"), drop=("drop", "mean"), n_trials=("trial", "size"),
         n_runs=("run_id", "nunique")).reset_index()
     rank = {name: i for i, name in enumerate(order)}
     out = out.assign(_o=out["layer"].map(lambda name: rank.get(name, len(rank))))
-    out = out.sort_values(["variant", "method", "fault", "counted", "_o", "level_value"])
+    out = out.sort_values(["variant", "method", "fault", "scope", "counted", "_o", "level_value"])
     return out.drop(columns="_o").reset_index(drop=True)
 
 
@@ -65,7 +67,6 @@ def group_comparison(df: pd.DataFrame) -> pd.DataFrame:
     sub = sub[sub["layer_group"].notna()]
     if sub.empty:
         return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
-    sub = sub.assign(scope=np.where(sub["layer"].str.startswith(GROUP_PREFIX), "group", "layer"))
     unit = ["scope", "method", "fault", "layer_group", "level", "level_value", "variant", "run_id", "trial"]
     per_trial = sub.groupby(unit, sort=True)["drop"].mean().reset_index()
     rows = []
