@@ -67,7 +67,8 @@ def trial_seeds(campaign_seed: int, layers: Iterable[str], template: str, rate: 
     return {name: fault_seed(campaign_seed, name, template, float(rate), int(trial)) for name in layers}
 
 
-def _weights(model: nn.Module, layers: Sequence[str]) -> dict[str, nn.Parameter]:
+def layer_weights(model: nn.Module, layers: Sequence[str]) -> dict[str, nn.Parameter]:
+    """The ``.weight`` parameter of each named layer (KeyError naming the missing ones)."""
     modules = dict(model.named_modules())
     missing = [n for n in layers if n not in modules or getattr(modules[n], "weight", None) is None]
     if missing:
@@ -80,13 +81,15 @@ def draw_maps(
     exact: ExactCount | None = None,
 ) -> tuple[dict[str, FaultDraw], dict[str, torch.Generator]]:
     """Draw one map per layer from its keyed generator, without touching the model."""
-    return _draw(_weights(model, layers), fault, seeds, exact)
+    return draw_weights(layer_weights(model, layers), fault, seeds, exact)
 
 
-def _draw(
+def draw_weights(
     weights: Mapping[str, Tensor], fault: FaultModel, seeds: Mapping[str, int], exact: ExactCount | None = None
 ) -> tuple[dict[str, FaultDraw], dict[str, torch.Generator]]:
-    """Maps are drawn on the CPU from CPU generators whatever the model's device and then moved there, so
+    """One map per tensor of ``weights`` (name -> weight) from its keyed generator, without touching them.
+
+    Maps are drawn on the CPU from CPU generators whatever the model's device and then moved there, so
     a GPU campaign meets bit-identical masks to a CPU one (CUDA generators give other streams)."""
     draws, gens = {}, {}
     for name, w in weights.items():
@@ -119,14 +122,14 @@ def inject(
         raise ValueError(f"{fault.spec()} redraws on every forward pass; an exact count needs a fixed map")
     if isinstance(seeds, int):
         seeds = {name: fault_seed(seeds, name) for name in layers}
-    weights = _weights(model, layers)
+    weights = layer_weights(model, layers)
     saved: dict[str, Tensor] = {}
     handles = []
     try:
         with torch.no_grad():
             for name, w in weights.items():
                 saved[name] = w.detach().clone()
-        draws, gens = _draw(weights, fault, seeds, exact)
+        draws, gens = draw_weights(weights, fault, seeds, exact)
         with torch.no_grad():
             for name, w in weights.items():
                 w.copy_(draws[name].weights)

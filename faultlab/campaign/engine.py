@@ -36,8 +36,9 @@ from faultlab.faults import (
 from faultlab.injection import (
     ExactCount,
     LayerSelector,
-    draw_maps,
+    draw_weights,
     inject,
+    layer_weights,
     preserved_bn_state,
     recalibrate_bn,
     trial_seeds,
@@ -446,7 +447,8 @@ def _one_trial(model, score, fault, layers, seeds, exact, spec, train_batches) -
 
 
 def _stacked_trials(model, x, y, fault, layers, keys, batch_size) -> list[EvalResult]:
-    per_trial = [draw_maps(model, fault, layers, seeds, exact)[0] for seeds, exact in keys]
+    weights = layer_weights(model, layers)
+    per_trial = [draw_weights(weights, fault, seeds, exact)[0] for seeds, exact in keys]
     stacked = {f"{name}.weight": torch.stack([d[name].weights for d in per_trial]) for name in layers}
     return evaluate_stacked(model, stacked, x, y, batch_size)
 
