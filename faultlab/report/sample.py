@@ -33,6 +33,8 @@ def reliability_table(store: ResultsStore, af: pd.DataFrame, missing: list[str])
                          "train_seed": run.train_seed, "fault": fault, "rate": float(rate), "n_trials": n_trials,
                          "n_points": int(counts.size), "reliable": ci.estimate, "ci_low": ci.low,
                          "ci_high": ci.high, "ci_method": ci.method})
-    if not rows:
+    if not rows and af.empty:
+        missing.append("per-sample reliability: no whole-model trials (it is computed on whole-network campaigns)")
+    elif not rows:
         missing.append("per-sample reliability: no per-sample masks stored (campaigns must store `correct`)")
     return pd.DataFrame(rows)
