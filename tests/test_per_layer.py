@@ -8,8 +8,8 @@ from torch import nn
 
 import architectures
 from faultlab.campaign import CampaignError, CampaignSpec, RunInfo, evaluate, run_campaign
-from faultlab.campaign.engine import campaign_scopes, trial_keys
 from faultlab.campaign.prefix import PrefixSplit
+from faultlab.campaign.scopes import campaign_scopes, trial_keys
 from faultlab.faults import exact_count_masks, full_rate_fault, layer_groups, make_generator, parse_fault
 from faultlab.injection import ExactCount, LayerSelector, inject, trial_seeds
 from faultlab.store import ResultsStore

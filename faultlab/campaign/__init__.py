@@ -1,18 +1,9 @@
 """Monte Carlo fault campaigns over trained models, writing one store row per trial."""
 
-from .engine import (
-    CampaignError,
-    CampaignResult,
-    CampaignSpec,
-    CellSummary,
-    RunInfo,
-    campaign_id,
-    ci_halfwidth,
-    run_campaign,
-    validate,
-)
+from .engine import CampaignResult, CellSummary, ci_halfwidth, run_campaign
 from .evaluate import EvalResult, evaluate, evaluate_stacked
 from .metrics import PerSampleHits, TrialAccuracy, trial_accuracy, trial_correct
+from .spec import CampaignError, CampaignSpec, RunInfo, campaign_id, validate
 
 __all__ = [
     "CampaignError", "CampaignResult", "CampaignSpec", "CellSummary", "EvalResult", "PerSampleHits", "RunInfo",

@@ -14,7 +14,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 import numpy as np
@@ -22,96 +22,17 @@ import torch
 from scipy import stats as sps
 from torch import Tensor, nn
 
-from faultlab import FaultlabError
-from faultlab.faults import (
-    FaultModel,
-    FaultSpecError,
-    LayerSelectionError,
-    fault_seed,
-    full_rate_fault,
-    layer_groups,
-    parse_fault,
-    sweep_parameter,
-)
-from faultlab.injection import (
-    ExactCount,
-    LayerSelector,
-    draw_weights,
-    inject,
-    layer_weights,
-    preserved_bn_state,
-    recalibrate_bn,
-    trial_seeds,
-)
+from faultlab.faults import LayerSelectionError, sweep_parameter
+from faultlab.injection import draw_weights, inject, layer_weights, preserved_bn_state, recalibrate_bn
 from faultlab.store import ResultsStore
 
 from .evaluate import EvalResult, auto_trials_per_pass, evaluate, evaluate_stacked, score_batches
 from .prefix import PrefixSplit
+from .scopes import campaign_scopes, cells, trial_keys
+from .spec import ALL_LAYERS, CampaignError, CampaignSpec, RunInfo, campaign_id, validate
 
-DEFAULT_TRIALS = 20
-ALL_LAYERS = "*"  # the store's layer label of a whole-network trial
-GROUP_PREFIX = "group:"  # the store's layer label of a group-scope trial, e.g. "group:depthwise"
 STACK_BUDGET_BYTES = 256 * 2**20
 PREFIX_CACHE_BYTES = 2 * 2**30  # largest cache of clean boundary activations kept per faulted scope
-PerLayer = Literal[False, True, "layer", "group"]
-
-
-class CampaignError(FaultlabError):
-    """A campaign cannot run as configured (bad rate, fault spec, layer selection, conflicting rows)."""
-
-
-@dataclass(frozen=True)
-class CampaignSpec:
-    """One fault template swept over rates. ``trials``: a count, or ``"auto"`` to stop a cell once the
-    95 % CI half-width of its mean accuracy is below ``ci_halfwidth`` (between ``min_trials`` and
-    ``max_trials``). ``bn_recalibration``: re-estimate BatchNorm statistics under each fault map on that
-    many training batches (0 = off). ``trials_per_pass``: fault maps per forward pass (None = auto).
-    ``per_layer``: sensitivity mode. ``True``/``"layer"``: each selected layer faulted alone with the same
-    keyed maps it gets in a whole-network campaign, rows carry the layer name instead of ``*``;
-    ``"group"``: each group of selected layers (stem, depthwise, pointwise, conv3x3, conv, linear,
-    classifier) faulted at once, rows carry ``group:<name>``. ``equal_count``: instead of rates, fault
-    exactly K weights per layer (or group) for each K listed (the fault at rate 1 on K uniformly placed
-    weights); rows keep K in ``equal_count`` and K / (weights in scope) as rate. ``prefix_cache``: in
-    per-layer mode compute the clean activations upstream of the faulted scope once per test batch."""
-
-    fault: str
-    rates: Sequence[float]
-    trials: int | Literal["auto"] = DEFAULT_TRIALS
-    seed: int = 0
-    layers: LayerSelector = field(default_factory=LayerSelector)
-    ci_halfwidth: float = 0.005
-    min_trials: int = 10
-    max_trials: int = 500
-    bn_recalibration: int = 0
-    trials_per_pass: int | None = None
-    per_layer: PerLayer = False  # fault one selected layer (or group) at a time instead of all at once
-    equal_count: Sequence[int] | None = None
-    prefix_cache: bool = True  # a speed option: results are identical with and without
-
-    @property
-    def mode(self) -> str | None:
-        """None (whole network), "layer" or "group"."""
-        return None if self.per_layer is False else "layer" if self.per_layer is True else self.per_layer
-
-    @property
-    def scope(self) -> str:
-        base = {None: "all", "layer": "per_layer", "group": "per_group"}.get(self.mode, str(self.per_layer))
-        return f"{base}_count" if self.equal_count else base
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """The identity of a trained model in the store."""
-
-    run_id: str
-    study: str = "default"
-    architecture: str = ""
-    variant: str = ""
-    method: str = "vanilla"
-    train_seed: int | None = None
-    checkpoint: str | None = None
-    checkpoint_hash: str | None = None
-    config: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -139,66 +60,6 @@ def ci_halfwidth(acc: Sequence[float], confidence: float = 0.95) -> float:
     if n < 2:
         return math.inf
     return float(sps.t.ppf(0.5 + confidence / 2, n - 1) * np.std(acc, ddof=1) / math.sqrt(n))
-
-
-# ------------------------------------------------------------------------------------ validation
-
-
-def validate(spec: CampaignSpec) -> dict[float, FaultModel]:
-    """Check ``spec``; return the fault model of each cell: per rate, or per count K with ``equal_count``."""
-    if spec.per_layer not in (False, True, "layer", "group"):
-        raise CampaignError(f"per_layer={spec.per_layer!r}; allowed: false, true, 'layer' or 'group'")
-    if spec.equal_count is not None:
-        return _validate_counts(spec)
-    if not spec.rates:
-        raise CampaignError("no rates given; pass e.g. --rates 0,0.05,0.1")
-    try:
-        sweep_parameter(spec.fault)
-    except FaultSpecError as err:
-        raise CampaignError(str(err)) from err
-    out = {}
-    for rate in spec.rates:
-        if not 0.0 <= float(rate) <= 1.0 or math.isnan(float(rate)):
-            raise CampaignError(f"rate {rate} is outside [0, 1]")
-        try:
-            out[float(rate)] = parse_fault(spec.fault, rate=float(rate))
-        except FaultSpecError as err:
-            raise CampaignError(f"{err} (at rate {rate})") from err
-    _validate_trials(spec)
-    return out
-
-
-def _validate_trials(spec: CampaignSpec) -> None:
-    if spec.trials != "auto" and (not isinstance(spec.trials, int) or spec.trials < 1):
-        raise CampaignError(f"trials={spec.trials!r} must be a positive integer or 'auto'")
-    if spec.trials == "auto" and not (spec.ci_halfwidth > 0 and 2 <= spec.min_trials <= spec.max_trials):
-        raise CampaignError("auto trials need ci_halfwidth > 0 and 2 <= min_trials <= max_trials")
-    if spec.bn_recalibration < 0:
-        raise CampaignError(f"bn_recalibration={spec.bn_recalibration} must be >= 0")
-
-
-def _validate_counts(spec: CampaignSpec) -> dict[int, FaultModel]:
-    if spec.mode is None:
-        raise CampaignError("equal_count needs per-layer mode (--per-layer or --per-layer group)")
-    if spec.rates:
-        raise CampaignError("give either rates or equal_count, not both (equal-count cells are keyed by K)")
-    counts = list(spec.equal_count)
-    if not counts or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in counts):
-        raise CampaignError(f"equal_count={counts!r} must be positive integers, e.g. --equal-count 8,32,128")
-    if len(set(counts)) != len(counts):
-        raise CampaignError(f"equal_count={counts!r} lists a count twice")
-    try:
-        sweep_parameter(spec.fault)
-        fault = full_rate_fault(spec.fault)
-    except FaultSpecError as err:
-        raise CampaignError(str(err)) from err
-    _validate_trials(spec)
-    return {int(k): fault for k in counts}
-
-
-def campaign_id(run: RunInfo, spec: CampaignSpec) -> str:
-    key = (run.run_id, spec.fault, spec.seed, spec.layers.describe(), spec.bn_recalibration)
-    return f"{fault_seed(*key, spec.scope) if spec.mode else fault_seed(*key):016x}"
 
 
 def _check_conflicts(store: ResultsStore, run: RunInfo, spec: CampaignSpec, cid: str) -> None:
@@ -278,7 +139,7 @@ def run_campaign(
     if spec.bn_recalibration and train_batches is None:
         raise CampaignError("bn_recalibration needs training batches (pass the data module's training set)")
     try:
-        plan = [(scope, _cells(model, scope, faults, spec.equal_count is not None))
+        plan = [(scope, cells(model, scope, faults, spec.equal_count is not None))
                 for scope in campaign_scopes(model, layers, spec.mode)]
     except LayerSelectionError as err:
         raise CampaignError(str(err)) from err
@@ -312,9 +173,9 @@ def run_campaign(
     bar = Progress(total, progress)
     results = []
     try:
-        for scope, cells in plan:
+        for scope, scope_cells in plan:
             score = _scorer(model, forward, x, y, eval_batch_size, split, scope)
-            for rate, count, fault in cells:
+            for rate, count, fault in scope_cells:
                 t0 = time.perf_counter()
                 results.append(_run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fault,
                                          per_pass, eval_batch_size, train_batches, bar, on_trial))
@@ -338,39 +199,6 @@ def _stacks(model: nn.Module, x: Tensor, layers: list[str]) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Scope:
-    """Layers faulted together: every selected layer (label ``*``), one layer (its name) or one group
-    (``group:<name>``)."""
-
-    label: str
-    group: str  # ``*`` for the whole network
-    layers: list[str]
-
-
-def campaign_scopes(model: nn.Module, layers: list[str], mode: str | None) -> list[Scope]:
-    if mode is None:
-        return [Scope(ALL_LAYERS, ALL_LAYERS, layers)]
-    groups = layer_groups(model, layers)
-    if mode == "layer":
-        return [Scope(name, groups[name], [name]) for name in layers]
-    order = dict.fromkeys(groups[name] for name in layers)
-    return [Scope(GROUP_PREFIX + g, g, [n for n in layers if groups[n] == g]) for g in order]
-
-
-def _cells(model: nn.Module, scope: Scope, faults: dict, counted: bool) -> list[tuple[float, int, FaultModel]]:
-    """(rate, count, fault) of every cell of one scope; with equal counts the rate is K / weights in scope."""
-    if not counted:
-        return [(rate, 0, fault) for rate, fault in faults.items()]
-    modules = dict(model.named_modules())
-    n = sum(modules[name].weight.numel() for name in scope.layers)
-    too_big = [k for k in faults if k > n]
-    if too_big:
-        raise CampaignError(f"equal count K={max(too_big)} exceeds the {n} weights of {scope.label}; "
-                            "choose K at most the size of the smallest selected layer (or group)")
-    return [(k / n, k, fault) for k, fault in faults.items()]
-
-
 def _scorer(model, forward, x, y, batch_size, split, scope) -> Callable[[], EvalResult]:
     """A function evaluating the model as it currently is: full passes, or the suffix downstream of the
     scope on cached clean activations (when the model traces and the cache fits its memory budget)."""
@@ -389,16 +217,6 @@ def _stored_accuracies(store: ResultsStore, run: RunInfo, spec: CampaignSpec, ra
     rows = store.trials("run_id = ? AND fault = ? AND rate = ? AND layer = ? AND equal_count = ?",
                         (run.run_id, spec.fault, rate, layer, count))
     return {r["trial"]: r["accuracy"] for r in rows}
-
-
-def trial_keys(spec: CampaignSpec, scope: Scope, rate: float, count: int,
-               trial: int) -> tuple[dict[str, int], ExactCount | None]:
-    """Per-layer fault seeds of one trial (a layer meets the map it gets in a whole-network campaign) and,
-    for equal-count cells, the seed of the K positions."""
-    if not count:
-        return trial_seeds(spec.seed, scope.layers, spec.fault, rate, trial), None
-    seeds = {name: fault_seed(spec.seed, name, spec.fault, "count", count, trial) for name in scope.layers}
-    return seeds, ExactCount(count, fault_seed(spec.seed, scope.label, spec.fault, "count", count, trial, "positions"))
 
 
 def _run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fault, per_pass, batch_size,
