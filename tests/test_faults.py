@@ -446,6 +446,8 @@ def test_fault_seed_is_stable_and_discriminating():
     ]
     assert len({seed, *(fault_seed(*v) for v in variants)}) == len(variants) + 1
     assert fault_seed(1, 0.5) == fault_seed(1.0, 0.5)  # numbers keyed by value
+    assert fault_seed(True, 0.5) != fault_seed(1, 0.5) and fault_seed(True) == fault_seed(True)  # memo is typed
+    assert fault_seed([1, "a"]) == fault_seed((1, "a"))  # unhashable parts bypass the memo
     assert fault_seed(Drop(0.1)) == fault_seed("drop(p=0.1)")
     with pytest.raises(TypeError, match="cannot key"):
         fault_seed(object())
