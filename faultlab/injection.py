@@ -7,7 +7,8 @@
 Each layer's map comes from its own (CPU) generator seeded by ``fault_seed(campaign seed, layer, fault
 template, rate, trial)``, also for a model on a GPU: two models of one architecture meet identical maps
 at the same (rate, trial) (common random numbers), and any trial can be re-created without storing a
-mask. Read-noise-like models (``per_forward``) are redrawn before every forward pass from the trial's generator stream.
+mask. Read-noise-like models (``per_forward``) are redrawn before every forward pass from the trial's
+generator stream.
 
 With ``exact=ExactCount(k, seed)`` exactly k weights over the given layers are faulty (equal-count
 sensitivity): their positions come from the generator of ``seed``, their values from each layer's draw

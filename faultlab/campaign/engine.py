@@ -159,7 +159,7 @@ def run_campaign(
     any_fault = next(iter(faults.values()))
     per_pass = spec.trials_per_pass
     if per_pass is None:
-        n_weights = sum(dict(model.named_modules())[n].weight.numel() for n in layers)
+        n_weights = sum(w.numel() for w in layer_weights(model, layers).values())
         per_pass = auto_trials_per_pass(model, x.device, n_weights, STACK_BUDGET_BYTES, x[:eval_batch_size])
         if per_pass > 1 and not _stacks(model, x, layers):
             per_pass = 1
@@ -191,7 +191,7 @@ def run_campaign(
 
 def _stacks(model: nn.Module, x: Tensor, layers: list[str]) -> bool:
     """Whether the model evaluates under ``vmap`` (data-dependent control flow does not)."""
-    stacked = {f"{n}.weight": torch.stack([dict(model.named_modules())[n].weight.detach()] * 2) for n in layers}
+    stacked = {f"{n}.weight": torch.stack([w.detach()] * 2) for n, w in layer_weights(model, layers).items()}
     try:
         evaluate_stacked(model, stacked, x[:2], torch.zeros(2, dtype=torch.long, device=x.device))
     except RuntimeError:

@@ -78,17 +78,14 @@ class PrefixSplit:
         prefix.recompile()
 
         mutated = {i for i, b in enumerate(boundary) if b in overwritten}
-        return Suffix(prefix, fx.GraphModule(self.gm, suffix_graph), mutated,
-                      len(downstream), len(nodes))
+        return Suffix(prefix, fx.GraphModule(self.gm, suffix_graph), mutated)
 
 
 class Suffix:
     """Callable on the cached boundary values of one batch; returns that batch's logits."""
 
-    def __init__(self, prefix: fx.GraphModule, suffix: fx.GraphModule, mutated: set[int], n_downstream: int,
-                 n_nodes: int) -> None:
+    def __init__(self, prefix: fx.GraphModule, suffix: fx.GraphModule, mutated: set[int]) -> None:
         self.prefix, self.graph_module, self.mutated = prefix, suffix, mutated
-        self.fraction = n_downstream / max(1, n_nodes)  # share of graph nodes re-run per trial
 
     @torch.no_grad()
     def cache(self, x: Tensor, batch_size: int) -> list[tuple[Tensor, ...]]:

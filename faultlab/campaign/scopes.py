@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from faultlab.faults import FaultModel, fault_seed, layer_groups
-from faultlab.injection import ExactCount, trial_seeds
+from faultlab.injection import ExactCount, layer_weights, trial_seeds
 
 from .spec import ALL_LAYERS, GROUP_PREFIX, CampaignError, CampaignSpec
 
@@ -40,8 +40,7 @@ def cells(model: nn.Module, scope: Scope, faults: dict, counted: bool) -> list[t
     """(rate, count, fault) of every cell of one scope; with equal counts the rate is K / weights in scope."""
     if not counted:
         return [(rate, 0, fault) for rate, fault in faults.items()]
-    modules = dict(model.named_modules())
-    n = sum(modules[name].weight.numel() for name in scope.layers)
+    n = sum(w.numel() for w in layer_weights(model, scope.layers).values())
     too_big = [k for k in faults if k > n]
     if too_big:
         raise CampaignError(f"equal count K={max(too_big)} exceeds the {n} weights of {scope.label}; "

@@ -7,6 +7,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
 
+from . import fmt
 from .curve_pages import rate_name
 from .layout import Doc, label
 from .sample import RELIABLE_SHARE
@@ -104,10 +105,11 @@ def group_comparison_pages(doc: Doc, table: pd.DataFrame) -> None:
     shown = pd.DataFrame({
         "scope": table["scope"], "method": table["method"], "fault": table["fault"], "group": table["group"],
         "level": table["level"], "a vs b": table["variant_a"] + " vs " + table["variant_b"],
-        "drop a / b (pp)": [f"{100 * a:.1f} / {100 * b:.1f}" for a, b in zip(table["drop_a"], table["drop_b"])],
-        "a - b [95% CI] (pp)": [f"{100 * e:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
-                                for e, lo, hi in zip(table["estimate"], table["ci_low"], table["ci_high"])],
-        "p (Holm)": [f"{p:.2g}" for p in table["p_holm"]], "verdict": table["verdict"],
+        "drop a / b": [f"{fmt.fmt_pp(a, signed=False)} / {fmt.fmt_pp(b, signed=False)}"
+                       for a, b in zip(table["drop_a"], table["drop_b"])],
+        "a − b\n(pp)": [fmt.fmt_pp(x) for x in table["estimate"]],
+        "95 % CI\n(pp)": [fmt.fmt_ci_pp(lo, hi) for lo, hi in zip(table["ci_low"], table["ci_high"])],
+        "Holm p\n(Welch)": [fmt.fmt_p(p) for p in table["p_holm"]], "verdict": table["verdict"],
     })
     doc.table_pages("Per-group comparison between architectures", shown,
                     subtitle="Accuracy drop from clean when one layer group is faulted; verdict for a: better = "

@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from faultlab.stats import compare_groups, holm
+from faultlab.stats import compare_groups, holm, verdict
 from faultlab.store import ResultsStore
 
 ALL_LAYERS = "*"
@@ -61,7 +61,8 @@ def group_comparison(df: pd.DataFrame) -> pd.DataFrame:
 
     Scope ``group`` uses group-scope trials (the whole group faulted at once); scope ``layer`` averages
     the single-layer trials of the group's layers per (run, trial) first (mean single-layer sensitivity).
-    The estimate is drop(a) - drop(b): negative means a loses less accuracy (is more tolerant).
+    The estimate is drop(a) - drop(b): negative means a loses less accuracy (is more tolerant); the verdict
+    ("better" = a more tolerant) comes from ``faultlab.stats.verdict`` at alpha = 0.05 on the Holm p.
     """
     sub = _with_levels(df)
     sub = sub[sub["layer_group"].notna()]
@@ -75,17 +76,17 @@ def group_comparison(df: pd.DataFrame) -> pd.DataFrame:
             a, b = g.loc[g["variant"] == va, "drop"].to_numpy(), g.loc[g["variant"] == vb, "drop"].to_numpy()
             if a.size < 2 or b.size < 2:
                 continue
-            res = compare_groups(a, b)
+            # tested on the accuracy change from clean (-drop), so that higher is better as everywhere
+            res = compare_groups(-a, -b)
             ci = res.confidence_interval(1 - ALPHA)
             scope, method, fault, group, _, level = key
             rows.append({"scope": scope, "method": method, "fault": fault, "group": group, "level": level,
                          "variant_a": va, "variant_b": vb, "drop_a": a.mean(), "drop_b": b.mean(),
-                         "estimate": res.estimate, "ci_low": ci.low, "ci_high": ci.high, "n_a": a.size, "n_b": b.size,
-                         "pvalue": res.pvalue, "cohens_d": res.cohens_d})
+                         "estimate": -res.estimate, "ci_low": -ci.high, "ci_high": -ci.low, "n_a": a.size,
+                         "n_b": b.size, "pvalue": res.pvalue, "cohens_d": -res.cohens_d, "_res": res})
     if not rows:
         return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
     out = pd.DataFrame(rows)
     out["p_holm"] = holm(out["pvalue"].to_numpy())
-    out["verdict"] = [("better" if e < 0 else "worse") if p < ALPHA else "inconclusive"
-                      for e, p in zip(out["estimate"], out["p_holm"])]
-    return out
+    out["verdict"] = [verdict(res, alpha=ALPHA, pvalue=p) for res, p in zip(out["_res"], out["p_holm"])]
+    return out.drop(columns="_res")
