@@ -208,18 +208,28 @@ class _Untraceable(nn.Module):
         return self.b(h)
 
 
-def test_campaigns_are_identical_with_and_without_prefix_cache_and_fall_back_when_untraceable(mobile, tmp_path):
+def test_campaigns_are_identical_with_and_without_prefix_cache_and_fall_back_when_untraceable(
+        mobile, tmp_path, monkeypatch):
+    from faultlab.campaign.prefix import Suffix
+
     net, x, y = mobile
     assert PrefixSplit.trace(_Untraceable()) is None
-    frames = []
+    calls = []
+    run_suffix = Suffix.__call__
+    monkeypatch.setattr(Suffix, "__call__", lambda self, *a: calls.append(1) or run_suffix(self, *a))
+    frames, suffix_calls = [], []
     for cache in (True, False):
         spec = CampaignSpec("drop(p={rate})", [0.1, 0.4], trials=2, per_layer=True, prefix_cache=cache)
         with ResultsStore(tmp_path / f"{cache}.sqlite") as store:
+            calls.clear()
             run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off")
+            suffix_calls.append(len(calls))
             rows = list(store.trials(with_correct=True))
             frames.append([(r["layer"], r["rate"], r["trial"], r["accuracy"], r["loss"], r["correct"].tobytes())
                            for r in rows])
-    assert frames[0] == frames[1] and len(frames[0]) == len(LayerSelector().select(net)) * 2 * 2
+    n_trials = len(LayerSelector().select(net)) * 2 * 2
+    assert frames[0] == frames[1] and len(frames[0]) == n_trials
+    assert suffix_calls == [n_trials, 0]  # one suffix pass per trial (one test batch) with the cache, none without
     torch.manual_seed(0)
     odd = _Untraceable().eval()
     xs, ys = torch.randn(20, 4), torch.randint(0, 2, (20,))
