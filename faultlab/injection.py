@@ -108,6 +108,19 @@ def draw_weights(
     return draws, gens
 
 
+def draw_stacks(
+    weights: Mapping[str, Tensor], fault: FaultModel, seeds: Sequence[Mapping[str, int]]
+) -> dict[str, Tensor]:
+    """K trials' maps (``seeds[t]``: trial t's per-layer seeds) of each tensor of ``weights``, stacked
+    ``[K, *w.shape]`` on the weights' device: bit for bit the maps ``draw_weights`` gives trial by
+    trial, each layer's K maps drawn with one vectorised transform (``FaultModel.draw_each``)."""
+    stacks = {}
+    for name, w in weights.items():
+        generators = [make_generator(trial[name]) for trial in seeds]
+        stacks[name] = fault.draw_each(w.detach().cpu(), generators).weights.to(w.device)
+    return stacks
+
+
 @contextmanager
 def inject(
     model: nn.Module, fault: FaultModel, layers: Sequence[str], seeds: Mapping[str, int] | int,

@@ -23,7 +23,7 @@ from scipy import stats as sps
 from torch import Tensor, nn
 
 from faultlab.faults import LayerSelectionError, sweep_parameter
-from faultlab.injection import draw_weights, inject, layer_weights, preserved_bn_state, recalibrate_bn
+from faultlab.injection import draw_stacks, draw_weights, inject, layer_weights, preserved_bn_state, recalibrate_bn
 from faultlab.store import ResultsStore
 
 from .evaluate import EvalResult, auto_trials_per_pass, evaluate, evaluate_stacked, score_batches
@@ -266,9 +266,12 @@ def _one_trial(model, score, fault, layers, seeds, exact, spec, train_batches) -
 
 def _stacked_trials(model, x, y, fault, layers, keys, batch_size) -> list[EvalResult]:
     weights = layer_weights(model, layers)
-    per_trial = [draw_weights(weights, fault, seeds, exact)[0] for seeds, exact in keys]
-    stacked = {f"{name}.weight": torch.stack([d[name].weights for d in per_trial]) for name in layers}
-    return evaluate_stacked(model, stacked, x, y, batch_size)
+    if all(exact is None for _, exact in keys):
+        stacks = draw_stacks(weights, fault, [seeds for seeds, _ in keys])
+    else:
+        per_trial = [draw_weights(weights, fault, seeds, exact)[0] for seeds, exact in keys]
+        stacks = {name: torch.stack([d[name].weights for d in per_trial]) for name in layers}
+    return evaluate_stacked(model, {f"{name}.weight": w for name, w in stacks.items()}, x, y, batch_size)
 
 
 def _row(cid, run, spec, scope, rate, count, trial, key, result, seconds) -> dict:

@@ -25,8 +25,8 @@ class EvalResult:
 
 def _results(correct: Tensor, loss_sum: Tensor) -> list[EvalResult]:
     n = correct.shape[1]
-    acc = correct.float().mean(1)
-    return [EvalResult(float(acc[i]), float(loss_sum[i]) / n, correct[i].cpu()) for i in range(correct.shape[0])]
+    acc, loss = correct.float().mean(1).tolist(), loss_sum.tolist()
+    return [EvalResult(a, s / n, c) for a, s, c in zip(acc, loss, correct.cpu().unbind(0))]
 
 
 @torch.no_grad()

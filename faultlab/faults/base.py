@@ -1,10 +1,13 @@
 """Fault-model base API: a :class:`FaultModel` maps (W, generator) to a :class:`FaultDraw`.
 
     draw = Drop(p=0.1).draw(w, make_generator(seed), k=20)   # 20 independent maps, [20, *w.shape]
+    maps = Drop(p=0.1).draw_each(w, [make_generator(s) for s in trial_seeds])  # one map per keyed seed
 
 Contract shared by every model: ``w`` is never modified in place, the global RNG is never used
 (every random draw passes ``generator=``, which must live on ``w.device``), the output has w's dtype
-and device, and the same (w, generator state) gives the same output bit for bit.
+and device, and the same (w, generator state) gives the same output bit for bit. Models that draw
+through ``faults.streams`` (``uniform``/``normal``) are ``stackable``: ``draw_each`` then draws K keyed
+maps with one vectorised transform.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
+
+from .streams import GeneratorStack, RandomSource
 
 ParamValue = float | int | str
 
@@ -144,11 +150,13 @@ class FaultModel:
     Subclasses set ``name``, validate in ``__init__`` (storing parameters with ``self._set``) and
     implement ``_apply(wb, generator)``: ``wb`` is ``[B, *shape]`` holding B independent slices,
     every per-tensor statistic (max|W|, percentiles) is taken per slice, and random draws have
-    shape ``[..., B, *shape]`` on ``wb.device``.
+    shape ``[..., B, *shape]`` on ``wb.device``. Drawing them with ``faults.streams.uniform``/``normal``
+    (naming the B dimension) and setting ``stackable = True`` lets ``draw_each`` vectorise K trials.
     """
 
     name: ClassVar[str] = ""
     per_forward: ClassVar[bool] = False  # True: redraw on every forward pass, also at evaluation
+    stackable: ClassVar[bool] = False  # True: ``_apply`` draws only through faults.streams (see draw_each)
     _param_names: ClassVar[tuple[str, ...]] = ()
     _defaults: ClassVar[dict[str, Any]] = {}
 
@@ -171,7 +179,7 @@ class FaultModel:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
     # --- drawing
-    def _apply(self, wb: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+    def _apply(self, wb: Tensor, generator: RandomSource) -> tuple[Tensor, Tensor | None]:
         raise NotImplementedError
 
     def draw(self, w: Tensor, generator: torch.Generator, k: int | None = None) -> FaultDraw:
@@ -185,6 +193,26 @@ class FaultModel:
         if weights.data_ptr() == w.data_ptr():  # never hand back an alias of the input
             weights = weights.clone()
         return FaultDraw(weights, None if faulty is None else unbatched(faulty, k))
+
+    def draw_each(self, w: Tensor, generators: Sequence[torch.Generator]) -> FaultDraw:
+        """One map per generator, stacked ``[K, *w.shape]``: bit for bit the maps of ``draw(w, g)`` for each
+        generator in turn (K keyed trials), drawn with one vectorised transform when the model is
+        ``stackable`` and one draw per generator otherwise."""
+        generators = list(generators)
+        if not generators:
+            raise ValueError(f"{self.name}: draw_each needs at least one generator")
+        if not self.stackable:
+            draws = [self.draw(w, g) for g in generators]
+            faulty = None if draws[0].faulty is None else torch.stack([d.faulty for d in draws])
+            return FaultDraw(torch.stack([d.weights for d in draws]), faulty)
+        for generator in generators:
+            _check_inputs(self.name, w, generator, None)
+        wb = w.unsqueeze(0).expand(len(generators), *w.shape).to(compute_dtype(w.dtype))
+        weights, faulty = self._apply(wb, GeneratorStack(generators))
+        weights = weights.to(w.dtype)
+        if weights.untyped_storage().data_ptr() == w.untyped_storage().data_ptr():
+            weights = weights.clone()
+        return FaultDraw(weights.contiguous(), None if faulty is None else faulty.contiguous())
 
     def __call__(self, w: Tensor, generator: torch.Generator, k: int | None = None) -> Tensor:
         return self.draw(w, generator, k).weights

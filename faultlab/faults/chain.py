@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from .base import FaultModel, FaultSpecError, ParamValue
+from .streams import RandomSource
 
 
 def member_labels(names: list[str]) -> list[str]:
@@ -45,7 +45,11 @@ class Chain(FaultModel):
     def per_forward(self) -> bool:  # type: ignore[override]
         return any(m.per_forward for m in self.models)
 
-    def _apply(self, wb: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+    @property
+    def stackable(self) -> bool:  # type: ignore[override]
+        return all(m.stackable for m in self.models)
+
+    def _apply(self, wb: Tensor, generator: RandomSource) -> tuple[Tensor, Tensor | None]:
         faulty: Tensor | None = None
         for model in self.models:
             wb, mask = model._apply(wb, generator)

@@ -25,6 +25,7 @@ from .mapping import (
     to_conductance,
     weight_scale,
 )
+from .streams import RandomSource, normal, uniform
 
 HEALTHY, SA0, SA1 = 0, 1, 2  # device state codes returned by device_states()
 LINE_LEVELS = ("sa0", "sa1")
@@ -34,11 +35,13 @@ RATE_TOLERANCE = 1e-12  # slack on sa0 + sa1 <= 1 for decimal rates such as 0.7 
 class _Crossbar(FaultModel):
     """Shared mapping; subclasses implement ``_perturb(g, generator)`` on g = [2 (G+, G-), B, ...]."""
 
+    stackable = True
+
     g_min: float
     g_max: float
     clip_percentile: float
 
-    def _perturb(self, g: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+    def _perturb(self, g: Tensor, generator: RandomSource) -> tuple[Tensor, Tensor | None]:
         raise NotImplementedError
 
     def _map(self, wb: Tensor) -> tuple[Tensor, Tensor]:
@@ -46,7 +49,7 @@ class _Crossbar(FaultModel):
         g_pos, g_neg, w_max = to_conductance(wb, self.g_min, self.g_max, w_max=w_max)
         return torch.stack((g_pos, g_neg)), w_max
 
-    def _apply(self, wb: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+    def _apply(self, wb: Tensor, generator: RandomSource) -> tuple[Tensor, Tensor | None]:
         g, w_max = self._map(wb)
         g, faulty = self._perturb(g, generator)
         out = from_conductance(g[0], g[1], w_max, self.g_min, self.g_max)
@@ -72,10 +75,10 @@ class _Crossbar(FaultModel):
 class _Stuck(_Crossbar):
     """Devices forced to g_min (SA0) or g_max (SA1); subclasses draw the state codes."""
 
-    def _states(self, g: Tensor, generator: torch.Generator) -> Tensor:
+    def _states(self, g: Tensor, generator: RandomSource) -> Tensor:
         raise NotImplementedError
 
-    def _perturb(self, g: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+    def _perturb(self, g: Tensor, generator: RandomSource) -> tuple[Tensor, Tensor | None]:
         states = self._states(g, generator)
         g = torch.where(states == SA0, self.g_min, torch.where(states == SA1, self.g_max, g))
         return g, (states != HEALTHY).any(dim=0)
@@ -111,8 +114,8 @@ class StuckAt(_Stuck):
             raise FaultSpecError(f"{self.name}: sa0 + sa1 = {sa0 + sa1!r} exceeds 1 (sa0={sa0!r}, sa1={sa1!r})")
         self._set(sa0=sa0, sa1=sa1, **check_conductance_range(self.name, g_min, g_max, clip_percentile))
 
-    def _states(self, g: Tensor, generator: torch.Generator) -> Tensor:
-        u = torch.rand(g.shape, generator=generator, device=g.device, dtype=g.dtype)
+    def _states(self, g: Tensor, generator: RandomSource) -> Tensor:
+        u = uniform(g.shape, generator, 1, g)
         codes = torch.where(u < self.sa0, SA0, torch.where(u < self.sa0 + self.sa1, SA1, HEALTHY))
         return codes.to(torch.int8)
 
@@ -146,14 +149,13 @@ class LineFaults(_Stuck):
             **check_conductance_range(self.name, g_min, g_max, clip_percentile),
         )
 
-    def _states(self, g: Tensor, generator: torch.Generator) -> Tensor:
+    def _states(self, g: Tensor, generator: RandomSource) -> Tensor:
         lead, shape = g.shape[:2], g.shape[2:]
         n_out = shape[0] if len(shape) else 1
         n_in = math.prod(shape[1:])
         n_row_tiles, n_col_tiles = -(-n_out // self.tile), -(-n_in // self.tile)
-        opts = {"generator": generator, "device": g.device, "dtype": g.dtype}
-        bit = torch.rand((*lead, n_out, n_col_tiles), **opts) < self.p  # bit line o in column tile c
-        word = torch.rand((*lead, n_row_tiles, n_in), **opts) < self.p  # word line j in row tile r
+        bit = uniform((*lead, n_out, n_col_tiles), generator, 1, g) < self.p  # bit line o in column tile c
+        word = uniform((*lead, n_row_tiles, n_in), generator, 1, g) < self.p  # word line j in row tile r
         rows = torch.arange(n_out, device=g.device) // self.tile
         cols = torch.arange(n_in, device=g.device) // self.tile
         stuck = (bit[..., cols] | word[..., rows, :]).reshape(g.shape)
@@ -161,9 +163,9 @@ class LineFaults(_Stuck):
         return torch.where(stuck, code, HEALTHY).to(torch.int8)
 
 
-def _relative_noise(g: Tensor, rel_sigma: Tensor | float, generator: torch.Generator) -> Tensor:
+def _relative_noise(g: Tensor, rel_sigma: Tensor | float, generator: RandomSource) -> Tensor:
     """G' = max(G (1 + s eps), 0)."""
-    eps = torch.randn(g.shape, generator=generator, device=g.device, dtype=g.dtype)
+    eps = normal(g.shape, generator, 1, g)
     return (g * (1.0 + rel_sigma * eps)).clamp_min(0.0)
 
 
@@ -195,7 +197,7 @@ class Programming(_Crossbar):
                 )
         self._set(sigma=sigma, a=a, b=b, **rng)
 
-    def _perturb(self, g: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+    def _perturb(self, g: Tensor, generator: RandomSource) -> tuple[Tensor, Tensor | None]:
         rel = (self.a * g + self.b) / 100.0 if (self.a or self.b) else self.sigma
         return _relative_noise(g, rel, generator), None
 
@@ -216,7 +218,7 @@ class ReadNoise(_Crossbar):
         sigma = check_number(self.name, "sigma", sigma, 0.0)
         self._set(sigma=sigma, **check_conductance_range(self.name, g_min, g_max, clip_percentile))
 
-    def _perturb(self, g: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+    def _perturb(self, g: Tensor, generator: RandomSource) -> tuple[Tensor, Tensor | None]:
         return _relative_noise(g, self.sigma, generator), None
 
 
@@ -251,9 +253,9 @@ class Drift(_Crossbar):
             **check_conductance_range(self.name, g_min, g_max, clip_percentile),
         )
 
-    def _perturb(self, g: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+    def _perturb(self, g: Tensor, generator: RandomSource) -> tuple[Tensor, Tensor | None]:
         log_ratio = math.log(self.t / self.t0)
         if self.nu_std == 0.0:
             return g * math.exp(-self.nu * log_ratio), None
-        eps = torch.randn(g.shape, generator=generator, device=g.device, dtype=g.dtype)
+        eps = normal(g.shape, generator, 1, g)
         return g * torch.exp(-(self.nu + self.nu_std * eps) * log_ratio), None

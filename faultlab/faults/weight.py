@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from .base import FaultModel, abs_max, check_choice, check_number
+from .streams import RandomSource, normal, uniform
 
 GAUSSIAN_KINDS = ("normal", "folded", "lognormal")
 
@@ -22,13 +23,15 @@ class Drop(FaultModel):
     statistics are not biased between training and evaluation). Survivors are returned unchanged.
     """
 
+    stackable = True
+
     name = "drop"
 
     def __init__(self, p: float) -> None:
         self._set(p=check_number(self.name, "p", p, 0.0, 1.0))
 
-    def _apply(self, wb: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
-        u = torch.rand(wb.shape, generator=generator, device=wb.device, dtype=wb.dtype)
+    def _apply(self, wb: Tensor, generator: RandomSource) -> tuple[Tensor, Tensor | None]:
+        u = uniform(wb.shape, generator, 0, wb)
         faulty = u < self.p
         return torch.where(faulty, torch.zeros_like(wb), wb), faulty
 
@@ -40,6 +43,8 @@ class GaussianMult(FaultModel):
     lognormal: W' = W exp(sigma eps). sigma is dimensionless (relative to each weight).
     """
 
+    stackable = True
+
     name = "gaussian_mult"
 
     def __init__(self, sigma: float, kind: str = "normal") -> None:
@@ -48,8 +53,8 @@ class GaussianMult(FaultModel):
             kind=check_choice(self.name, "kind", kind, GAUSSIAN_KINDS),
         )
 
-    def _apply(self, wb: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
-        eps = torch.randn(wb.shape, generator=generator, device=wb.device, dtype=wb.dtype)
+    def _apply(self, wb: Tensor, generator: RandomSource) -> tuple[Tensor, Tensor | None]:
+        eps = normal(wb.shape, generator, 0, wb)
         if self.kind == "lognormal":
             return wb * torch.exp(self.sigma * eps), None
         factor = 1.0 + self.sigma * eps
@@ -63,13 +68,15 @@ class GaussianAdd(FaultModel):
     10 % of the largest weight magnitude.
     """
 
+    stackable = True
+
     name = "gaussian_add"
 
     def __init__(self, sigma: float) -> None:
         self._set(sigma=check_number(self.name, "sigma", sigma, 0.0))
 
-    def _apply(self, wb: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
-        eps = torch.randn(wb.shape, generator=generator, device=wb.device, dtype=wb.dtype)
+    def _apply(self, wb: Tensor, generator: RandomSource) -> tuple[Tensor, Tensor | None]:
+        eps = normal(wb.shape, generator, 0, wb)
         return wb + (self.sigma * abs_max(wb)) * eps, None
 
 
@@ -81,12 +88,14 @@ class Quantize(FaultModel):
     the generator is accepted but never drawn from.
     """
 
+    stackable = True
+
     name = "quantize"
 
     def __init__(self, levels: int) -> None:
         self._set(levels=check_number(self.name, "levels", levels, 2, integer=True))
 
-    def _apply(self, wb: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+    def _apply(self, wb: Tensor, generator: RandomSource) -> tuple[Tensor, Tensor | None]:
         w_max = abs_max(wb).clamp_min(torch.finfo(wb.dtype).tiny)
         step = 2.0 * w_max / (self.levels - 1)
         index = torch.round((wb + w_max) / step).clamp(0, self.levels - 1)
