@@ -230,6 +230,14 @@ def test_campaigns_are_identical_with_and_without_prefix_cache_and_fall_back_whe
     n_trials = len(LayerSelector().select(net)) * 2 * 2
     assert frames[0] == frames[1] and len(frames[0]) == n_trials
     assert suffix_calls == [n_trials, 0]  # one suffix pass per trial (one test batch) with the cache, none without
+    caches = []
+    build_cache = Suffix.cache
+    monkeypatch.setattr(Suffix, "cache", lambda self, *a: caches.append(1) or build_cache(self, *a))
+    with ResultsStore(tmp_path / "True.sqlite") as store:  # everything stored: the re-run builds no cache
+        run_campaign(net, x, y, CampaignSpec("drop(p={rate})", [0.1, 0.4], trials=2, per_layer=True), store,
+                     RunInfo("r"), progress="off")
+        assert store.count_trials() == n_trials
+    assert caches == [] and len(calls) == 0
     torch.manual_seed(0)
     odd = _Untraceable().eval()
     xs, ys = torch.randn(20, 4), torch.randint(0, 2, (20,))

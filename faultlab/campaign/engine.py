@@ -174,7 +174,7 @@ def run_campaign(
     results = []
     try:
         for scope, scope_cells in plan:
-            score = _scorer(model, forward, x, y, eval_batch_size, split, scope)
+            score = _lazy(lambda scope=scope: _scorer(model, forward, x, y, eval_batch_size, split, scope))
             for rate, count, fault in scope_cells:
                 t0 = time.perf_counter()
                 results.append(_run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fault,
@@ -197,6 +197,18 @@ def _stacks(model: nn.Module, x: Tensor, layers: list[str]) -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def _lazy(make: Callable[[], Callable[[], EvalResult]]) -> Callable[[], EvalResult]:
+    """A scorer built on its first call: a resumed scope whose cells are all stored caches nothing."""
+    built: list[Callable[[], EvalResult]] = []
+
+    def score() -> EvalResult:
+        if not built:
+            built.append(make())
+        return built[0]()
+
+    return score
 
 
 def _scorer(model, forward, x, y, batch_size, split, scope) -> Callable[[], EvalResult]:
