@@ -3,6 +3,7 @@ mid-campaign (Ray's retry, or a re-run, completes the study with exactly the uni
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -197,11 +198,21 @@ def test_cli_sweep_on_a_local_ray_instance(tmp_path):
     (["--address", "auto"], "--address needs --executor ray"),
     (["--executor", "ray", "--max-retries", "-1"], "--max-retries -1: must be >= 0"),
     (["--executor", "ray", "--address", "not-an-address"], "--address not-an-address: Invalid address format"),
+    (["--executor", "ray", "--address", "127.0.0.1:{closed}"], "--address 127.0.0.1:{closed}: nothing answers there"),
+    (["--executor", "ray", "--address", "ray://127.0.0.1:{closed}"], "nothing answers there"),
 ])
 def test_cli_option_errors_are_one_line(monkeypatch, capsys, tmp_path, args, message):
+    with socket.socket() as probe:  # a port that was just free: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    args, message = [a.format(closed=closed) for a in args], message.format(closed=closed)
     monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as in a fresh CLI process, not this test's Ray
+    t0 = time.monotonic()
     with pytest.raises(SystemExit) as exit_:
         main(["sweep", str(TINY), "--store", str(tmp_path / "e.sqlite"), "--runs-dir", str(tmp_path / "runs"), *args])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.startswith("faultlab: error: ") and message in err, err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
+    if "answers" in message:
+        assert not (tmp_path / "e.sqlite").exists()
+    assert time.monotonic() - t0 < 30  # no minutes of Ray connection retries

@@ -12,6 +12,7 @@ needs only the shared filesystem's POSIX locks; WAL needs shared memory on one m
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 
 from faultlab import FaultlabError
@@ -24,6 +25,23 @@ from .spec import StudySpec
 MISSING_RAY = "the ray executor needs Ray: pip install 'faultlab[ray]'"
 
 
+CONNECT_TIMEOUT_S = 10.0
+
+
+def check_address(address: str) -> None:
+    """Fail fast, in one line, when nothing listens at a ``HOST:PORT`` (or ``ray://HOST:PORT``) address:
+    Ray itself keeps retrying for minutes. ``auto`` is left to Ray."""
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as err:
+        raise FaultlabError(f"--address {address}: nothing answers there ({err.strerror or err}); start the "
+                            "head node with `ray start --head` or give its address (or --address auto)") from None
+
+
 def _connect(ray, address: str | None, cpus: int | None) -> bool:
     """Reuse a Ray already initialised in this process, else start a private local instance (``address``
     None: even when a ``ray start`` cluster runs here, so ``cpus`` holds) or join a cluster ("auto": the
@@ -33,6 +51,7 @@ def _connect(ray, address: str | None, cpus: int | None) -> bool:
     if address is None:
         ray.init(address="local", num_cpus=cpus or os.cpu_count() or 1)
         return True
+    check_address(address)
     try:
         ray.init(address=address)
     except (ConnectionError, ValueError) as err:

@@ -108,6 +108,10 @@ def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int 
     # writers on several machines: SQLite's rollback journal (WAL needs shared memory on one machine)
     journal = os.environ.get(JOURNAL_ENV) or ("delete" if executor == "ray" and address is not None else None)
     t0 = time.perf_counter()
+    if executor == "ray" and address is not None:
+        from .ray_executor import check_address
+
+        check_address(address)  # before anything is written
     ResultsStore(store, journal).close()  # fail early on a bad store path, create the schema once
     plans = expand(spec)
     with ResultsStore(store, journal) as s:
