@@ -198,6 +198,8 @@ def test_cli_sweep_on_a_local_ray_instance(tmp_path):
     (["--address", "auto"], "--address needs --executor ray"),
     (["--executor", "ray", "--max-retries", "-1"], "--max-retries -1: must be >= 0"),
     (["--executor", "ray", "--address", "not-an-address"], "--address not-an-address: Invalid address format"),
+    (["--gpus-per-run", "1"], "--gpus-per-run needs --executor ray"),
+    (["--executor", "ray", "--gpus-per-run", "-1"], "--gpus-per-run -1: must be >= 0"),
     (["--executor", "ray", "--address", "127.0.0.1:{closed}"], "--address 127.0.0.1:{closed}: nothing answers there"),
     (["--executor", "ray", "--address", "ray://127.0.0.1:{closed}"], "nothing answers there"),
 ])
@@ -216,3 +218,32 @@ def test_cli_option_errors_are_one_line(monkeypatch, capsys, tmp_path, args, mes
     if "answers" in message:
         assert not (tmp_path / "e.sqlite").exists()
     assert time.monotonic() - t0 < 30  # no minutes of Ray connection retries
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without GPUs")
+def test_gpus_per_run_beyond_the_cluster_is_one_line_and_writes_no_rows(tmp_path):
+    store = tmp_path / "s.sqlite"
+    with pytest.raises(FaultlabError, match=r"--gpus-per-run 1: no node of the Ray cluster has that many GPUs "
+                                            r"\(largest: 0\)"):
+        run_study(study(), str(store), str(tmp_path / "runs"), executor="ray", gpus_per_run=1)
+    with ResultsStore(store) as s:
+        assert s.count_trials() == 0
+    assert not (tmp_path / "runs").exists()
+
+
+def test_runs_reserving_gpus_schedule_and_complete(tmp_path):
+    """Tasks asking for half a GPU run on an instance declaring one (Ray schedules on declared resources;
+    without a real GPU the task itself falls back to the CPU)."""
+    script = f"""
+import ray, yaml
+from faultlab.sweep import parse_study, run_study
+raw = yaml.safe_load(open({str(TINY)!r}))
+raw["methods"], raw["training"]["seeds"] = raw["methods"][:1], [0]
+ray.init(num_cpus=2, num_gpus=1, include_dashboard=False)
+s = run_study(parse_study(raw), {str(tmp_path / "s.sqlite")!r}, {str(tmp_path / "runs")!r}, executor="ray",
+              gpus_per_run=0.5)
+print("runs", s.runs, "trials", s.new_trials)
+"""
+    res = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "runs 2 trials 12" in res.stdout

@@ -1,7 +1,7 @@
 """``faultlab sweep``: run a whole study (train every run unless cached, then its campaigns).
 
     faultlab sweep experiments/demo.yaml [--store results/demo.sqlite] [--workers 2] [--dry-run]
-    faultlab sweep experiments/demo.yaml --executor ray [--address auto|HOST:PORT] [--max-retries 3]
+    faultlab sweep experiments/demo.yaml --executor ray [--address auto|HOST:PORT] [--max-retries 3] [--gpus-per-run 1]
 
 Re-running a finished study does no work; re-running an interrupted one finishes what is missing.
 With --executor ray each run (training + campaigns) is a Ray task: on a local Ray instance of --workers
@@ -29,6 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="with --executor ray: the cluster to join, 'auto' or HOST:PORT (default: start Ray here)")
     p.add_argument("--max-retries", type=int, default=3,
                    help="with --executor ray: retries of a run whose worker died (default 3)")
+    p.add_argument("--gpus-per-run", type=float, default=0.0,
+                   help="with --executor ray: GPUs each run reserves (Ray gives each task its own; 0.5 shares "
+                        "one between two runs; default 0)")
     p.add_argument("--dry-run", action="store_true", help="print the grid and the work left, run nothing")
 
 
@@ -44,6 +47,10 @@ def run(args: argparse.Namespace) -> None:
 
     if args.address is not None and args.executor != "ray":
         raise FaultlabError("--address needs --executor ray")
+    if args.gpus_per_run and args.executor != "ray":
+        raise FaultlabError("--gpus-per-run needs --executor ray")
+    if not args.gpus_per_run >= 0:
+        raise FaultlabError(f"--gpus-per-run {args.gpus_per_run:g}: must be >= 0")
     if args.max_retries < 0:
         raise FaultlabError(f"--max-retries {args.max_retries}: must be >= 0")
     spec, _ = load_study(args.spec)
@@ -56,6 +63,6 @@ def run(args: argparse.Namespace) -> None:
         dry_run(spec, store, args.runs_dir)
         return
     summary = run_study(spec, store, args.runs_dir, args.workers, executor=args.executor, address=args.address,
-                        max_retries=args.max_retries)
+                        max_retries=args.max_retries, gpus_per_run=args.gpus_per_run)
     print(f"study {spec.name}: {summary.runs} runs ({summary.trained} trained now), {summary.new_trials} new trials "
           f"in {summary.seconds:.0f} s -> {store}")

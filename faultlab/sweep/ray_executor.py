@@ -61,14 +61,16 @@ def _connect(ray, address: str | None, cpus: int | None) -> bool:
 
 def run_on_ray(todo: list[RunPlan], spec: StudySpec, store: str, runs_dir: str,
                on_done: Callable[[RunOutcome], None], *, address: str | None = None, cpus: int | None = None,
-               task_cpus: int = 1, max_retries: int = 3, journal: str | None = None) -> list[RunOutcome]:
+               task_cpus: int = 1, max_retries: int = 3, journal: str | None = None,
+               task_gpus: float = 0.0) -> list[RunOutcome]:
     """Run ``execute`` for every plan as a Ray task and return the outcomes in finishing order.
 
     ``cpus`` sizes a local instance (ignored on a cluster); ``task_cpus`` is what each task reserves and
-    the torch threads it uses; ``max_retries`` is Ray's retry of a task whose worker or node died (a
-    Python exception in the task is not retried); ``journal``: the store's journal mode on the workers
-    (``FAULTLAB_STORE_JOURNAL``). Runs still failed at the end raise, after every
-    other run finished and stored its rows: re-running the study then completes them.
+    the torch threads it uses; ``task_gpus`` the GPUs it reserves (Ray then sets its CUDA_VISIBLE_DEVICES,
+    so tasks on one node use different GPUs; a fraction shares one); ``max_retries`` is Ray's retry of a
+    task whose worker or node died (a Python exception in the task is not retried); ``journal``: the
+    store's journal mode on the workers (``FAULTLAB_STORE_JOURNAL``). Runs still failed at the end raise,
+    after every other run finished and stored its rows: re-running the study then completes them.
     """
     try:
         import ray
@@ -80,12 +82,13 @@ def run_on_ray(todo: list[RunPlan], spec: StudySpec, store: str, runs_dir: str,
     store, runs_dir = os.path.abspath(store), os.path.abspath(runs_dir)
     started = _connect(ray, address, cpus)
     try:
+        _check_gpus(ray, task_gpus)
         task = ray.remote(execute)
         spec_ref = ray.put(spec)
         env = {"env_vars": {JOURNAL_ENV: journal}} if journal else None
-        pending = {task.options(name=f"faultlab {plan.describe()}", num_cpus=task_cpus, max_retries=max_retries,
-                                runtime_env=env).remote(plan, spec_ref, store, runs_dir, task_cpus): plan
-                   for plan in todo}
+        options = {"num_cpus": task_cpus, "num_gpus": task_gpus, "max_retries": max_retries, "runtime_env": env}
+        pending = {task.options(name=f"faultlab {plan.describe()}", **options).remote(
+                       plan, spec_ref, store, runs_dir, task_cpus): plan for plan in todo}
         outcomes: list[RunOutcome] = []
         failed: list[tuple[RunPlan, Exception]] = []
         waiting = list(pending)
@@ -103,6 +106,16 @@ def run_on_ray(todo: list[RunPlan], spec: StudySpec, store: str, runs_dir: str,
     if failed:
         _raise(failed, len(todo), ray)
     return outcomes
+
+
+def _check_gpus(ray, task_gpus: float) -> None:
+    """A task asking for more GPUs than any node has would wait forever: say so in one line instead."""
+    if task_gpus <= 0:
+        return
+    largest = max((n["Resources"].get("GPU", 0.0) for n in ray.nodes() if n.get("Alive")), default=0.0)
+    if largest < task_gpus:
+        raise FaultlabError(f"--gpus-per-run {task_gpus:g}: no node of the Ray cluster has that many GPUs "
+                            f"(largest: {largest:g}); lower it, or run without it to use the CPUs")
 
 
 def _raise(failed: list[tuple[RunPlan, Exception]], total: int, ray) -> None:

@@ -96,13 +96,15 @@ class StudyProgress:
 
 
 def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int | None = None,
-              executor: str = "local", address: str | None = None, max_retries: int = 3) -> StudySummary:
+              executor: str = "local", address: str | None = None, max_retries: int = 3,
+              gpus_per_run: float = 0.0) -> StudySummary:
     """Train and campaign every run of ``spec``; idempotent (re-running a finished study does no work)
     and resumable (an interrupted one finishes only what is missing).
 
     ``executor="local"`` uses ``workers`` processes here (default 1); ``"ray"`` makes each run a Ray task,
     on a local instance of ``workers`` CPUs (default all) or on the cluster at ``address``, retried up
-    to ``max_retries`` times when its worker dies (see ``ray_executor``)."""
+    to ``max_retries`` times when its worker dies, each task reserving ``gpus_per_run`` GPUs (see
+    ``ray_executor``)."""
     if executor not in ("local", "ray"):
         raise ValueError(f"executor {executor!r}: expected 'local' or 'ray'")
     # writers on several machines: SQLite's rollback journal (WAL needs shared memory on one machine)
@@ -123,7 +125,7 @@ def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int 
             from .ray_executor import run_on_ray
 
             outcomes = run_on_ray(todo, spec, store, runs_dir, progress.update, address=address, cpus=workers,
-                                  max_retries=max_retries, journal=journal)
+                                  max_retries=max_retries, journal=journal, task_gpus=gpus_per_run)
         elif (workers or 1) <= 1 or len(todo) <= 1:
             for plan in todo:
                 outcomes.append(execute(plan, spec, store, runs_dir))
