@@ -19,6 +19,7 @@ from faultlab.campaign import (
     run_campaign,
     trial_accuracy,
 )
+from faultlab.campaign.metrics import trial_loss_sum
 from faultlab.data import Synthetic
 from faultlab.injection import LayerSelector
 from faultlab.store import ResultsStore
@@ -133,6 +134,17 @@ def test_trial_metrics_accumulate_like_the_function():
     hits.update(logits.argmax(-1) == y)
     assert torch.allclose(acc.compute(), trial_accuracy(logits, y))
     assert torch.allclose(hits.compute().mean(), trial_accuracy(logits, y).mean())
+
+
+@pytest.mark.parametrize("classes", [2, 10, 16, 17, 100])
+@pytest.mark.parametrize("k", [1, 3])
+def test_trial_loss_sum_is_each_trials_summed_cross_entropy(classes, k):
+    g = torch.Generator().manual_seed(classes)
+    logits, y = 3 * torch.randn(k, 50, classes, generator=g), torch.randint(0, classes, (50,), generator=g)
+    expected = torch.stack([torch.nn.functional.cross_entropy(t, y, reduction="sum") for t in logits])
+    assert torch.allclose(trial_loss_sum(logits, y), expected, rtol=1e-6, atol=0)  # float32 summation order
+    if k == 1:
+        assert torch.equal(trial_loss_sum(logits[0], y), trial_loss_sum(logits, y))
 
 
 # ----------------------------------------------------------------------------------------- CLI

