@@ -136,6 +136,21 @@ def test_trial_metrics_accumulate_like_the_function():
     assert torch.allclose(hits.compute().mean(), trial_accuracy(logits, y).mean())
 
 
+def test_progress_bar_and_lines_report_trials_and_the_running_mean(mlp_data, tmp_path, capsys):
+    net, x, y = mlp_data
+    spec = CampaignSpec("drop(p={rate})", [0.1, 0.3], trials=40, trials_per_pass=8)
+    with ResultsStore(tmp_path / "p.sqlite") as store:
+        result = run_campaign(net, x, y, spec, store, RunInfo("r"), progress="bar")
+    err = capsys.readouterr().err
+    assert "80/80" in err and "rate=0.3 acc=" in err and "±" in err
+    final = result.cells[-1]
+    assert f"acc={final.mean:.4f}±{final.halfwidth:.4f}" in err  # the last update shows the whole cell
+    with ResultsStore(tmp_path / "l.sqlite") as store:
+        run_campaign(net, x, y, spec, store, RunInfo("r"), progress="lines")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and lines[1].startswith(f"rate 0.3: 40 trials (40 new), mean accuracy {final.mean:.4f}")
+
+
 @pytest.mark.parametrize("classes", [2, 10, 16, 17, 100])
 @pytest.mark.parametrize("k", [1, 3])
 def test_trial_loss_sum_is_each_trials_summed_cross_entropy(classes, k):

@@ -10,10 +10,11 @@ trials) is committed on its own, so a killed campaign loses at most the trials i
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -81,20 +82,30 @@ class Progress:
     """``bar``: a tqdm bar (rate, running mean and CI); ``lines``: one plain line per finished cell;
     ``off``: silent; ``auto``: bar on a terminal, lines otherwise."""
 
-    def __init__(self, total: int | None, mode: ProgressMode = "auto", stream=sys.stderr) -> None:
+    def __init__(self, total: int | None, mode: ProgressMode = "auto", stream=None) -> None:
+        stream = sys.stderr if stream is None else stream  # looked up now: sys.stderr may have been replaced
         if mode == "auto":
             mode = "bar" if stream.isatty() else "lines"
         self.mode, self.stream = mode, stream
-        self.bar = None
+        self.bar, self._postfix_at = None, -math.inf
         if mode == "bar":
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, unit="trial", file=stream, dynamic_ncols=True)
 
-    def trial(self, rate: float, mean: float, halfwidth: float, n: int = 1) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-            self.bar.set_postfix_str(f"rate={rate:g} acc={mean:.4f}±{halfwidth:.4f}")
+    POSTFIX_INTERVAL_S = 0.5
+
+    def trial(self, rate: float, accuracies: Collection[float], n: int = 1) -> None:
+        """``n`` more trials done; ``accuracies``: every trial of the cell so far (mean and CI on the bar,
+        recomputed at most every ``POSTFIX_INTERVAL_S``, so a cell of many trials stays linear)."""
+        if self.bar is None:
+            return
+        self.bar.update(n)
+        now = time.monotonic()
+        if now - self._postfix_at >= self.POSTFIX_INTERVAL_S or self.bar.n >= (self.bar.total or math.inf):
+            self._postfix_at = now
+            acc = np.fromiter(accuracies, float, len(accuracies))
+            self.bar.set_postfix_str(f"rate={rate:g} acc={acc.mean():.4f}±{ci_halfwidth(acc):.4f}")
 
     def cell(self, cell: CellSummary, seconds: float) -> None:
         if self.mode == "lines":
@@ -237,12 +248,13 @@ def _run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fau
     already = len(accs)
     auto = spec.trials == "auto"
     limit = spec.max_trials if auto else spec.trials
+    cell = {t: a for t, a in accs.items() if t < limit}  # the trials that count (stored ones may go beyond)
+    size = per_pass if not auto else min(per_pass, 8)
     trial = 0
     while True:
-        values = [a for t, a in accs.items() if t < limit]
-        if auto and len(values) >= spec.min_trials and ci_halfwidth(values) <= spec.ci_halfwidth:
+        if auto and len(cell) >= spec.min_trials and ci_halfwidth(list(cell.values())) <= spec.ci_halfwidth:
             break
-        pending = [t for t in range(trial, limit) if t not in accs][: per_pass if not auto else min(per_pass, 8)]
+        pending = list(itertools.islice((t for t in range(trial, limit) if t not in accs), size))
         if not pending:
             break
         trial = pending[-1] + 1
@@ -256,12 +268,11 @@ def _run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fau
         rows = [_row(cid, run, spec, scope, rate, count, t, k, r, seconds) for t, k, r in zip(pending, keys, results)]
         store.add_trials(rows)
         for row in rows:
-            accs[row["trial"]] = row["accuracy"]
+            accs[row["trial"]] = cell[row["trial"]] = row["accuracy"]
             if on_trial is not None:
                 on_trial(row)
-        values = [a for t, a in accs.items() if t < limit]
-        bar.trial(rate, float(np.mean(values)), ci_halfwidth(values), len(rows))
-    values = [a for t, a in accs.items() if t < limit] if not auto else list(accs.values())
+        bar.trial(rate, cell.values(), len(rows))
+    values = list(cell.values()) if not auto else list(accs.values())
     return CellSummary(rate, len(values), len(accs) - already, float(np.mean(values)), ci_halfwidth(values),
                        scope.label, count)
 

@@ -36,8 +36,9 @@ def _describe(c) -> str:
     return f"{c.fault} at {cells} x {c.trials} trials{scope}"
 
 
-def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=sys.stdout) -> tuple[int, int | None]:
-    """Print the grid and the work left: (trainings, trials) still to do."""
+def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=None) -> tuple[int, int | None]:
+    """Print the grid and the work left (to ``stream``, default sys.stdout): (trainings, trials) still to do."""
+    stream = sys.stdout if stream is None else stream
     plans = expand(spec)
     per_run = expected_trials(spec)
     stored = {}
@@ -66,7 +67,8 @@ def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=sys.stdout) 
 class StudyProgress:
     """A tqdm bar over runs on a terminal; otherwise one line per finished run with an ETA."""
 
-    def __init__(self, total: int, stream=sys.stderr) -> None:
+    def __init__(self, total: int, stream=None) -> None:
+        stream = sys.stderr if stream is None else stream  # looked up now: sys.stderr may have been replaced
         self.total, self.done, self.trials, self.t0, self.stream = total, 0, 0, time.perf_counter(), stream
         self.bar = None
         if stream.isatty():
