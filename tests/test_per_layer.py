@@ -1,6 +1,7 @@
 """Per-layer sensitivity: equal-count faults, layer-group scopes, prefix caching, the store migration."""
 
 import sqlite3
+import time
 
 import pytest
 import torch
@@ -284,3 +285,17 @@ def test_equal_count_over_a_group_spreads_exactly_k_faults_over_its_layers(mobil
     draws, _ = draw_maps(net, full_rate_fault(spec.fault), pointwise.layers, seeds, exact)
     per_layer = [int(d.faulty.sum()) for d in draws.values()]
     assert sum(per_layer) == 40 and sum(k > 0 for k in per_layer) > 1
+
+
+def test_prefix_cache_building_is_not_charged_to_a_trial(mobile, tmp_path, monkeypatch):
+    from faultlab.campaign.prefix import Suffix
+
+    slow = 0.5  # seconds added to every cache building; a trial of this tiny net takes milliseconds
+    build_cache = Suffix.cache
+    monkeypatch.setattr(Suffix, "cache", lambda self, *a: time.sleep(slow) or build_cache(self, *a))
+    net, x, y = mobile
+    spec = CampaignSpec("drop(p={rate})", [0.2], trials=2, per_layer=True, layers=LayerSelector(first=False))
+    with ResultsStore(tmp_path / "t.sqlite") as store:
+        run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off")
+        seconds = store.to_frame()["seconds"]
+    assert len(seconds) == 2 * len(LayerSelector(first=False).select(net)) and seconds.max() < slow

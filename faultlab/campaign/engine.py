@@ -185,7 +185,7 @@ def run_campaign(
     results = []
     try:
         for scope, scope_cells in plan:
-            score = _lazy(lambda scope=scope: _scorer(model, forward, x, y, eval_batch_size, split, scope))
+            score = _LazyScorer(lambda scope=scope: _scorer(model, forward, x, y, eval_batch_size, split, scope))
             for rate, count, fault in scope_cells:
                 t0 = time.perf_counter()
                 results.append(_run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fault,
@@ -210,16 +210,18 @@ def _stacks(model: nn.Module, x: Tensor, layers: list[str]) -> bool:
     return True
 
 
-def _lazy(make: Callable[[], Callable[[], EvalResult]]) -> Callable[[], EvalResult]:
-    """A scorer built on its first call: a resumed scope whose cells are all stored caches nothing."""
-    built: list[Callable[[], EvalResult]] = []
+class _LazyScorer:
+    """A scope's scorer, built when its first trial is due: a resumed scope whose cells are all stored
+    caches nothing. ``build`` is called before a trial's clock starts, so the one-off cache building is not
+    charged to that trial's seconds."""
 
-    def score() -> EvalResult:
-        if not built:
-            built.append(make())
-        return built[0]()
+    def __init__(self, make: Callable[[], Callable[[], EvalResult]]) -> None:
+        self._make, self._score = make, None
 
-    return score
+    def build(self) -> Callable[[], EvalResult]:
+        if self._score is None:
+            self._score = self._make()
+        return self._score
 
 
 def _scorer(model, forward, x, y, batch_size, split, scope) -> Callable[[], EvalResult]:
@@ -259,9 +261,10 @@ def _run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fau
             break
         trial = pending[-1] + 1
         keys = [trial_keys(spec, scope, rate, count, t) for t in pending]
+        scorer = score.build() if len(pending) == 1 else None
         t0 = time.perf_counter()
-        if len(pending) == 1:
-            results = [_one_trial(model, score, fault, scope.layers, *keys[0], spec, train_batches)]
+        if scorer is not None:
+            results = [_one_trial(model, scorer, fault, scope.layers, *keys[0], spec, train_batches)]
         else:
             results = _stacked_trials(model, x, y, fault, scope.layers, keys, batch_size)
         seconds = (time.perf_counter() - t0) / len(pending)
