@@ -17,7 +17,7 @@ of the fault at rate 1 (see ``faultlab.faults.count``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -119,6 +119,24 @@ def draw_stacks(
         generators = [make_generator(trial[name]) for trial in seeds]
         stacks[name] = fault.draw_each(w.detach().cpu(), generators).weights.to(w.device)
     return stacks
+
+
+def forward_redraws(
+    weights: Mapping[str, Tensor], fault: FaultModel, seeds: Sequence[Mapping[str, int]]
+) -> Callable[[], dict[str, Tensor]]:
+    """For a ``per_forward`` fault (read noise): K trials' weights pass by pass. Each call returns the
+    stacked ``[K, *w.shape]`` weights of the next forward pass, bit for bit what ``inject``'s hooks apply
+    to trial t (the map drawn on entry, then one redraw per pass, all from the trial's keyed generator)."""
+    clean = {name: w.detach().cpu() for name, w in weights.items()}
+    generators = {name: [make_generator(trial[name]) for trial in seeds] for name in weights}
+    for name in weights:  # the map inject applies on entry, which the first pass's redraw replaces
+        fault.draw_each(clean[name], generators[name])
+
+    def next_pass() -> dict[str, Tensor]:
+        return {name: fault.draw_each(clean[name], generators[name]).weights.to(w.device)
+                for name, w in weights.items()}
+
+    return next_pass
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from faultlab.campaign import (
 )
 from faultlab.campaign.metrics import trial_loss_sum
 from faultlab.data import Synthetic
-from faultlab.injection import LayerSelector
+from faultlab.injection import LayerSelector, forward_redraws
 from faultlab.store import ResultsStore
 from faultlab.training import Classifier
 
@@ -52,6 +52,41 @@ def test_stacked_trials_equal_one_map_per_pass(mlp_data, tmp_path):
             frames.append(rows(store))
     assert frames[0]["fault_seed"].equals(frames[1]["fault_seed"])
     assert (frames[0]["accuracy"] - frames[1]["accuracy"]).abs().max() < 1e-6
+
+
+class _Twice(torch.nn.Module):
+    """Calls one layer twice per forward pass: a per-pass redraw then draws it twice, which stacking cannot
+    reproduce, so its trials run one map per pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.out = torch.nn.Linear(64, 64), torch.nn.Linear(64, 4)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.a(torch.relu(self.a(x)))))
+
+
+@pytest.mark.parametrize("twice", [False, True])
+def test_read_noise_trials_stack_with_the_redraws_of_one_map_per_pass(mlp_data, tmp_path, monkeypatch, twice):
+    from faultlab.campaign import engine
+
+    net, x, y = mlp_data
+    if twice:
+        torch.manual_seed(0)
+        net = _Twice().eval()
+    stacked = []
+    monkeypatch.setattr(engine, "forward_redraws", lambda *a: stacked.append(1) or forward_redraws(*a))
+    frames = []
+    for k in (1, None):
+        spec = CampaignSpec("chain(programming(sigma=0.05),read_noise(sigma={rate}))", [0.05, 0.3], trials=10,
+                            trials_per_pass=k)
+        with ResultsStore(tmp_path / f"{k}.sqlite") as store:  # 200 test points in 4 passes: 4 redraws a trial
+            run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off", eval_batch_size=64)
+            frames.append(rows(store))
+    assert bool(stacked) is not twice
+    assert frames[0]["fault_seed"].equals(frames[1]["fault_seed"])
+    assert (frames[0]["accuracy"] - frames[1]["accuracy"]).abs().max() < 1e-6
+    assert (frames[0]["loss"] - frames[1]["loss"]).abs().max() < 1e-5
 
 
 def test_resume_after_interruption_gives_the_uninterrupted_rows(mlp_data, tmp_path):

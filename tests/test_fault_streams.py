@@ -54,6 +54,22 @@ def test_draw_each_equals_separate_draws(spec, shape, dtype):
     assert each.weights.is_contiguous()
 
 
+@pytest.mark.parametrize("spec", SPECS)
+def test_draw_each_in_chunks_equals_separate_draws(spec, monkeypatch):
+    import faultlab.faults.base as base
+
+    monkeypatch.setattr(base, "STACK_CHUNK_ELEMENTS", 50)  # (7, 3, 3) has 63 weights: one map per chunk
+    fault = parse_fault(spec)
+    for shape, per_chunk in (((7, 3, 3), 1), ((4, 3), 4)):
+        w = torch.randn(shape, generator=make_generator(1))
+        each = fault.draw_each(w, [make_generator(s) for s in range(100, 111)])
+        separate = [fault.draw(w, make_generator(s)) for s in range(100, 111)]
+        assert max(1, 50 // w.numel()) == per_chunk
+        assert torch.equal(each.weights, torch.stack([d.weights for d in separate]))
+        if each.faulty is not None:
+            assert torch.equal(each.faulty, torch.stack([d.faulty for d in separate]))
+
+
 class DirectRand(FaultModel):
     """A user-defined model drawing with torch.rand directly: not stackable, so drawn map by map."""
 

@@ -24,7 +24,15 @@ from scipy import stats as sps
 from torch import Tensor, nn
 
 from faultlab.faults import LayerSelectionError, sweep_parameter
-from faultlab.injection import draw_stacks, draw_weights, inject, layer_weights, preserved_bn_state, recalibrate_bn
+from faultlab.injection import (
+    draw_stacks,
+    draw_weights,
+    forward_redraws,
+    inject,
+    layer_weights,
+    preserved_bn_state,
+    recalibrate_bn,
+)
 from faultlab.store import ResultsStore
 
 from .evaluate import EvalResult, auto_trials_per_pass, evaluate, evaluate_stacked, score_batches
@@ -174,8 +182,8 @@ def run_campaign(
         per_pass = auto_trials_per_pass(model, x.device, n_weights, STACK_BUDGET_BYTES, x[:eval_batch_size])
         if per_pass > 1 and not _stacks(model, x, layers):
             per_pass = 1
-    if any_fault.per_forward or spec.bn_recalibration:
-        per_pass = 1  # per-pass redraws and per-map BN statistics need one map per pass
+    if spec.bn_recalibration or (any_fault.per_forward and not _each_called_once(model, x, layers)):
+        per_pass = 1  # per-map BN statistics need one map per pass; so do redraws of a layer called twice a pass
     split = None
     if spec.mode and spec.prefix_cache and per_pass == 1 and not spec.bn_recalibration and forward is model:
         split = PrefixSplit.trace(model)
@@ -208,6 +216,21 @@ def _stacks(model: nn.Module, x: Tensor, layers: list[str]) -> bool:
     except RuntimeError:
         return False
     return True
+
+
+@torch.no_grad()
+def _each_called_once(model: nn.Module, x: Tensor, layers: list[str]) -> bool:
+    """Whether one forward pass calls every selected layer exactly once (a per-pass redraw then gives each
+    layer one map per pass, which stacked trials reproduce)."""
+    modules = dict(model.named_modules())
+    calls = dict.fromkeys(layers, 0)
+    hooks = [modules[n].register_forward_pre_hook(lambda m, a, n=n: calls.__setitem__(n, calls[n] + 1)) for n in layers]
+    try:
+        model(x[:1])
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return all(c == 1 for c in calls.values())
 
 
 class _LazyScorer:
@@ -292,6 +315,9 @@ def _one_trial(model, score, fault, layers, seeds, exact, spec, train_batches) -
 
 def _stacked_trials(model, x, y, fault, layers, keys, batch_size) -> list[EvalResult]:
     weights = layer_weights(model, layers)
+    if fault.per_forward:  # read noise: every pass (test batch) of a trial redraws from its generator
+        passes = forward_redraws(weights, fault, [seeds for seeds, _ in keys])
+        return evaluate_stacked(model, lambda: {f"{n}.weight": w for n, w in passes().items()}, x, y, batch_size)
     if all(exact is None for _, exact in keys):
         stacks = draw_stacks(weights, fault, [seeds for seeds, _ in keys])
     else:

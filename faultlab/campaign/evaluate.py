@@ -48,10 +48,12 @@ def score_batches(logits: Iterable[Tensor], y: Tensor, batch_size: int) -> EvalR
 
 @torch.no_grad()
 def evaluate_stacked(
-    model: nn.Module, stacked: Mapping[str, Tensor], x: Tensor, y: Tensor, batch_size: int = 1000
+    model: nn.Module, stacked: Mapping[str, Tensor] | Callable[[], Mapping[str, Tensor]], x: Tensor, y: Tensor,
+    batch_size: int = 1000,
 ) -> list[EvalResult]:
     """Evaluate K weight sets at once: ``stacked`` maps parameter names (``"fc.weight"``) to ``[K, ...]``
-    tensors; other parameters and buffers are shared. Returns K results, in order."""
+    tensors (or is called before each batch for that batch's weights: per-pass redraws); other parameters
+    and buffers are shared. Returns K results, in order."""
     params = dict(model.named_parameters())
     buffers = dict(model.named_buffers())
 
@@ -61,7 +63,8 @@ def evaluate_stacked(
     batched = vmap(one, in_dims=(0, None))
     correct, loss = [], None
     for i in range(0, len(y), batch_size):
-        logits = batched(dict(stacked), x[i : i + batch_size]).float()
+        weights = stacked() if callable(stacked) else stacked
+        logits = batched(dict(weights), x[i : i + batch_size]).float()
         yb = y[i : i + batch_size]
         correct.append(trial_correct(logits, yb))
         part = trial_loss_sum(logits, yb)
