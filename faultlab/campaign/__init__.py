@@ -1,8 +1,9 @@
 """Monte Carlo fault campaigns over trained models, writing one store row per trial."""
 
-from .engine import CampaignResult, CellSummary, ci_halfwidth, run_campaign
+from .engine import CampaignResult, CellSummary, run_campaign
 from .evaluate import EvalResult, evaluate, evaluate_stacked
 from .metrics import PerSampleHits, TrialAccuracy, trial_accuracy, trial_correct
+from .progress import ci_halfwidth
 from .spec import CampaignError, CampaignSpec, RunInfo, campaign_id, validate
 
 __all__ = [

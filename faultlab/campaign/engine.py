@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Literal
 
 import numpy as np
 import torch
-from scipy import stats as sps
 from torch import Tensor, nn
 
 from faultlab.faults import LayerSelectionError, sweep_parameter
@@ -37,6 +34,7 @@ from faultlab.store import ResultsStore
 
 from .evaluate import EvalResult, auto_trials_per_pass, evaluate, evaluate_stacked, score_batches
 from .prefix import PrefixSplit
+from .progress import Progress, ProgressMode, ci_halfwidth
 from .scopes import campaign_scopes, cells, trial_keys
 from .spec import ALL_LAYERS, CampaignError, CampaignSpec, RunInfo, campaign_id, validate
 
@@ -63,14 +61,6 @@ class CampaignResult:
     layers: list[str]
 
 
-def ci_halfwidth(acc: Sequence[float], confidence: float = 0.95) -> float:
-    """t-based half-width of the CI of the mean: t_{n-1} * s / sqrt(n) (inf for n < 2)."""
-    n = len(acc)
-    if n < 2:
-        return math.inf
-    return float(sps.t.ppf(0.5 + confidence / 2, n - 1) * np.std(acc, ddof=1) / math.sqrt(n))
-
-
 def _check_conflicts(store: ResultsStore, run: RunInfo, spec: CampaignSpec, cid: str) -> None:
     for row in store.campaigns(run.run_id):
         if row["fault"] == spec.fault and row["scope"] == spec.scope and row["campaign_id"] != cid:
@@ -78,53 +68,6 @@ def _check_conflicts(store: ResultsStore, run: RunInfo, spec: CampaignSpec, cid:
                 f"run {run.run_id} already has {spec.fault} trials with other settings (seed={row['campaign_seed']}, "
                 f"layers={row['layers']}, bn_recalibration={row['bn_recalibration']}); use another --store or --study"
             )
-
-
-# ------------------------------------------------------------------------------------ progress
-
-
-ProgressMode = Literal["auto", "bar", "lines", "off"]
-
-
-class Progress:
-    """``bar``: a tqdm bar (rate, running mean and CI); ``lines``: one plain line per finished cell;
-    ``off``: silent; ``auto``: bar on a terminal, lines otherwise."""
-
-    def __init__(self, total: int | None, mode: ProgressMode = "auto", stream=None) -> None:
-        stream = sys.stderr if stream is None else stream  # looked up now: sys.stderr may have been replaced
-        if mode == "auto":
-            mode = "bar" if stream.isatty() else "lines"
-        self.mode, self.stream = mode, stream
-        self.bar, self._postfix_at = None, -math.inf
-        if mode == "bar":
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, unit="trial", file=stream, dynamic_ncols=True)
-
-    POSTFIX_INTERVAL_S = 0.5
-
-    def trial(self, rate: float, accuracies: Collection[float], n: int = 1) -> None:
-        """``n`` more trials done; ``accuracies``: every trial of the cell so far (mean and CI on the bar,
-        recomputed at most every ``POSTFIX_INTERVAL_S``, so a cell of many trials stays linear)."""
-        if self.bar is None:
-            return
-        self.bar.update(n)
-        now = time.monotonic()
-        if now - self._postfix_at >= self.POSTFIX_INTERVAL_S or self.bar.n >= (self.bar.total or math.inf):
-            self._postfix_at = now
-            acc = np.fromiter(accuracies, float, len(accuracies))
-            self.bar.set_postfix_str(f"rate={rate:g} acc={acc.mean():.4f}±{ci_halfwidth(acc):.4f}")
-
-    def cell(self, cell: CellSummary, seconds: float) -> None:
-        if self.mode == "lines":
-            where = "" if cell.layer == ALL_LAYERS else f"layer {cell.layer}, "
-            what = f"K={cell.count} faulty weights" if cell.count else f"rate {cell.rate:g}"
-            print(f"{where}{what}: {cell.n_trials} trials ({cell.new_trials} new), mean accuracy "
-                  f"{cell.mean:.4f} ± {cell.halfwidth:.4f} (95 % CI), {seconds:.1f} s", file=self.stream, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 # ------------------------------------------------------------------------------------ the campaign
