@@ -114,11 +114,7 @@ def draw_stacks(
     """K trials' maps (``seeds[t]``: trial t's per-layer seeds) of each tensor of ``weights``, stacked
     ``[K, *w.shape]`` on the weights' device: bit for bit the maps ``draw_weights`` gives trial by
     trial, each layer's K maps drawn with one vectorised transform (``FaultModel.draw_each``)."""
-    stacks = {}
-    for name, w in weights.items():
-        generators = [make_generator(trial[name]) for trial in seeds]
-        stacks[name] = fault.draw_each(w.detach().cpu(), generators).weights.to(w.device)
-    return stacks
+    return _StackedDraws(weights, fault, seeds).next()
 
 
 def forward_redraws(
@@ -127,16 +123,22 @@ def forward_redraws(
     """For a ``per_forward`` fault (read noise): K trials' weights pass by pass. Each call returns the
     stacked ``[K, *w.shape]`` weights of the next forward pass, bit for bit what ``inject``'s hooks apply
     to trial t (the map drawn on entry, then one redraw per pass, all from the trial's keyed generator)."""
-    clean = {name: w.detach().cpu() for name, w in weights.items()}
-    generators = {name: [make_generator(trial[name]) for trial in seeds] for name in weights}
-    for name in weights:  # the map inject applies on entry, which the first pass's redraw replaces
-        fault.draw_each(clean[name], generators[name])
+    draws = _StackedDraws(weights, fault, seeds)
+    draws.next()  # the map inject applies on entry, which the first pass's redraw replaces
+    return draws.next
 
-    def next_pass() -> dict[str, Tensor]:
-        return {name: fault.draw_each(clean[name], generators[name]).weights.to(w.device)
-                for name, w in weights.items()}
 
-    return next_pass
+class _StackedDraws:
+    """Each layer's K keyed generators, drawn from together: ``next()`` gives the next K maps per layer."""
+
+    def __init__(self, weights: Mapping[str, Tensor], fault: FaultModel, seeds: Sequence[Mapping[str, int]]):
+        self.fault, self.devices = fault, {name: w.device for name, w in weights.items()}
+        self.clean = {name: w.detach().cpu() for name, w in weights.items()}
+        self.generators = {name: [make_generator(trial[name]) for trial in seeds] for name in weights}
+
+    def next(self) -> dict[str, Tensor]:
+        return {name: self.fault.draw_each(w, self.generators[name]).weights.to(self.devices[name])
+                for name, w in self.clean.items()}
 
 
 @contextmanager

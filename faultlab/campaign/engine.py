@@ -10,6 +10,7 @@ trials) is committed on its own, so a killed campaign loses at most the trials i
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
@@ -136,7 +137,9 @@ def run_campaign(
     results = []
     try:
         for scope, scope_cells in plan:
-            score = _LazyScorer(lambda scope=scope: _scorer(model, forward, x, y, eval_batch_size, split, scope))
+            # built when the scope's first trial is due (a resumed scope whose cells are all stored caches
+            # nothing), and before that trial's clock starts
+            score = functools.cache(lambda scope=scope: _scorer(model, forward, x, y, eval_batch_size, split, scope))
             for rate, count, fault in scope_cells:
                 t0 = time.perf_counter()
                 results.append(_run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fault,
@@ -176,20 +179,6 @@ def _each_called_once(model: nn.Module, x: Tensor, layers: list[str]) -> bool:
     return all(c == 1 for c in calls.values())
 
 
-class _LazyScorer:
-    """A scope's scorer, built when its first trial is due: a resumed scope whose cells are all stored
-    caches nothing. ``build`` is called before a trial's clock starts, so the one-off cache building is not
-    charged to that trial's seconds."""
-
-    def __init__(self, make: Callable[[], Callable[[], EvalResult]]) -> None:
-        self._make, self._score = make, None
-
-    def build(self) -> Callable[[], EvalResult]:
-        if self._score is None:
-            self._score = self._make()
-        return self._score
-
-
 def _scorer(model, forward, x, y, batch_size, split, scope) -> Callable[[], EvalResult]:
     """A function evaluating the model as it currently is: full passes, or the suffix downstream of the
     scope on cached clean activations (when the model traces and the cache fits its memory budget)."""
@@ -227,7 +216,7 @@ def _run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fau
             break
         trial = pending[-1] + 1
         keys = [trial_keys(spec, scope, rate, count, t) for t in pending]
-        scorer = score.build() if len(pending) == 1 else None
+        scorer = score() if len(pending) == 1 else None
         t0 = time.perf_counter()
         if scorer is not None:
             results = [_one_trial(model, scorer, fault, scope.layers, *keys[0], spec, train_batches)]

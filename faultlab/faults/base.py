@@ -209,16 +209,16 @@ class FaultModel:
             raise ValueError(f"{self.name}: draw_each needs at least one generator")
         if not self.stackable:
             draws = [self.draw(w, g) for g in generators]
-        else:
-            for generator in generators:
-                _check_inputs(self.name, w, generator, None)
-            size = max(1, STACK_CHUNK_ELEMENTS // max(1, w.numel()))
-            draws = [self._draw_stack(w, generators[i : i + size]) for i in range(0, len(generators), size)]
-        if len(draws) == 1 and draws[0].weights.dim() == w.dim() + 1:
-            return draws[0]
-        stack = torch.stack if draws[0].weights.dim() == w.dim() else torch.cat
-        faulty = None if draws[0].faulty is None else stack([d.faulty for d in draws])
-        return FaultDraw(stack([d.weights for d in draws]), faulty)
+            faulty = None if draws[0].faulty is None else torch.stack([d.faulty for d in draws])
+            return FaultDraw(torch.stack([d.weights for d in draws]), faulty)
+        for generator in generators:
+            _check_inputs(self.name, w, generator, None)
+        size = max(1, STACK_CHUNK_ELEMENTS // max(1, w.numel()))
+        chunks = [self._draw_stack(w, generators[i : i + size]) for i in range(0, len(generators), size)]
+        if len(chunks) == 1:
+            return chunks[0]
+        faulty = None if chunks[0].faulty is None else torch.cat([c.faulty for c in chunks])
+        return FaultDraw(torch.cat([c.weights for c in chunks]), faulty)
 
     def _draw_stack(self, w: Tensor, generators: list[torch.Generator]) -> FaultDraw:
         wb = w.unsqueeze(0).expand(len(generators), *w.shape).to(compute_dtype(w.dtype))

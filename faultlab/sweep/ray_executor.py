@@ -30,7 +30,8 @@ CONNECT_TIMEOUT_S = 10.0
 
 def check_address(address: str) -> None:
     """Fail fast, in one line, when nothing listens at a ``HOST:PORT`` (or ``ray://HOST:PORT``) address:
-    Ray itself keeps retrying for minutes. ``auto`` is left to Ray."""
+    Ray itself keeps retrying for minutes. ``auto`` is left to Ray. ``run_study`` calls it before it writes
+    anything."""
     target = address.removeprefix("ray://")
     host, sep, port = target.rpartition(":")
     if not sep or not port.isdigit():
@@ -51,7 +52,6 @@ def _connect(ray, address: str | None, cpus: int | None) -> bool:
     if address is None:
         ray.init(address="local", num_cpus=cpus or os.cpu_count() or 1)
         return True
-    check_address(address)
     try:
         ray.init(address=address)
     except (ConnectionError, ValueError) as err:
