@@ -55,8 +55,6 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     from faultlab.campaign import CampaignError, CampaignSpec, run_campaign, validate
-    from faultlab.campaign.checkpoint import load_run
-    from faultlab.data import build_data
     from faultlab.injection import LayerSelector
     from faultlab.store import ResultsStore
 
@@ -71,7 +69,10 @@ def run(args: argparse.Namespace) -> None:
         bn_recalibration=args.bn_recalibration, trials_per_pass=args.trials_per_pass, per_layer=args.per_layer,
         equal_count=args.equal_count, prefix_cache=not args.no_prefix_cache,
     )
-    validate(spec)  # before loading anything or touching the store
+    validate(spec)  # before loading anything or touching the store (and before Lightning is imported)
+    from faultlab.campaign.checkpoint import load_run
+    from faultlab.data import build_data
+
     classifier, info = load_run(args.checkpoint, args.study, args.method, args.train_seed, device)
     dm = build_data(args.data, data_dir=args.data_dir, eval_subset=args.eval_subset)
     x, y = dm.tensors("test")

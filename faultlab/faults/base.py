@@ -22,13 +22,15 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from faultlab import FaultlabError
+
 from .streams import GeneratorStack, RandomSource
 
 ParamValue = float | int | str
 STACK_CHUNK_ELEMENTS = 2**21  # weights per vectorised draw in draw_each (8 MB of float32 per temporary)
 
 
-class FaultSpecError(ValueError):
+class FaultSpecError(FaultlabError, ValueError):
     """A fault specification or parameter is invalid; the message is one line naming the culprit."""
 
 

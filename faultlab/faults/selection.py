@@ -17,13 +17,15 @@ from collections.abc import Iterable, Sequence
 
 from torch import nn
 
+from faultlab import FaultlabError
+
 KINDS = ("conv", "depthwise", "pointwise", "conv3x3", "linear")
 GROUPS = ("stem", "depthwise", "pointwise", "conv3x3", "conv", "linear", "classifier")
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _LISTED = 6  # layer names quoted in an error message
 
 
-class LayerSelectionError(ValueError):
+class LayerSelectionError(FaultlabError, ValueError):
     """No layer matches, or the selection is malformed; the message is one line."""
 
 

@@ -1,9 +1,11 @@
-"""Exceptions raised by the results store."""
+"""Exceptions raised by the results store (user errors: the CLI prints them as one line)."""
 
 from __future__ import annotations
 
+from faultlab import FaultlabError
 
-class FaultlabStoreError(Exception):
+
+class FaultlabStoreError(FaultlabError):
     """Base class for every results-store error."""
 
 

@@ -205,7 +205,7 @@ def _validate(spec: StudySpec) -> StudySpec:
 
             try:
                 FaultAware(**m.fault_aware).plan()
-            except (TypeError, FaultlabError, FaultSpecError) as err:
+            except (TypeError, FaultlabError) as err:  # FaultSpecError is a FaultlabError
                 raise StudySpecError(f"methods[{i}].fault_aware: {err}") from err
     for i, c in enumerate(spec.campaigns):
         key = f"campaigns[{i}]"
