@@ -47,6 +47,7 @@ bench: install
 	cd benchmarks && ../$(PY) fat_overhead.py
 	cd benchmarks && ../$(PY) per_layer_throughput.py
 	cd benchmarks && ../$(PY) stacked_campaign.py
+	cd benchmarks && ../$(PY) cli_startup.py
 
 clean:
 	rm -rf runs results lightning_logs .pytest_cache .ruff_cache benchmarks/results
