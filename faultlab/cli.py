@@ -21,8 +21,6 @@ from faultlab.runtime import tune_allocator
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 COMMANDS = {"campaign": campaign, "sweep": sweep, "report": report, "stats": stats, "export": export}
-# errors whose message is the whole story (every user error subclasses FaultlabError): one line, exit status 2
-USER_ERRORS = (FaultlabError,)
 
 
 def lightning_main(args: list[str] | None = None):
@@ -61,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
             raise FaultlabError(f"unknown command {argv[0]!r}; commands: {known}")
         args = parser.parse_args(argv)
         COMMANDS[args.command].run(args)
-    except USER_ERRORS as err:
+    except FaultlabError as err:  # every user error: its message is the whole story, one line, exit status 2
         print(f"faultlab: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
 
