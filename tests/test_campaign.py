@@ -137,7 +137,7 @@ def test_auto_trials_stop_at_the_ci_target(mlp_data, tmp_path):
         result = run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off")
         acc = store.to_frame()["accuracy"].tolist()
     cell = result.cells[0]
-    assert 5 <= cell.n_trials < 200
+    assert 149 <= cell.n_trials < 200  # the tail guard: a 2 % tail shows itself with 95 % probability first
     assert ci_halfwidth(acc) <= 0.02
     assert cell.halfwidth == pytest.approx(ci_halfwidth(acc))
 

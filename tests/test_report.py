@@ -14,21 +14,22 @@ FAULT = "drop(p={rate})"
 VARIANTS = {"resnet20-lb[s2b3c2e6]": "resnet20", "mini_mobilenet-1x(8,1,6)": "mini_mobilenet"}
 SLOPE = {"vanilla": 1.2, "dropconnect": 0.4}  # accuracy lost per unit rate: dropconnect clearly better
 N_SAMPLES, N_TRIALS = 50, 10
+SEEDS = (0, 1, 2, 3)  # recipe-level verdicts need training runs, not trials
 LAYERS = ("features.0.conv", "features.1.conv", "classifier")
 FAST = {"n_resamples": 200}
 
 
 def build_store(path, study: str, rates=(0.1, 0.2, 0.3), masks: bool = True, layers: bool = True) -> ResultsStore:
-    """2 variants x 2 methods x 2 seeds x rates x 10 trials (+ a few per-layer trials), common random numbers."""
+    """2 variants x 2 methods x 4 seeds x rates x 10 trials (+ a few per-layer trials), common random numbers."""
     store = ResultsStore(path)
     easy = np.random.default_rng(0).uniform(-0.3, 0.3, N_SAMPLES)  # per-test-point difficulty
     for v_i, (variant, arch) in enumerate(VARIANTS.items()):
         for method, slope in SLOPE.items():
-            for seed in (0, 1):
+            for seed in SEEDS:
                 run_id, clean = f"{variant}-{method}-{seed}", 0.9 - 0.02 * v_i + 0.005 * seed
                 store.add_run({"run_id": run_id, "study": study, "architecture": arch, "variant": variant,
                                "method": method, "train_seed": seed, "clean_accuracy": clean,
-                               "config": {"lr": 0.1}})
+                               "config": {"lr": 0.1, "num_classes": 10}})
                 store.add_campaign({"campaign_id": f"c-{run_id}", "run_id": run_id, "fault": FAULT,
                                     "campaign_seed": 7, "bn_recalibration": 0})
                 rows = []
@@ -87,6 +88,7 @@ def test_report_headline_and_tables(report):
     assert "Holm p" in table_text and "verdict" in table_text and "better" in table_text
     everything = _flat("\n".join(texts))
     assert "abc1234" in everything and "Wilcoxon" in everything and "TOST" in everything
+    assert "Conditional on the trained networks" in everything and "recipe level" in _flat(texts[0])
 
 
 def test_study_tables_verdicts(tiny):
@@ -96,9 +98,14 @@ def test_study_tables_verdicts(tiny):
     high = methods[methods["rate"] == 0.3]
     assert set(high["verdict"]) == {"better"} and (high["estimate"] > 0.1).all()
     assert set(tables["curve_summary"]["variant"]) == set(VARIANTS)
-    assert len(tables["architecture_comparison"]) == 2 * 3  # one pair x 2 methods x 3 rates
+    assert len(tables["architecture_comparison"]) == 2 * 4  # one pair x 2 methods x (3 rates + AUC)
+    assert (methods["design"] == "paired by seed").all() and (methods["n_pairs"] == len(SEEDS)).all()
+    assert tables["family"]["family"].iloc[0].startswith("Holm over all")
     rel = tables["reliability"]
-    assert len(rel) == 8 * 3 and rel["reliable"].between(0, 1).all()
+    assert len(rel) == 8 * 3 * 2 and rel["reliable"].between(0, 1).all()
+    assert (rel["ci_low"] <= rel["reliable"]).all() and (rel["reliable"] <= rel["ci_high"]).all()
+    assert set(tables["method_comparison_maps"]["claim"]) == {"conditional on the trained networks (fault maps "
+                                                               "as replicates)"}
     assert set(tables["layer_sensitivity"]["layer"]) == set(LAYERS)
 
 
@@ -151,8 +158,8 @@ def test_per_layer_only_study_renders(tmp_path):
 
 
 def test_formatting_and_question():
-    from faultlab.report import fmt
     from faultlab.report.text_pages import question
+    from faultlab.stats import wording as fmt
 
     assert fmt.fmt_p(3e-5) == "<1e-4" and fmt.fmt_p(0.0012345) == "0.00123" and fmt.fmt_p(float("nan")) == "–"
     assert fmt.p_clause(3e-5, "Holm-adjusted p") == "Holm-adjusted p < 1e-4"
@@ -169,26 +176,29 @@ def test_group_comparison_and_equal_count_heatmap(tmp_path):
     rng = np.random.default_rng(0)
     noise = rng.normal(0, 0.01, 8)  # the same for both: the pointwise groups do not differ at all
     for variant, dw_drop in (("tolerant", 0.02), ("fragile", 0.20)):
-        run = f"r-{variant}"
-        store.add_run({"run_id": run, "study": "groups", "architecture": variant, "variant": variant,
-                       "method": "vanilla", "train_seed": 0, "clean_accuracy": 0.9})
-        store.add_campaign({"campaign_id": f"c-{run}", "run_id": run, "fault": FAULT})
-        rows = [{"campaign_id": f"c-{run}", "run_id": run, "fault": FAULT, "rate": 0.2, "trial": t,
-                 "layer": f"group:{g}", "layer_group": g,
-                 "accuracy": 0.9 - d + noise[t] + (g == "depthwise") * rng.normal(0, 0.01)}
-                for g, d in (("depthwise", dw_drop), ("pointwise", 0.05)) for t in range(8)]
-        rows += [{"campaign_id": f"c-{run}", "run_id": run, "fault": FAULT, "rate": k / n, "trial": t, "layer": name,
-                  "layer_group": g, "equal_count": k, "accuracy": 0.9 - k / n + rng.normal(0, 0.01)}
-                 for name, g, n in (("dw", "depthwise", 72), ("pw", "pointwise", 384)) for k in (4, 16)
-                 for t in range(4)]
-        store.add_trials(rows)
+        for seed in range(4):
+            run = f"r-{variant}-{seed}"
+            store.add_run({"run_id": run, "study": "groups", "architecture": variant, "variant": variant,
+                           "method": "vanilla", "train_seed": seed, "clean_accuracy": 0.9})
+            store.add_campaign({"campaign_id": f"c-{run}", "run_id": run, "fault": FAULT})
+            shift = rng.normal(0, 0.01)  # run-to-run spread
+            rows = [{"campaign_id": f"c-{run}", "run_id": run, "fault": FAULT, "rate": 0.2, "trial": t,
+                     "layer": f"group:{g}", "layer_group": g,
+                     "accuracy": 0.9 - d + shift + noise[t] + (g == "depthwise") * rng.normal(0, 0.01)}
+                    for g, d in (("depthwise", dw_drop), ("pointwise", 0.05)) for t in range(8)]
+            rows += [{"campaign_id": f"c-{run}", "run_id": run, "fault": FAULT, "rate": k / n, "trial": t,
+                      "layer": name, "layer_group": g, "equal_count": k,
+                      "accuracy": 0.9 - k / n + rng.normal(0, 0.01)}
+                     for name, g, n in (("dw", "depthwise", 72), ("pw", "pointwise", 384)) for k in (4, 16)
+                     for t in range(4)]
+            store.add_trials(rows)
     tables = study_tables(store, "groups", **FAST)
     comp = tables["group_comparison"]
     dw = comp[(comp.scope == "group") & (comp.group == "depthwise")].iloc[0]
     assert (dw.variant_a, dw.variant_b) == ("fragile", "tolerant") and dw.verdict == "worse"
-    assert dw.ci_low < dw.estimate < dw.ci_high and dw.estimate == pytest.approx(0.18, abs=0.02)
+    assert dw.ci_low < dw.estimate < dw.ci_high and dw.estimate == pytest.approx(-0.18, abs=0.02)
     pw = comp[(comp.scope == "group") & (comp.group == "pointwise")].iloc[0]
-    assert pw.verdict == "inconclusive"
+    assert pw.verdict == "inconclusive" and dw.n_a == dw.n_b == 4  # runs, not trials
     assert set(comp[comp.scope == "layer"]["level"]) == {"K=4", "K=16"}
     sens = tables["layer_sensitivity"]
     assert set(sens[sens.counted]["level"]) == {"K=4", "K=16"}

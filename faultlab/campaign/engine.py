@@ -31,6 +31,7 @@ from faultlab.injection import (
     preserved_bn_state,
     recalibrate_bn,
 )
+from faultlab.stats.planning import adaptive_stop
 from faultlab.store import ResultsStore
 
 from .evaluate import EvalResult, auto_trials_per_pass, evaluate, evaluate_stacked, score_batches
@@ -209,7 +210,8 @@ def _run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fau
     size = per_pass if not auto else min(per_pass, 8)
     trial = 0
     while True:
-        if auto and len(cell) >= spec.min_trials and ci_halfwidth(list(cell.values())) <= spec.ci_halfwidth:
+        if auto and adaptive_stop(list(cell.values()), spec.ci_halfwidth, min_trials=spec.min_trials,
+                                  tail_mass=spec.tail_mass):
             break
         pending = list(itertools.islice((t for t in range(trial, limit) if t not in accs), size))
         if not pending:

@@ -29,9 +29,11 @@ class CampaignError(FaultlabError):
 @dataclass(frozen=True)
 class CampaignSpec:
     """One fault template swept over rates. ``trials``: a count, or ``"auto"`` to stop a cell once the
-    95 % CI half-width of its mean accuracy is below ``ci_halfwidth`` (between ``min_trials`` and
-    ``max_trials``). ``bn_recalibration``: re-estimate BatchNorm statistics under each fault map on that
-    many training batches (0 = off). ``trials_per_pass``: fault maps per forward pass (None = auto).
+    95 % CI half-width of its mean accuracy is below ``ci_halfwidth``, after at least ``min_trials`` maps and
+    enough maps that a lower tail of mass ``tail_mass`` would have shown itself (149 for 2 %), at most
+    ``max_trials`` (:func:`faultlab.stats.planning.adaptive_stop`). ``bn_recalibration``: re-estimate BatchNorm
+    statistics under each fault map on that many training batches (0 = off). ``trials_per_pass``: fault maps per
+    forward pass (None = auto).
     ``per_layer``: sensitivity mode. ``True``/``"layer"``: each selected layer faulted alone with the same
     keyed maps it gets in a whole-network campaign, rows carry the layer name instead of ``*``;
     ``"group"``: each group of selected layers (stem, depthwise, pointwise, conv3x3, conv, linear,
@@ -46,8 +48,9 @@ class CampaignSpec:
     seed: int = 0
     layers: LayerSelector = field(default_factory=LayerSelector)
     ci_halfwidth: float = 0.005
-    min_trials: int = 10
+    min_trials: int = 30
     max_trials: int = 500
+    tail_mass: float = 0.02
     bn_recalibration: int = 0
     trials_per_pass: int | None = None
     per_layer: PerLayer = False  # fault one selected layer (or group) at a time instead of all at once

@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated rates in [0, 1] (required unless --equal-count)")
     p.add_argument("--trials", type=trials_arg, default=20, help="trials per rate, or 'auto' (default 20)")
     p.add_argument("--ci-halfwidth", type=float, default=0.005, help="auto trials: target 95%% CI half-width")
-    p.add_argument("--min-trials", type=int, default=10, help="auto trials: minimum per rate")
+    p.add_argument("--min-trials", type=int, default=30, help="auto trials: minimum per rate")
     p.add_argument("--max-trials", type=int, default=500, help="auto trials: maximum per rate")
     p.add_argument("--seed", type=int, default=0, help="campaign seed (fault maps are keyed by it)")
     p.add_argument("--kinds", type=str_list, default=["conv", "linear"],

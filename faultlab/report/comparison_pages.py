@@ -1,48 +1,52 @@
-"""Page 5: method and architecture comparison tables, formatted for reading (pp, 3-digit p, verdicts)."""
+"""Comparison pages: recipe-level method and architecture tables (training runs as replicates, the verdicts), then
+the level-(a) tables (fault maps as replicates, conditional on the trained networks, no verdict sentences)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from . import fmt
+from faultlab.stats import wording as fmt
+
 from .layout import Doc
 
 
-def method_display(table: pd.DataFrame) -> pd.DataFrame:
-    """Reader-facing columns of a method-comparison table."""
+def _endpoint(table: pd.DataFrame) -> list[str]:
+    return [f"AUC {s}" if e == "AUC" else f"{r:g}" for e, r, s in
+            zip(table["endpoint"], table["rate"], table.get("auc_span", [""] * len(table)))]
+
+
+def _runs(table: pd.DataFrame) -> list[str]:
+    return [f"{int(p)} pairs" if d == "paired by seed" else f"{int(a)} / {int(b)}"
+            for d, p, a, b in zip(table["design"], table["n_pairs"], table["n_a"], table["n_b"])]
+
+
+def recipe_display(table: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
+    """Reader-facing columns of a recipe-level comparison table (arm a vs arm b)."""
     return pd.DataFrame({
-        "variant": table["variant"],
-        "method": table["method_a"],
-        "rate": [f"{r:g}" for r in table["rate"]],
-        "pairs": table["n_pairs"].astype(str),
-        "mean acc. (%)\nmethod / base": [_pair(a, b) for a, b in zip(table["mean_a"], table["mean_b"])],
-        "difference\n(pp)": [fmt.fmt_pp(x) for x in table["estimate"]],
+        a: table[a], b: table[b],
+        **({"method": table["method"]} if "method" in table and a != "method_a" else {}),
+        "rate": _endpoint(table),
+        "runs": _runs(table),
+        "mean acc. (%)\na / b": [_pair(x, y) for x, y in zip(table["mean_a"], table["mean_b"])],
+        "a − b\n(pp)": [fmt.fmt_pp(x) for x in table["estimate"]],
         "95 % CI\n(pp)": [fmt.fmt_ci_pp(lo, hi) for lo, hi in zip(table["ci_low"], table["ci_high"])],
-        "Wilcoxon\np": [fmt.fmt_p(p) for p in table["pvalue"]],
         "Holm p": [fmt.fmt_p(p) for p in table["pvalue_holm"]],
-        "effect r\n(rank-biserial)": [fmt.fmt_num(x) for x in table["effect_size"]],
-        "TOST p": [fmt.fmt_p(p) for p in table["tost_pvalue"]],
+        "Holm\nTOST p": [fmt.fmt_p(p) for p in table["tost_pvalue_holm"]],
+        "runs to\ndetect": [fmt.fmt_runs(n) for n in table["runs_to_detect"]],
         "verdict": table["verdict"],
     })
 
 
-def architecture_display(table: pd.DataFrame) -> pd.DataFrame:
-    """Reader-facing columns of an architecture-comparison table."""
+def maps_display(table: pd.DataFrame, a: str, b: str, pcol: str) -> pd.DataFrame:
+    """Reader-facing columns of a level-(a) table (fault maps as replicates)."""
+    n = (table["n_pairs"].astype(str) if "n_pairs" in table else
+         [f"{x} / {y}" for x, y in zip(table["n_a"], table["n_b"])])
     return pd.DataFrame({
-        "variant A": table["variant_a"],
-        "variant B": table["variant_b"],
-        "method": table["method"],
-        "rate": [f"{r:g}" for r in table["rate"]],
-        "trials\nA / B": [f"{a} / {b}" for a, b in zip(table["n_a"], table["n_b"])],
-        "mean acc. (%)\nA / B": [_pair(a, b) for a, b in zip(table["mean_a"], table["mean_b"])],
-        "A − B\n(pp)": [fmt.fmt_pp(x) for x in table["estimate"]],
-        "95 % CI\n(pp)": [fmt.fmt_ci_pp(lo, hi) for lo, hi in zip(table["ci_low"], table["ci_high"])],
-        "Welch p": [fmt.fmt_p(p) for p in table["welch_pvalue"]],
-        "Holm p\n(Welch)": [fmt.fmt_p(p) for p in table["welch_pvalue_holm"]],
-        "Holm p\n(M-W U)": [fmt.fmt_p(p) for p in table["mwu_pvalue_holm"]],
-        "Cliff's δ": [fmt.fmt_num(x) for x in table["cliffs_delta"]],
-        "TOST p": [fmt.fmt_p(p) for p in table["tost_pvalue"]],
-        "verdict": table["verdict"],
+        a: table[a], b: table[b], "rate": [f"{r:g}" for r in table["rate"]], "maps": n,
+        "mean acc. (%)\na / b": [_pair(x, y) for x, y in zip(table["mean_a"], table["mean_b"])],
+        "a − b\n(pp)": [fmt.fmt_pp(x) for x in table.get("estimate", [float("nan")] * len(table))],
+        "Holm p\n(rates)": [fmt.fmt_p(p) for p in table.get(pcol, [float("nan")] * len(table))],
+        "conditional\nverdict": table["verdict"],
     })
 
 
@@ -50,37 +54,40 @@ def _pair(a: float, b: float) -> str:
     return f"{fmt.fmt_pct(a).removesuffix(' %')} / {fmt.fmt_pct(b).removesuffix(' %')}"
 
 
-def _pad(table: pd.DataFrame) -> pd.DataFrame:
-    """Columns the stats leave out when no rate had enough pairs, filled with NaN."""
-    cols = ["estimate", "ci_low", "ci_high", "pvalue", "effect_size", "tost_pvalue", "welch_pvalue",
-            "cliffs_delta", "margin"]
-    return table.assign(**{c: float("nan") for c in cols if c not in table.columns})
-
-
-def comparison_pages(doc: Doc, methods: pd.DataFrame, archs: pd.DataFrame, baseline: str, margin: float) -> None:
-    """Both comparison tables, each split over as many pages as it needs."""
-    title = f"Training methods vs {baseline}"
+def comparison_pages(doc: Doc, methods: pd.DataFrame, archs: pd.DataFrame, baseline: str, margin: float,
+                     family: str, maps: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> None:
+    """Recipe-level tables, each split over as many pages as it needs, then the level-(a) tables."""
+    common = (f"Unit of replication: the training run (each run's mean over its fault maps, or its AUC over the "
+              f"common rate span of the two arms). 95 % t interval. Family: {family}; α = 0.05. Verdict: "
+              f"better/worse when the Holm p < α (direction = sign of the tested mean difference), equivalent when "
+              f"the Holm TOST p < α (margin ±{fmt.fmt_pp(margin, signed=False)}), 'uninformative: both at chance' "
+              "when both arms are within the chance band, else inconclusive. 'runs to detect': training runs per "
+              "arm for 80 % power against the observed difference, from the observed run-to-run spread.")
+    title = f"Training methods vs {baseline} (recipe level)"
     if methods.empty:
         doc.missing_page(title, [m for m in doc.missing if m.startswith("method comparison")]
                          or ["method comparison: no whole-model trials to compare"])
     else:
-        notes = (f"Per rate, each method against {baseline} on the same variant, paired over identical fault maps "
-                 "(matched on training seed, rate and trial). Difference = method − baseline, mean of paired "
-                 "differences, 95 % t interval. Wilcoxon signed-rank p; Holm correction across the rates of each "
-                 f"comparison. Effect size: matched-pairs rank-biserial r. TOST: paired equivalence test at "
-                 f"±{fmt.fmt_pp(margin, signed=False)}. Verdict from the Holm p (better/worse) or the TOST "
-                 "(equivalent), else inconclusive.")
+        notes = ("Methods on one variant are paired by training seed (same initialisation, data order and fault "
+                 "maps) when they share >= 2 seeds: one-sample t on the per-seed differences; else Welch. " + common)
         for fault, part in methods.groupby("fault", sort=True):
-            doc.table_pages(f"{title}: {fault}", method_display(_pad(part)), notes=notes)
-    title = "Architectures compared"
+            doc.table_pages(f"{title}: {fault}", recipe_display(part, "variant", "method_a"), notes=notes)
+    title = "Architectures compared (recipe level)"
     if archs.empty:
         doc.missing_page(title, [m for m in doc.missing if m.startswith("architecture comparison")]
                          or ["architecture comparison: no whole-model trials to compare"])
     else:
-        notes = ("Per rate, variant A against variant B trained with the same method; trials of all training seeds "
-                 "pooled as independent samples (this understates seed-to-seed uncertainty; the curves' hierarchical "
-                 "bootstrap does not). A − B with a 95 % Welch interval; Welch t and Mann-Whitney U p-values, each "
-                 f"Holm-corrected across rates; Cliff's δ; Welch TOST at ±{fmt.fmt_pp(margin, signed=False)}. "
-                 "Verdict from the Holm-adjusted Welch p and the TOST.")
+        notes = "Variant a vs variant b trained with the same method: Welch's t on the runs' values. " + common
         for fault, part in archs.groupby("fault", sort=True):
-            doc.table_pages(f"{title}: {fault}", architecture_display(_pad(part)), notes=notes)
+            doc.table_pages(f"{title}: {fault}", recipe_display(part, "variant_a", "variant_b"), notes=notes)
+    if not maps:
+        return
+    notes = ("Conditional on the trained networks: the fault maps of these networks are the replicates, so a "
+             "verdict here says these trained networks differ, not that the training method or architecture does. "
+             "Methods: Wilcoxon signed-rank on integer correct-count differences over identical maps; architectures: "
+             "Welch over trials. Holm over the rates of each comparison only.")
+    for table, a, b, pcol, name in ((maps[0], "variant", "method_a", "pvalue_holm", "methods"),
+                                    (maps[1], "variant_a", "variant_b", "welch_pvalue_holm", "architectures")):
+        if not table.empty:
+            doc.table_pages(f"Conditional on the trained networks: {name}", maps_display(table, a, b, pcol),
+                            notes=notes, verdict_col="conditional\nverdict")

@@ -10,7 +10,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
 
-from . import fmt
+from faultlab.stats import wording as fmt
+
 from .layout import PAGE_IN, Doc, label
 
 PANELS_PER_PAGE = 4
@@ -45,8 +46,8 @@ def accuracy_pages(doc: Doc, curves: pd.DataFrame, style: dict, n_resamples: int
         return
     faults = sorted(curves["fault"].unique())
     methods = ", ".join(sorted(curves["ci_method"].unique()))
-    sub = (f"Lines: mean over training runs of per-run trial means. Bands: 95 % CI, {methods}, "
-           f"{n_resamples} resamples. Hollow markers at rate 0: clean accuracy (no faults).")
+    sub = (f"Lines: mean over training runs of per-run trial means. Bands: 95 % CI ({methods}): the recipe-level "
+           "interval, training runs as replicates. Hollow markers at rate 0: clean accuracy (no faults).")
     for start in range(0, len(faults), PANELS_PER_PAGE):
         page_faults = faults[start:start + PANELS_PER_PAGE]
         fig = doc.page(title, sub)
@@ -122,7 +123,9 @@ def forest_pages(doc: Doc, summary: pd.DataFrame, curves: pd.DataFrame, style: d
 def _forest_page(doc: Doc, title: str, part: pd.DataFrame, style: dict, fraction: float, grid_max: float) -> None:
     edge = grid_max * 1.06
     fig = doc.page(title, f"Critical rate: first rate where accuracy < {fraction:g} × clean (linear interpolation; "
-                          "the curve starts at clean for rate 0), 95 % CI from the same bootstrap as the curves. "
+                          "the curve starts at clean for rate 0). 95 % CI: where the curves' bands cross the "
+                          "threshold, widened to the enclosing tested rates (the data cannot place a crossing "
+                          "between two grid points). "
                           f"▶ at the right edge: not crossed within the tested grid (≤ {grid_max:g}), i.e. the "
                           "critical rate or its upper bound lies beyond the grid ('> grid').")
     height = min(0.7, max(0.22, FOREST_ROW_IN * (len(part) + 1) / PAGE_IN[1]))

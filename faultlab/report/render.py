@@ -14,13 +14,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from faultlab.stats.study import analysis_frame, study_tables  # noqa: E402
 from faultlab.store import ResultsStore  # noqa: E402
 
 from .comparison_pages import comparison_pages  # noqa: E402
 from .curve_pages import accuracy_pages, distribution_pages, forest_pages  # noqa: E402
 from .layout import RC, Doc, curve_style  # noqa: E402
 from .sample_pages import group_comparison_pages, layer_pages, reliability_pages  # noqa: E402
-from .tables import analysis_frame, study_tables  # noqa: E402
 from .text_pages import methods_pages, methods_paragraphs, spec_pages, title_page  # noqa: E402
 
 
@@ -64,8 +64,9 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
                 distribution_pages(doc, af, style)
             forest_pages(doc, tables["curve_summary"], tables["curves"], style, fraction)
             comparison_pages(doc, tables["method_comparison"], tables["architecture_comparison"],
-                             baseline_method, margin)
-            reliability_pages(doc, tables["reliability"], style)
+                             baseline_method, margin, tables["family"]["family"].iloc[0],
+                             (tables["method_comparison_maps"], tables["architecture_comparison_maps"]))
+            reliability_pages(doc, tables["reliability"], tables["reliability_recipe"], style)
             layer_pages(doc, tables["layer_sensitivity"])
             group_comparison_pages(doc, tables["group_comparison"])
             methods_pages(doc, methods_paragraphs(

@@ -7,16 +7,17 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
 
-from . import fmt
+from faultlab.stats import wording as fmt
+from faultlab.stats.reliability_table import RELIABLE_SHARE
+
 from .curve_pages import rate_name
 from .layout import Doc, label
-from .sample import RELIABLE_SHARE
 
 HEATMAPS_PER_PAGE = 4
 ANNOTATE_MAX_CELLS = 80  # write the value in each heatmap cell up to this many cells
 
 
-def reliability_pages(doc: Doc, rel: pd.DataFrame, style: dict) -> None:
+def reliability_pages(doc: Doc, rel: pd.DataFrame, recipe: pd.DataFrame, style: dict) -> None:
     """Fraction of test points correct in >= 95 % of trials vs rate, per variant · method, then the table."""
     title = "Per-sample reliability"
     if rel.empty:
@@ -25,15 +26,18 @@ def reliability_pages(doc: Doc, rel: pd.DataFrame, style: dict) -> None:
         return
     faults = sorted(rel["fault"].unique())
     fig = doc.page(title, f"Share of test points classified correctly in >= {RELIABLE_SHARE:.0%} of the trials "
-                          "(fault maps) of a cell. Line: mean over training runs; band: envelope of the per-run "
-                          "95 % Wilson intervals (over test points).")
+                          "(fault maps) of a cell. Line: mean over training runs; band: 95 % t interval over training "
+                          "runs (recipe level); with one run, the bootstrap interval over its fault maps.")
     axes = fig.subplots(1, min(len(faults), 3), squeeze=False).ravel()
     fig.subplots_adjust(left=0.07, right=0.97, top=0.82, bottom=0.22, wspace=0.2)
     for ax, fault in zip(axes, faults):
         sub = rel[rel["fault"] == fault]
         for (variant, method), g in sub.groupby(["variant", "method"]):
             s = style[(variant, method)]
-            agg = g.groupby("rate").agg(est=("reliable", "mean"), lo=("ci_low", "min"), hi=("ci_high", "max"))
+            r = recipe[(recipe["variant"] == variant) & (recipe["method"] == method) & (recipe["fault"] == fault)]
+            agg = r.set_index("rate").rename(columns={"reliable": "est", "ci_low": "lo", "ci_high": "hi"})
+            if (agg["n_runs"] < 2).all():
+                agg = g.groupby("rate").agg(est=("reliable", "mean"), lo=("ci_low", "min"), hi=("ci_high", "max"))
             ax.fill_between(agg.index, 100 * agg["lo"], 100 * agg["hi"], color=s["color"], alpha=0.15, lw=0)
             ax.plot(agg.index, 100 * agg["est"], color=s["color"], ls=s["ls"], marker=s["marker"], ms=4)
         ax.set_title(fault)
@@ -51,7 +55,8 @@ def reliability_pages(doc: Doc, rel: pd.DataFrame, style: dict) -> None:
     doc.save(fig)
     doc.table_pages("Per-sample reliability: table", reliability_display(rel), verdict_col=None,
                     notes=f"Reliable test points (%) per rate: mean over training runs [envelope of the per-run 95 % "
-                          f"Wilson intervals]. A test point is reliable in a cell when it is correct in at least "
+                          f"bootstrap intervals over fault maps; conditional on each trained network]. A test point is "
+                          f"reliable in a cell when it is correct in at least "
                           f"⌈{RELIABLE_SHARE:g} × trials⌉ of the cell's trials. Per-run rows: reliability.csv.")
 
 
@@ -109,12 +114,14 @@ def group_comparison_pages(doc: Doc, table: pd.DataFrame) -> None:
                        for a, b in zip(table["drop_a"], table["drop_b"])],
         "a − b\n(pp)": [fmt.fmt_pp(x) for x in table["estimate"]],
         "95 % CI\n(pp)": [fmt.fmt_ci_pp(lo, hi) for lo, hi in zip(table["ci_low"], table["ci_high"])],
-        "Holm p\n(Welch)": [fmt.fmt_p(p) for p in table["p_holm"]], "verdict": table["verdict"],
+        "runs\na / b": [f"{a} / {b}" for a, b in zip(table["n_a"], table["n_b"])],
+        "Holm p": [fmt.fmt_p(p) for p in table["pvalue_holm"]], "verdict": table["verdict"],
     })
     doc.table_pages("Per-group comparison between architectures", shown,
                     subtitle="Accuracy drop from clean when one layer group is faulted; verdict for a: better = "
                              "loses less accuracy than b.",
-                    notes="Scope 'layer': single-layer trials averaged over the group's layers per (run, trial); "
-                          "scope 'group': the whole group faulted at once. Welch t on trial drops; p adjusted "
-                          "with Holm over the table. Fault maps differ between architectures (different layers), "
-                          "so the trials are independent samples, not pairs.")
+                    notes="Recipe level: each training run's mean drop over its trials, Welch t over runs. "
+                          "Scope 'layer': "
+                          "single-layer trials averaged over the group's layers per (run, trial); scope 'group': the "
+                          "whole group faulted at once. p adjusted with Holm in the report's one family (with the "
+                          "method and architecture comparisons).")

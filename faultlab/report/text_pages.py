@@ -17,7 +17,8 @@ try:
 except ImportError:  # PyYAML comes with jsonargparse; fall back to JSON without it
     yaml = None
 
-from . import fmt
+from faultlab.stats import wording as fmt
+
 from .layout import Doc
 
 FACTS_TOP = 0.2  # figure fraction where the facts block starts; headline sentences stop above it
@@ -43,7 +44,8 @@ def title_page(doc: Doc, df: pd.DataFrame, spec: dict | None, sentences: list[st
     q = textwrap.wrap(question(df, spec), 100)
     fig.text(0.05, 0.86, "\n".join(q), size=13, style="italic", va="top")
     y = 0.86 - 0.03 * len(q) - 0.04
-    fig.text(0.05, y, "Answer (generated from the comparison tables):", size=10, weight="bold", va="top")
+    fig.text(0.05, y, "Answer (recipe level: training runs are the replicates; one Holm family over every verdict):",
+             size=10, weight="bold", va="top")
     y -= 0.04
     shown = 0
     for s in sentences or ["No comparison could be computed (see the pages that follow)."]:
@@ -111,16 +113,28 @@ def methods_paragraphs(df: pd.DataFrame, campaigns: list[dict], *, baseline: str
                 out.append(f"• {name}: {', '.join(sorted({str(v) for v in camp[col].dropna()}))}.")
     out += [
         "Statistics",
-        f"• Curves: per-rate mean accuracy with 95 % percentile CIs from a hierarchical bootstrap over training runs "
-        f"then trials ({n_resamples} resamples, seed {seed}); a curve with one run uses the trial (cell) bootstrap.",
-        f"• AUC: mean accuracy over the tested range (trapezoid rule). Critical rate: first rate with accuracy < "
-        f"{fraction:g} × clean, linearly interpolated; '> grid' when never crossed.",
-        "• Training methods vs baseline: Wilcoxon signed-rank test paired over identical fault maps (common random "
-        "numbers), Holm correction across rates, rank-biserial effect size, paired TOST.",
-        "• Architectures: Welch t and Mann-Whitney U tests, Holm across rates, Cohen's d and Cliff's δ, Welch TOST.",
-        f"• Equivalence margin (TOST): ±{fmt.fmt_pp(margin, signed=False)}; α = 0.05. Verdicts: 'better'/'worse' "
-        "when the Holm-adjusted p < α, 'equivalent' when the TOST passes, else 'inconclusive'.",
-        "• Per-sample reliability: share of test points correct in >= 95 % of a cell's trials, Wilson interval.",
+        "• Two levels of claim. (b) Recipe (training method, architecture): the training run is the unit; every "
+        "verdict sentence and every verdict column named 'verdict' is of this level. (a) Conditional on the trained "
+        "networks: fault maps are the replicates; labelled as such, never a verdict about a recipe.",
+        "• Curves: per rate, the mean over training runs of each run's trial mean, 95 % t interval over runs "
+        "(df = runs - 1); a curve with one run gets a trial bootstrap, conditional on that network.",
+        f"• AUC: each run's mean accuracy over the tested range (trapezoid rule; comparisons use the common rate span "
+        f"of the two arms), t interval over runs. Critical rate: first rate with accuracy < {fraction:g} × clean, "
+        "linearly interpolated; its interval is read off the curve bands and widened to the enclosing tested rates.",
+        "• Training methods vs baseline: paired by training seed (one-sample t on per-seed differences) when the "
+        "methods share >= 2 seeds, else Welch on run values; architectures: Welch on run values. TOST on the same "
+        f"unit at ±{fmt.fmt_pp(margin, signed=False)}.",
+        "• Multiplicity: one family, Holm over every recipe-level test of the report (difference and TOST, per rate "
+        "and AUC, method, architecture and layer-group comparisons); α = 0.05.",
+        "• Floor: a comparison whose arms are both within 5 pp of chance accuracy (1/classes) is 'uninformative: "
+        "both at chance', never 'equivalent'.",
+        "• Too few runs: fewer than 2 runs (or seed pairs) per arm gives 'inconclusive (n runs)'; 'runs to detect' "
+        "is the number of runs per arm for 80 % power against the observed difference, from the observed spread.",
+        "• Variance components per cell (variance_components.csv): between-run, between-map and test-sample "
+        "(binomial) variance of one trial's accuracy; 'next' says whether more runs or more trials would shrink the "
+        "recipe's standard error most.",
+        "• Per-sample reliability: share of test points correct in >= 95 % of a cell's trials; per run a bootstrap "
+        "interval over fault maps (conditional on the network), per recipe a t interval over runs.",
         "Versions",
         *[f"• {k}: {v}" for k, v in (meta or {}).items()],
         f"• report libraries: numpy {np.__version__}, pandas {pd.__version__}, scipy {scipy.__version__}, "

@@ -1,4 +1,8 @@
-"""Statistics for fault-injection campaigns (numpy, scipy, pandas only; no other faultlab imports).
+"""Statistics for fault-injection campaigns (numpy, scipy, pandas and the store; no torch, no matplotlib).
+
+Two levels of claim: (a) about trained networks, fault maps as replicates (:mod:`.tables`, cells, per-run
+reliability); (b) about a recipe (training method, architecture), training runs as replicates
+(:mod:`.recipe`, :mod:`.recipe_tables`). :func:`study_tables` computes every table of a study.
 
 Cells: :func:`bootstrap_mean_ci`, :func:`cell_summary`. Curves: :func:`auc`, :func:`critical_rate`,
 :func:`curve_bootstrap`, :func:`hierarchical_bootstrap`. Tests: :func:`compare_paired` (methods, over
@@ -14,6 +18,7 @@ from .compare import (
     cohens_d,
     compare_groups,
     compare_paired,
+    hodges_lehmann,
     holm,
     paired_frame,
     rank_biserial,
@@ -23,7 +28,8 @@ from .compare import (
 from .curves import auc, critical_rate, curve_bootstrap, hierarchical_bootstrap
 from .describe import DEFAULT_CELL_KEYS, bootstrap_mean_ci, cell_summary
 from .planning import ci_halfwidth, leveugle_sample_size, trials_for_halfwidth
-from .reliability import per_sample_reliability
+from .recipe import RecipeComparison, compare_recipes, run_means, runs_needed, variance_components
+from .reliability import per_sample_reliability, reliability_bootstrap
 from .results import (
     ConfidenceInterval,
     CurveCI,
@@ -33,6 +39,7 @@ from .results import (
     MeanCI,
     PairedComparison,
 )
+from .study import ReportError, export_tables, study_tables
 from .tables import architecture_comparison_table, curve_table, method_comparison_table
 
 __all__ = [
@@ -44,6 +51,8 @@ __all__ = [
     "compare_paired", "paired_frame", "compare_groups", "tost", "holm", "verdict",
     "cohens_d", "cliffs_delta", "rank_biserial",
     "architecture_comparison_table", "curve_table", "method_comparison_table",
-    "per_sample_reliability",
+    "per_sample_reliability", "reliability_bootstrap", "hodges_lehmann",
+    "RecipeComparison", "compare_recipes", "run_means", "runs_needed", "variance_components",
+    "ReportError", "export_tables", "study_tables",
     "ci_halfwidth", "leveugle_sample_size", "trials_for_halfwidth",
 ]

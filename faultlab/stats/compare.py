@@ -15,7 +15,7 @@ from .results import DegenerateTrialsWarning, EquivalenceTest, GroupComparison, 
 
 __all__ = [
     "compare_paired", "paired_frame", "compare_groups", "tost", "holm", "verdict",
-    "cohens_d", "cliffs_delta", "rank_biserial", "VERDICTS",
+    "cohens_d", "cliffs_delta", "rank_biserial", "hodges_lehmann", "VERDICTS",
 ]
 
 VERDICTS = ("better", "worse", "equivalent", "inconclusive")
@@ -253,20 +253,37 @@ def verdict(
     """Verdict for the first argument (a) of a comparison; higher accuracy is better.
 
     "equivalent" if the TOST passed (a difference inside ±margin is not practically relevant, even when
-    significant); else "better"/"worse" by the sign of the estimate (of the effect size when the mean
-    difference is 0) if ``pvalue`` (the multiplicity-adjusted p; default ``comparison.pvalue``) < alpha;
-    else "inconclusive".
+    significant); else "better"/"worse" if ``pvalue`` (the multiplicity-adjusted p; default
+    ``comparison.pvalue``) < alpha, in the direction of the statistic actually tested: the rank-biserial r
+    (T⁺ - T⁻) for Wilcoxon, Cliff's δ for Mann-Whitney, the mean difference for t tests; else "inconclusive".
     """
     check_level(alpha, "alpha")
     p = comparison.pvalue if pvalue is None else float(pvalue)
     if tost is not None and tost.equivalent:
         return "equivalent"
     if np.isfinite(p) and p < alpha:
-        sign = comparison.estimate
-        if sign == 0:
-            sign = getattr(comparison, "effect_size", getattr(comparison, "cliffs_delta", 0.0))
+        sign = _tested_direction(comparison)
         if sign > 0:
             return "better"
         if sign < 0:
             return "worse"
     return "inconclusive"
+
+
+def _tested_direction(comparison: PairedComparison | GroupComparison) -> float:
+    if comparison.method == "wilcoxon":
+        return comparison.effect_size
+    if comparison.method == "mannwhitney":
+        return comparison.cliffs_delta
+    sign = comparison.estimate
+    if sign == 0:
+        sign = getattr(comparison, "effect_size", getattr(comparison, "cliffs_delta", 0.0))
+    return sign
+
+
+def hodges_lehmann(d: ArrayLike) -> float:
+    """Hodges-Lehmann estimate of a paired shift: the median of the Walsh averages (d_i + d_j)/2, i ≤ j (the
+    location estimate that goes with the Wilcoxon signed-rank test)."""
+    d = np.asarray(d, dtype=float)
+    i, j = np.triu_indices(d.size)
+    return float(np.median((d[i] + d[j]) / 2.0))

@@ -1,4 +1,6 @@
-"""Report tables from a tidy trial table: method vs method, architecture vs architecture, curves.
+"""Level (a) tables, conditional on the trained networks: fault maps are the replicates. They answer "do these
+trained networks differ under these faults?", not "does the method / architecture differ?" (for that, see
+:mod:`faultlab.stats.recipe_tables`, where the training run is the replicate).
 
 Every test row records its multiplicity correction (``correction``: Holm over the rates of the table).
 """
@@ -14,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ._common import check_columns, check_level, key_generator
-from .compare import compare_groups, compare_paired, holm, tost, verdict
+from .compare import compare_groups, compare_paired, hodges_lehmann, holm, tost, verdict
 from .curves import hierarchical_bootstrap
 from .results import DegenerateTrialsWarning
 
@@ -108,7 +110,9 @@ def method_comparison_table(
     else:
         pairing, keys = "pooled", ["rate", "trial"]
         a, b = (p.groupby(keys, as_index=False)[value].mean() for p in (a, b))
-    m = a[[*keys, value]].merge(b[[*keys, value]], on=keys, how="outer", suffixes=("_a", "_b"), indicator=True)
+    extra = ["n_samples"] if "n_samples" in a.columns and "n_samples" in b.columns and pairing != "pooled" else []
+    m = a[[*keys, value, *extra]].merge(b[[*keys, value]], on=keys, how="outer", suffixes=("_a", "_b"),
+                                        indicator=True)
     rows = []
     for rate, g in m.groupby("rate", sort=True):
         both = g[g["_merge"] == "both"]
@@ -120,10 +124,14 @@ def method_comparison_table(
             "mean_b": float(np.mean(y)) if y.size else math.nan,
         }
         if x.size >= 2:
-            cmp_, deg1 = _quiet(compare_paired, x, y, method="wilcoxon")
+            n = both["n_samples"].to_numpy(float) if "n_samples" in both else None
+            # ranks on integer correct counts: equal count differences are ties (floats k/N are not)
+            xc, yc = (np.rint(x * n), np.rint(y * n)) if n is not None and np.all(np.isfinite(n)) else (x, y)
+            cmp_, deg1 = _quiet(compare_paired, xc, yc, method="wilcoxon")
             eq, deg2 = _quiet(tost, x, y, margin, 1.0 - alpha, paired=True)
-            ci = cmp_.confidence_interval(1.0 - alpha)
-            row.update(estimate=cmp_.estimate, ci_low=ci.low, ci_high=ci.high, statistic=cmp_.statistic,
+            ci = _quiet(compare_paired, x, y, method="t")[0].confidence_interval(1.0 - alpha)
+            row.update(estimate=float(np.mean(x - y)), hodges_lehmann=hodges_lehmann(x - y), ci_low=ci.low,
+                       ci_high=ci.high, statistic=cmp_.statistic,
                        pvalue=cmp_.pvalue, effect_size=cmp_.effect_size, tost_pvalue=eq.pvalue,
                        tost_low=eq.low, tost_high=eq.high, equivalent=eq.equivalent, margin=margin,
                        degenerate=deg1 or deg2, _cmp=cmp_, _tost=eq)

@@ -73,7 +73,7 @@ class CampaignSpecYAML:
     rates: list[float] = field(default_factory=list)  # empty with equal_count
     trials: int | str = DEFAULT_TRIALS  # or "auto"
     ci_halfwidth: float = 0.005
-    min_trials: int = 10
+    min_trials: int = 30
     max_trials: int = 500
     layers: LayersSpec = field(default_factory=LayersSpec)
     bn_recalibration: int = 0

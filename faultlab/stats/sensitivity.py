@@ -12,14 +12,16 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from faultlab.stats import compare_groups, holm, verdict
 from faultlab.store import ResultsStore
+
+from .recipe import compare_recipes
 
 ALL_LAYERS = "*"
 GROUP_PREFIX = "group:"
 ALPHA = 0.05
 COMPARISON_COLUMNS = ("scope", "method", "fault", "group", "level", "variant_a", "variant_b", "drop_a", "drop_b",
-                      "estimate", "ci_low", "ci_high", "n_a", "n_b", "pvalue", "cohens_d", "p_holm", "verdict")
+                      "estimate", "ci_low", "ci_high", "n_a", "n_b", "pvalue", "tost_pvalue", "testable",
+                      "at_chance", "pvalue_holm", "tost_pvalue_holm", "verdict")
 
 
 def layer_order(store: ResultsStore, study: str) -> list[str]:
@@ -55,14 +57,15 @@ def layer_sensitivity(df: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     return out.drop(columns="_o").reset_index(drop=True)
 
 
-def group_comparison(df: pd.DataFrame) -> pd.DataFrame:
-    """Architectures compared per layer group: for each (scope, method, fault, group, level) and pair of
-    variants, the mean drop of each and Welch's test on their trial drops, Holm-adjusted over the table.
+def group_comparison(df: pd.DataFrame, *, margin: float = 0.01, alpha: float = ALPHA) -> pd.DataFrame:
+    """Architectures compared per layer group at the recipe level: for each (scope, method, fault, group, level)
+    and pair of variants, each training run's mean accuracy drop over its trials, then Welch's t over runs
+    (:func:`~faultlab.stats.recipe.compare_recipes`, unpaired). The tested value is the accuracy change from clean
+    (-drop), so the estimate > 0 means a loses less accuracy (is more tolerant). Verdicts and Holm come from the
+    report's one family (:func:`~faultlab.stats.recipe_tables.apply_family`).
 
-    Scope ``group`` uses group-scope trials (the whole group faulted at once); scope ``layer`` averages
-    the single-layer trials of the group's layers per (run, trial) first (mean single-layer sensitivity).
-    The estimate is drop(a) - drop(b): negative means a loses less accuracy (is more tolerant); the verdict
-    ("better" = a more tolerant) comes from ``faultlab.stats.verdict`` at alpha = 0.05 on the Holm p.
+    Scope ``group`` uses group-scope trials (the whole group faulted at once); scope ``layer`` averages the
+    single-layer trials of the group's layers per (run, trial) first (mean single-layer sensitivity).
     """
     sub = _with_levels(df)
     sub = sub[sub["layer_group"].notna()]
@@ -70,23 +73,17 @@ def group_comparison(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
     unit = ["scope", "method", "fault", "layer_group", "level", "level_value", "variant", "run_id", "trial"]
     per_trial = sub.groupby(unit, sort=True)["drop"].mean().reset_index()
+    per_run = per_trial.groupby(unit[:-1], sort=True)["drop"].mean().reset_index()
     rows = []
-    for key, g in per_trial.groupby(["scope", "method", "fault", "layer_group", "level_value", "level"], sort=True):
+    for key, g in per_run.groupby(["scope", "method", "fault", "layer_group", "level_value", "level"], sort=True):
         for va, vb in itertools.combinations(sorted(g["variant"].unique()), 2):
-            a, b = g.loc[g["variant"] == va, "drop"].to_numpy(), g.loc[g["variant"] == vb, "drop"].to_numpy()
-            if a.size < 2 or b.size < 2:
-                continue
-            # tested on the accuracy change from clean (-drop), so that higher is better as everywhere
-            res = compare_groups(-a, -b)
-            ci = res.confidence_interval(1 - ALPHA)
+            a = -g.loc[g["variant"] == va].set_index("run_id")["drop"]
+            b = -g.loc[g["variant"] == vb].set_index("run_id")["drop"]
+            res = compare_recipes(a, b, margin=margin, level=1 - alpha, paired=False)
             scope, method, fault, group, _, level = key
             rows.append({"scope": scope, "method": method, "fault": fault, "group": group, "level": level,
-                         "variant_a": va, "variant_b": vb, "drop_a": a.mean(), "drop_b": b.mean(),
-                         "estimate": -res.estimate, "ci_low": -ci.high, "ci_high": -ci.low, "n_a": a.size,
-                         "n_b": b.size, "pvalue": res.pvalue, "cohens_d": -res.cohens_d, "_res": res})
+                         "variant_a": va, "variant_b": vb, "drop_a": float(-a.mean()), "drop_b": float(-b.mean()),
+                         **res.to_row(), "testable": res.testable, "at_chance": False})
     if not rows:
         return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
-    out = pd.DataFrame(rows)
-    out["p_holm"] = holm(out["pvalue"].to_numpy())
-    out["verdict"] = [verdict(res, alpha=ALPHA, pvalue=p) for res, p in zip(out["_res"], out["p_holm"])]
-    return out.drop(columns="_res")
+    return pd.DataFrame(rows)

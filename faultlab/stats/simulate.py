@@ -1,0 +1,72 @@
+"""Studies with known truth, for calibrating the statistics: the trial table a real study would store.
+
+Model of one trial's accuracy (run r of arm m with training seed s, rate x, fault map t)::
+
+    acc = μ_m(x) + u_{m,s} + c_{s,x,t} + e_{m,s,x,t},   stored as round(acc · N) / N (N test points)
+    μ_m(x) = clean - slope · x + effect_m               (effect_m: the true recipe difference)
+    u_{m,s} = sd_run · (√ρ z_s + √(1-ρ) z_{m,s})        (ρ: how much two methods on one seed share, e.g. init)
+    c, e ~ N(0, sd_map²) split by ``map_shared``        (common random numbers: the same map hits both arms)
+
+With probability ``catastrophic`` a map is catastrophic: its accuracy drops by ``catastrophic_drop`` in every
+arm it hits. The true recipe mean at rate x is μ_m(x) - catastrophic · catastrophic_drop (before rounding).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["simulate_study", "true_mean"]
+
+
+def true_mean(rate: float, *, clean: float = 0.9, slope: float = 0.5, effect: float = 0.0,
+              catastrophic: float = 0.0, catastrophic_drop: float = 0.3) -> float:
+    """The recipe-level mean accuracy the simulation is built around (see the module docstring)."""
+    return clean - slope * rate + effect - catastrophic * catastrophic_drop
+
+
+def simulate_study(
+    rng: np.random.Generator,
+    *,
+    seeds: int = 3,
+    trials: int = 50,
+    rates: Sequence[float] = (0.1, 0.2, 0.3, 0.4, 0.5),
+    effect: float = 0.0,
+    sd_run: float = 0.0075,
+    sd_map: float = 0.02,
+    rho: float = 0.5,
+    map_shared: float = 0.7,
+    catastrophic: float = 0.0,
+    catastrophic_drop: float = 0.3,
+    n_samples: int = 1000,
+    clean: float = 0.9,
+    slope: float = 0.5,
+    arms: Sequence[tuple[str, str]] = (("net", "method_a"), ("net", "method_b")),
+    fault: str = "drop(p={rate})",
+) -> pd.DataFrame:
+    """A whole-model trial table of two arms (``arms``: (architecture, method) pairs; the first gets ``effect``),
+    ``seeds`` training runs each, ``trials`` fault maps per (run, rate). Columns as in the store's frame."""
+    rates = np.asarray(rates, dtype=float)
+    z_seed = rng.standard_normal(seeds)
+    shared_maps = rng.standard_normal((seeds, rates.size, trials))
+    cat = rng.random((seeds, rates.size, trials)) < catastrophic
+    frames = []
+    for i, (arch, method) in enumerate(arms):
+        u = sd_run * (math.sqrt(rho) * z_seed + math.sqrt(1 - rho) * rng.standard_normal(seeds))
+        own = rng.standard_normal((seeds, rates.size, trials))
+        maps = sd_map * (math.sqrt(map_shared) * shared_maps + math.sqrt(1 - map_shared) * own)
+        mu = clean - slope * rates + (effect if i == 0 else 0.0)
+        acc = mu[None, :, None] + u[:, None, None] + maps - catastrophic_drop * cat
+        acc = np.clip(np.rint(acc * n_samples), 0, n_samples) / n_samples
+        s, r, t = np.meshgrid(np.arange(seeds), np.arange(rates.size), np.arange(trials), indexing="ij")
+        frames.append(pd.DataFrame({
+            "architecture": arch, "variant": arch, "method": method, "fault": fault, "layer": "*",
+            "run_id": [f"{arch}-{method}-{k}" for k in s.ravel()], "train_seed": s.ravel(),
+            "rate": rates[r.ravel()], "trial": t.ravel(), "accuracy": acc.ravel(),
+            "clean_accuracy": np.repeat(clean + (effect if i == 0 else 0.0) + u, rates.size * trials),
+            "n_samples": n_samples,
+        }))
+    return pd.concat(frames, ignore_index=True)
