@@ -10,6 +10,7 @@ from ._registry import (
     entrypoint,
     is_model,
     list_models,
+    parameters,
     register,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "entrypoint",
     "is_model",
     "list_models",
+    "parameters",
     "register",
 ]

@@ -57,6 +57,18 @@ def entrypoint(name: str) -> Callable[..., nn.Module]:
     return _MODELS[name]
 
 
+def parameters(name: str) -> list[str] | None:
+    """The keyword arguments the builder of ``name`` accepts (None for ``timm:`` names and builders taking
+    ``**kwargs``), so a spec can refuse a misspelled one before anything is built."""
+    if name.startswith(TIMM_PREFIX):
+        return None
+    match = _VARIANT.match(name)
+    params = inspect.signature(entrypoint(match["base"] if match else name)).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    return [n for n, p in params.items() if p.kind is not p.VAR_POSITIONAL]
+
+
 def build(name: str, **kwargs) -> nn.Module:
     """Build a model by registry name, variant name or ``timm:<name>``; ``None`` kwargs are dropped."""
     kwargs = {k: v for k, v in kwargs.items() if v is not None}

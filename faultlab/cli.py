@@ -17,6 +17,7 @@ import sys
 
 from faultlab import FaultlabError
 from faultlab.commands import campaign, export, report, stats, sweep
+from faultlab.commands._guards import OneLineParser, unknown_arguments_error
 from faultlab.runtime import tune_allocator
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
@@ -32,7 +33,7 @@ def lightning_main(args: list[str] | None = None):
 
 def command_parser() -> argparse.ArgumentParser:
     """The parser of the non-Lightning subcommands (one module each under faultlab/commands/)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="faultlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Lightning subcommands: " + ", ".join(f"faultlab {c} --help" for c in LIGHTNING_COMMANDS),
     )
@@ -57,11 +58,14 @@ def main(argv: list[str] | None = None) -> None:
         if argv[0] not in COMMANDS:
             known = ", ".join([*LIGHTNING_COMMANDS, *COMMANDS])
             raise FaultlabError(f"unknown command {argv[0]!r}; commands: {known}")
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        if extras:
+            raise unknown_arguments_error(parser._subparsers._group_actions[0].choices[args.command], extras)
         COMMANDS[args.command].run(args)
     except FaultlabError as err:  # every user error: its message is the whole story, one line, exit status 2
-        print(f"faultlab: error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+        message = " ".join(str(err).split())  # one line, whatever the message carried
+        print(f"faultlab: error: {message}", file=sys.stderr)
+        raise SystemExit(getattr(err, "exit_code", 2)) from None
 
 
 if __name__ == "__main__":

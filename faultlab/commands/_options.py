@@ -1,27 +1,127 @@
-"""Argument helpers shared by the subcommands."""
+"""Argument helpers shared by the subcommands: every numeric option is checked when it is parsed."""
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import math
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 from faultlab import FaultlabError
 
+MAX_SEED = 2**63 - 1  # seeds are stored as SQLite INTEGERs and fed to torch.Generator.manual_seed
+
+
+def _bounds(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
+    left = "-inf" if lo is None else f"{lo:g}"
+    right = "inf" if hi is None else f"{hi:g}"
+    return f"{'(' if lo_open or lo is None else '['}{left}, {right}{')' if hi_open or hi is None else ']'}"
+
+
+def int_in(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer within [lo, hi]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            where = f">= {lo}" if hi is None else f"in {_bounds(lo, hi, False, False)}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: expected an integer {where}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def float_in(lo: float | None = None, hi: float | None = None, lo_open: bool = False, hi_open: bool = False,
+             allow_inf: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number (or inf with ``allow_inf``) within the given bounds."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        bad = math.isnan(value) or (math.isinf(value) and not allow_inf)
+        bad = bad or (lo is not None and (value < lo or (lo_open and value == lo)))
+        bad = bad or (hi is not None and (value > hi or (hi_open and value == hi)))
+        if bad:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: expected a number in "
+                                             f"{_bounds(lo, hi, lo_open, hi_open)}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+count = int_in(1)  # how many of something, where 0 is meaningless
+non_negative = int_in(0)
+seed = int_in(0, MAX_SEED)
+probability = float_in(0.0, 1.0)
+open_unit = float_in(0.0, 1.0, lo_open=True, hi_open=True)  # a confidence level, a margin
+positive = float_in(0.0, lo_open=True)
+
+
+def _split(text: str) -> list[str]:
+    return [t for t in text.replace(" ", "").split(",") if t]
+
 
 def float_list(text: str) -> list[float]:
-    """``"0,0.05,0.1"`` -> [0.0, 0.05, 0.1]."""
+    """``"0,0.05,0.1"`` -> [0.0, 0.05, 0.1] (finite numbers)."""
     try:
-        return [float(t) for t in text.replace(" ", "").split(",") if t]
+        values = [float(t) for t in _split(text)]
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from err
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
+    return values
+
+
+def rate_list(text: str) -> list[float]:
+    """Fault rates: ``"0,0.05,0.1"``, each in [0, 1], at least one, none twice."""
+    values = float_list(text)
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated rates in [0, 1], got {text!r}")
+    bad = [v for v in values if not 0.0 <= v <= 1.0]
+    if bad:
+        raise argparse.ArgumentTypeError(f"rate {bad[0]} is outside [0, 1]")
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"a rate is listed twice in {text!r}")
+    return values
 
 
 def int_list(text: str) -> list[int]:
     """``"8,32,128"`` -> [8, 32, 128]."""
     try:
-        return [int(t) for t in text.replace(" ", "").split(",") if t]
+        return [int(t) for t in _split(text)]
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from err
+
+
+def count_list(text: str) -> list[int]:
+    """``"8,32,128"``: positive integers, at least one, none twice."""
+    values = int_list(text)
+    if not values or any(v < 1 for v in values) or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"expected distinct positive integers such as 8,32,128, got {text!r}")
+    return values
+
+
+DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+DEVICE_ALIASES = {"gpu": "cuda", "cuda0": "cuda:0", "gpu0": "cuda:0", "cuda:": "cuda"}
+
+
+def device(text: str) -> str:
+    """``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (checked to exist when the command runs)."""
+    if DEVICE.match(text):
+        return text
+    close = DEVICE_ALIASES.get(text.lower()) or next(iter(difflib.get_close_matches(text, ["auto", "cpu", "cuda"],
+                                                                                 n=1)), None)
+    hint = f" (did you mean {close!r}?)" if close else ""
+    raise argparse.ArgumentTypeError(f"unknown device {text!r}{hint}; allowed: auto, cpu, cuda, cuda:N, mps")
 
 
 def str_list(text: str) -> list[str]:
@@ -40,11 +140,32 @@ def trials_arg(text: str) -> int | str:
     return value
 
 
+def resolve_device(name: str) -> str:
+    """The torch device for ``name``, refused with one line when it does not exist here (imports torch)."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if n == 0:
+            raise FaultlabError(f"--device {name}: no CUDA GPU is visible here (torch.cuda.is_available() is "
+                                "False); use --device cpu or auto")
+        if index >= n:
+            raise FaultlabError(f"--device {name}: only {n} CUDA device(s) here (cuda:0..cuda:{n - 1})")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise FaultlabError("--device mps: Apple's Metal backend is not available here; use --device cpu or auto")
+    return name
+
+
 def add_store_option(parser: argparse.ArgumentParser, default: str = "results/faultlab.sqlite") -> None:
     parser.add_argument("--store", default=default, help=f"results store (SQLite file; default {default})")
 
 
 def existing_store(path: str) -> str:
+    if Path(path).is_dir():
+        raise FaultlabError(f"--store {path} is a folder; pass the results file (e.g. results/<study>.sqlite)")
     if not Path(path).is_file():
         raise FaultlabError(f"store not found: {path} (run 'faultlab campaign' or 'faultlab sweep' first)")
     return path

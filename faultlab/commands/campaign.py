@@ -8,7 +8,21 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import add_store_option, float_list, int_list, str_list, trials_arg
+from ._guards import check_store_target, interruptible
+from ._options import (
+    add_store_option,
+    count,
+    count_list,
+    device,
+    float_in,
+    int_in,
+    non_negative,
+    rate_list,
+    resolve_device,
+    seed,
+    str_list,
+    trials_arg,
+)
 
 HELP = "Monte Carlo fault campaign of a checkpoint (one store row per trial)"
 
@@ -18,35 +32,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, help="a Classifier checkpoint (faultlab fit writes last.ckpt)")
     p.add_argument("--data", default="mnist5k", help="data set name whose test split is evaluated (default mnist5k)")
     p.add_argument("--data-dir", default="data", help="folder of downloaded data sets (mnist, cifar10)")
-    p.add_argument("--eval-subset", type=int, default=None, help="evaluate only the first N test samples")
+    p.add_argument("--eval-subset", type=count, default=None, help="evaluate only the first N test samples")
     p.add_argument("--fault", required=True, help="fault template with {rate}, e.g. 'stuck_at(sa0=0.01,sa1={rate})'")
-    p.add_argument("--rates", type=float_list, default=None,
+    p.add_argument("--rates", type=rate_list, default=None,
                    help="comma-separated rates in [0, 1] (required unless --equal-count)")
     p.add_argument("--trials", type=trials_arg, default=20, help="trials per rate, or 'auto' (default 20)")
-    p.add_argument("--ci-halfwidth", type=float, default=0.005, help="auto trials: target 95%% CI half-width")
-    p.add_argument("--min-trials", type=int, default=30, help="auto trials: minimum per rate")
-    p.add_argument("--max-trials", type=int, default=500, help="auto trials: maximum per rate")
-    p.add_argument("--seed", type=int, default=0, help="campaign seed (fault maps are keyed by it)")
+    p.add_argument("--ci-halfwidth", type=float_in(0.0, 1.0, lo_open=True), default=0.005,
+                   help="auto trials: target 95%% CI half-width")
+    p.add_argument("--min-trials", type=int_in(2), default=30, help="auto trials: minimum per rate")
+    p.add_argument("--max-trials", type=count, default=500, help="auto trials: maximum per rate")
+    p.add_argument("--seed", type=seed, default=0, help="campaign seed (fault maps are keyed by it)")
     p.add_argument("--kinds", type=str_list, default=["conv", "linear"],
                    help="layer kinds: conv, depthwise, pointwise, conv3x3, linear (default conv,linear)")
     p.add_argument("--include", type=str_list, default=None, help="fnmatch patterns of layer names to include")
     p.add_argument("--exclude", type=str_list, default=None, help="fnmatch patterns of layer names to exclude")
     p.add_argument("--no-first", action="store_true", help="leave the first layer (stem) clean")
     p.add_argument("--no-last", action="store_true", help="leave the last layer (classifier) clean")
-    p.add_argument("--bn-recalibration", type=int, default=0,
+    p.add_argument("--bn-recalibration", type=non_negative, default=0,
                    help="re-estimate BatchNorm statistics under each fault map on N training batches (default off)")
     p.add_argument("--per-layer", nargs="?", const="layer", default=False, choices=["layer", "group"],
                    help="sensitivity: fault each selected layer alone (rows carry the layer name), or with "
                         "'group' each layer group (stem, depthwise, pointwise, conv3x3, conv, linear, classifier)")
-    p.add_argument("--equal-count", type=int_list, default=None, metavar="K[,K...]",
+    p.add_argument("--equal-count", type=count_list, default=None, metavar="K[,K...]",
                    help="with --per-layer: fault exactly K weights per layer (or group) instead of sweeping rates")
     p.add_argument("--no-prefix-cache", action="store_true",
                    help="per-layer: run full passes instead of reusing the clean activations upstream of the layer")
-    p.add_argument("--trials-per-pass", type=int, default=None, help="fault maps per forward pass (default auto)")
+    p.add_argument("--trials-per-pass", type=count, default=None, help="fault maps per forward pass (default auto)")
     p.add_argument("--study", default="default", help="study name recorded with the run (default 'default')")
     p.add_argument("--method", default=None, help="training method label (default: from the checkpoint)")
-    p.add_argument("--train-seed", type=int, default=None, help="training seed label (default: from the checkpoint)")
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--train-seed", type=seed, default=None, help="training seed label (default: from the checkpoint)")
+    p.add_argument("--device", type=device, default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model for the passes (~20 s warm-up)")
     add_store_option(p)
 
@@ -58,7 +73,6 @@ def run(args: argparse.Namespace) -> None:
     from faultlab.injection import LayerSelector
     from faultlab.store import ResultsStore
 
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     if args.rates is None and args.equal_count is None:
         raise CampaignError("--rates is required (or --equal-count K with --per-layer)")
     spec = CampaignSpec(
@@ -70,19 +84,30 @@ def run(args: argparse.Namespace) -> None:
         equal_count=args.equal_count, prefix_cache=not args.no_prefix_cache,
     )
     validate(spec)  # before loading anything or touching the store (and before Lightning is imported)
-    from faultlab.campaign.checkpoint import load_run
+    device = resolve_device(args.device)
+    check_store_target(args.store, inputs={"checkpoint": args.checkpoint})
+    from faultlab.campaign.checkpoint import check_data, load_run
     from faultlab.data import build_data
 
     classifier, info = load_run(args.checkpoint, args.study, args.method, args.train_seed, device)
     dm = build_data(args.data, data_dir=args.data_dir, eval_subset=args.eval_subset)
     x, y = dm.tensors("test")
+    check_data(classifier, dm, x, args.checkpoint)  # a moons net on mnist5k fails here, not in the first pass
     x, y = x.to(device), y.to(device)
     if classifier.channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     net = classifier.net
     forward = torch.compile(net) if args.compile else None
     train = ((xb.to(device), yb) for xb, yb in dm.train_dataloader()) if args.bn_recalibration else None
-    with ResultsStore(args.store) as store:
+    with interruptible(lambda: stored_trials(args.store, info.run_id)), ResultsStore(args.store) as store:
         result = run_campaign(net, x, y, spec, store, info, train_batches=train, forward=forward)
     print(f"run {info.run_id} ({info.variant}, {info.method}): clean accuracy {result.clean.accuracy:.4f} "
           f"on {len(y)} test samples; {sum(c.new_trials for c in result.cells)} new trials in {args.store}")
+
+
+def stored_trials(store: str, run_id: str) -> str:
+    """What an interrupted campaign leaves: the run's trials in the store."""
+    from faultlab.store import ResultsStore
+
+    with ResultsStore(store, read_only=True) as s:
+        return f"{s.count_trials(run_id=run_id)} trials of run {run_id} are stored in {store}"

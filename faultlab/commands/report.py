@@ -11,7 +11,10 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ._options import existing_store
+from faultlab import FaultlabError
+
+from ._guards import add_force_option, check_output
+from ._options import count, existing_store, open_unit, seed
 
 HELP = "render the PDF report of a study"
 
@@ -21,16 +24,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_study_options(p)
     p.add_argument("--out", default=None, help="PDF path (default reports/<study>.pdf)")
     p.add_argument("--spec", default=None, help="study spec shown in the report (default experiments/<study>.yaml)")
+    add_force_option(p)
 
 
 def add_study_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("study", help="study name (as in the spec's 'name')")
     p.add_argument("--store", default=None, help="results store (default results/<study>.sqlite)")
     p.add_argument("--baseline", default="vanilla", help="training method the others are compared to")
-    p.add_argument("--margin", type=float, default=0.01, help="equivalence margin (accuracy, default 0.01 = 1 pp)")
-    p.add_argument("--fraction", type=float, default=0.9, help="critical rate: fraction of clean accuracy (0.9)")
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--margin", type=open_unit, default=0.01,
+                   help="equivalence margin (accuracy, in (0, 1); default 0.01 = 1 pp)")
+    p.add_argument("--fraction", type=open_unit, default=0.9,
+                   help="critical rate: fraction of clean accuracy, in (0, 1) (default 0.9)")
+    p.add_argument("--resamples", type=count, default=1000, help="bootstrap resamples, >= 1 (default 1000)")
+    p.add_argument("--seed", type=seed, default=0, help="bootstrap seed, 0..2^63-1")
 
 
 def store_of(args: argparse.Namespace) -> str:
@@ -66,10 +72,17 @@ def run(args: argparse.Namespace) -> None:
 
     store_path = store_of(args)
     spec_path = Path(args.spec or f"experiments/{args.study}.yaml")
-    spec = yaml.safe_load(spec_path.read_text()) if spec_path.is_file() else None
+    if args.spec is not None and not spec_path.is_file():
+        raise FaultlabError(f"--spec {args.spec}: file not found")
+    try:
+        spec = yaml.safe_load(spec_path.read_text()) if spec_path.is_file() else None
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise FaultlabError(f"--spec {spec_path}: not a readable YAML study spec ({type(err).__name__})") from None
     out = Path(args.out or f"reports/{args.study}.pdf")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with ResultsStore(store_path) as store:
+    if args.out is None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    out = check_output(out, "pdf", inputs={"store": store_path, "study spec": spec_path}, force=args.force)
+    with ResultsStore(store_path, read_only=True) as store:
         summary = render_report(store, args.study, out, spec=spec, baseline_method=args.baseline, margin=args.margin,
                                 fraction=args.fraction, n_resamples=args.resamples, seed=args.seed, meta=meta())
     print(f"wrote {summary.path} ({len(summary.pages)} pages)")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from ._options import existing_store
+from ._guards import add_force_option, atomic_files, check_output_folder
+from ._options import existing_store, float_in, open_unit, positive
 from .report import add_study_options, store_of
 
 HELP = "print a study's statistics tables (and CSVs), or 'stats plan' for trial counts"
@@ -32,16 +33,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("stats", help=HELP, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_study_options(p)
     p.add_argument("--csv", default=None, help="folder for the CSV tables (default results/<study>-tables)")
-    p.add_argument("--confidence", type=float, default=0.99, help="plan: confidence level (default 0.99)")
-    p.add_argument("--population", type=float, default=math.inf,
-                   help="plan: number of possible fault maps N (default infinite)")
-    p.add_argument("--pilot-std", type=float, default=None, help="plan: std of accuracy over a pilot's trials")
-    p.add_argument("--halfwidth", type=float, default=None, help="plan: target CI half-width (default --margin)")
+    p.add_argument("--confidence", type=open_unit, default=0.99, help="plan: confidence level in (0, 1) (default 0.99)")
+    p.add_argument("--population", type=float_in(1.0, allow_inf=True), default=math.inf,
+                   help="plan: number of possible fault maps N >= 1 (default infinite)")
+    p.add_argument("--pilot-std", type=positive, default=None, help="plan: std of accuracy over a pilot's trials")
+    p.add_argument("--halfwidth", type=positive, default=None, help="plan: target CI half-width (default --margin)")
     p.add_argument("--from", dest="pilot", default=None, metavar="STUDY",
                    help="plan: a pilot study in the store; recommend training runs and trials per run for a "
                         "recipe-level difference from its variance components and measured trial seconds")
-    p.add_argument("--train-seconds", type=float, default=None,
+    p.add_argument("--train-seconds", type=positive, default=None,
                    help="plan --from: seconds one training run takes (not stored)")
+    add_force_option(p)
 
 
 def plan(args: argparse.Namespace) -> None:
@@ -72,7 +74,7 @@ def plan_recipe(args: argparse.Namespace) -> None:
     if args.train_seconds is None or not args.train_seconds > 0:
         raise FaultlabError("stats plan --from needs --train-seconds S (> 0): the time one training run takes")
     h = args.halfwidth or args.margin
-    with ResultsStore(existing_store(args.store or f"results/{args.pilot}.sqlite")) as store:
+    with ResultsStore(existing_store(args.store or f"results/{args.pilot}.sqlite"), read_only=True) as store:
         af = analysis_frame(load_frame(store, args.pilot))
     comps = variance_components(run_means(af))
     comps = comps[comps["n_runs"] >= 2]
@@ -105,7 +107,10 @@ def run(args: argparse.Namespace) -> None:
     from faultlab.stats.study import export_tables, study_tables
     from faultlab.store import ResultsStore
 
-    with ResultsStore(store_of(args)) as store:
+    store_path = store_of(args)
+    folder = check_output_folder(args.csv or f"results/{args.study}-tables", "csv", inputs={"store": store_path},
+                                 force=args.force)
+    with ResultsStore(store_path, read_only=True) as store:
         tables = study_tables(store, args.study, baseline_method=args.baseline, margin=args.margin,
                               fraction=args.fraction, n_resamples=args.resamples, seed=args.seed)
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 200,
@@ -120,5 +125,7 @@ def run(args: argparse.Namespace) -> None:
                 continue
             cols = [c for c in COLUMNS.get(name, table.columns) if c in table.columns]
             print(f"\n== {name} ==\n{table[cols].to_string(index=False)}")
-    paths = export_tables(tables, args.csv or f"results/{args.study}-tables")
-    print(f"\nwrote {len(paths)} CSV tables to {paths[0].parent if paths else args.csv}")
+    with atomic_files(folder) as tmp:
+        paths = export_tables(tables, tmp)
+    print(f"\nwrote {len(paths)} CSV tables to {folder}")
+

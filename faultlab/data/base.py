@@ -98,6 +98,9 @@ class TensorDataModule(L.LightningDataModule):
         super().__init__()
         if not 0 <= val_fraction < 1:
             raise FaultlabError(f"val_fraction={val_fraction} must be in [0, 1)")
+        if eval_subset is not None and (isinstance(eval_subset, bool) or not isinstance(eval_subset, int)
+                                        or eval_subset < 1):
+            raise FaultlabError(f"eval_subset={eval_subset!r} must be a positive number of test samples")
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.val_fraction, self.seed, self.eval_subset = val_fraction, seed, eval_subset
         self.data_dir = data_dir
@@ -116,6 +119,9 @@ class TensorDataModule(L.LightningDataModule):
         x_tr, y_tr, x_te, y_te = self.load()
         train_idx, val_idx = stratified_split(y_tr, self.val_fraction, self.seed)
         if self.eval_subset is not None:
+            if self.eval_subset > len(y_te):
+                raise FaultlabError(f"eval_subset={self.eval_subset}: the {self.name} test split has only "
+                                    f"{len(y_te)} samples; pass at most {len(y_te)}")
             x_te, y_te = x_te[: self.eval_subset], y_te[: self.eval_subset]
         self._tensors = {
             "train": (x_tr[train_idx].contiguous(), y_tr[train_idx].contiguous()),

@@ -23,11 +23,12 @@ import pandas as pd
 
 from . import frame, rows
 from .errors import StoreError
-from .migrations import apply_migrations
+from .migrations import MIGRATIONS, applied, apply_migrations
 
 _TRIAL_FIELDS = [c for c in rows.TRIAL_COLUMNS if c != "correct"]
 JOURNAL_ENV = "FAULTLAB_STORE_JOURNAL"
 JOURNAL_MODES = ("wal", "delete")
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def _check_folder(path: Path) -> None:
@@ -42,14 +43,63 @@ def _check_folder(path: Path) -> None:
         raise StoreError(f"store folder {parent} is not writable; fix its permissions or pick another path")
 
 
+def _check_sqlite_file(path: Path) -> bytes:
+    """The first 100 bytes (the SQLite header) of an existing store file; refuse anything else."""
+    if path.is_dir():
+        raise StoreError(f"store path {path} is a folder; pass the results file (e.g. results/<study>.sqlite)")
+    with path.open("rb") as f:
+        header = f.read(100)
+    if header and not header.startswith(SQLITE_MAGIC):
+        raise StoreError(f"{path} is not a database (no SQLite header), so not a results store; pass the one "
+                         "written by 'faultlab campaign' or 'faultlab sweep'")
+    return header
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open an existing store for reading without writing anything: no schema, no -wal/-shm files.
+
+    A WAL store with no ``-wal`` file beside it has no writer and nothing un-checkpointed, so it is
+    opened ``immutable`` (SQLite's read-only URI mode would create -wal and -shm files); otherwise
+    ``mode=ro`` shares the writers' WAL index. A store of an older schema is copied into memory and
+    migrated there, so the file is never upgraded by a reader.
+    """
+    if not path.exists():
+        raise StoreError(f"store not found: {path} (run 'faultlab campaign' or 'faultlab sweep' first)")
+    header = _check_sqlite_file(path)
+    wal = header[18:20] == b"\x02\x02"
+    flag = "immutable=1" if wal and not Path(f"{path}-wal").exists() else "mode=ro"
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?{flag}", uri=True, timeout=60, isolation_level=None)
+        names = applied(conn)
+        if not names:
+            raise StoreError(f"{path} is not a faultlab results store (no schema_migrations table)")
+        if len(names) < len(MIGRATIONS):  # an older store: upgrade a copy in memory, never the file
+            memory = sqlite3.connect(":memory:", isolation_level=None)
+            conn.backup(memory)
+            conn.close()
+            conn = memory
+            apply_migrations(conn)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot read store {path}: {exc} (truncated or not a results file?)") from exc
+    return conn
+
+
 class ResultsStore:
     """Runs, fault campaigns and per-trial results in one SQLite file.
 
     Every write is one ``BEGIN IMMEDIATE`` transaction, so concurrent processes serialise on the
     write lock (waiting up to 60 s) instead of failing, and a row batch is written whole or not at all.
+    ``read_only=True`` opens an existing store without writing to it or beside it (``stats``,
+    ``report``, ``export``); otherwise the store is created if missing and checked to be writable.
     """
 
-    def __init__(self, path: str | Path, journal: str | None = None) -> None:
+    def __init__(self, path: str | Path, journal: str | None = None, read_only: bool = False) -> None:
+        self.read_only = read_only
+        if read_only:
+            self.path = Path(path).expanduser().resolve()
+            self.conn = _connect_read_only(self.path)
+            self.journal = "read-only"
+            return
         journal = (journal or os.environ.get(JOURNAL_ENV) or "wal").lower()
         if journal not in JOURNAL_MODES:
             raise StoreError(f"journal mode {journal!r} (argument or ${JOURNAL_ENV}); use 'wal' (one machine) "
@@ -57,6 +107,8 @@ class ResultsStore:
         self.path = Path(path) if str(path) == ":memory:" else Path(path).expanduser().resolve()
         if str(path) != ":memory:":
             _check_folder(self.path)
+            if self.path.exists():
+                _check_sqlite_file(self.path)
         try:
             self.conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
         except sqlite3.Error as exc:
@@ -67,12 +119,25 @@ class ResultsStore:
             self.conn.execute(f"PRAGMA synchronous={'NORMAL' if journal == 'wal' else 'FULL'}")
             self.conn.execute("PRAGMA foreign_keys=ON")
             apply_migrations(self.conn)
+            self._check_writable()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise StoreError(f"cannot open store {self.path}: {exc} (not a results file?)") from exc
         except BaseException:
             self.conn.close()
             raise
+
+    def _check_writable(self) -> None:
+        """Refuse a store that cannot be written (read-only or immutable file) now, not after an evaluation."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            self.conn.execute(f"PRAGMA user_version={int(version)}")  # a write of page 1, rolled back
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"store {self.path} is not writable ({exc}); fix its permissions or pick "
+                             "another --store") from exc
+        finally:
+            self.conn.execute("ROLLBACK")
 
     def _set_journal(self, mode: str, wait_s: float = 60.0) -> None:
         """Set the journal mode, retrying if another process holds the lock while creating the file."""

@@ -44,6 +44,12 @@ def campaign_spec(c: CampaignSpecYAML, seed: int) -> CampaignSpec:
                         equal_count=c.equal_count)
 
 
+def data_options(spec: StudySpec, plan: RunPlan) -> dict:
+    """The data module's kwargs: the spec's options; the data seed (split, order, and for generated sets the
+    data themselves) is the training seed unless ``data.options.seed`` fixes it for every run."""
+    return {"seed": plan.seed, **spec.data.options}
+
+
 def expected_trials(spec: StudySpec) -> int | None:
     """Trials per run when every campaign has a fixed count (None when one is adaptive or per-layer)."""
     if any(c.trials == "auto" for c in spec.campaigns):
@@ -68,7 +74,7 @@ def train(plan: RunPlan, spec: StudySpec, ckpt: Path) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)  # one line per run comes from the sweep instead
     L.seed_everything(plan.seed, verbose=False)
     t = spec.training
-    dm = build_data(spec.data.name, seed=plan.seed, **spec.data.options)
+    dm = build_data(spec.data.name, **data_options(spec, plan))
     model = Classifier(arch=plan.arch.arch, arch_kwargs=plan.arch.kwargs, num_classes=dm.num_classes,
                        input_shape=dm.input_shape, optimizer=t.optimizer, lr=t.lr,
                        fault_aware=plan.method.fault_aware, train_seed=plan.seed, **t.options)
@@ -76,7 +82,14 @@ def train(plan: RunPlan, spec: StudySpec, ckpt: Path) -> None:
               "enable_checkpointing": False, "enable_progress_bar": False, "enable_model_summary": False,
               "limit_val_batches": 0, **t.trainer}
     trainer = L.Trainer(**kwargs)
-    trainer.fit(model, dm)
+    try:
+        trainer.fit(model, dm)
+    except SystemExit as exc:  # Lightning turns Ctrl-C into sys.exit(1); keep it an interrupt (no checkpoint)
+        if trainer.interrupted:
+            raise (exc.__context__ if isinstance(exc.__context__, KeyboardInterrupt) else KeyboardInterrupt()) from None
+        raise
+    if trainer.interrupted or trainer.received_sigterm:
+        raise KeyboardInterrupt
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     tmp = ckpt.with_name(f"{ckpt.name}.{os.getpid()}.tmp")
     trainer.save_checkpoint(tmp)
@@ -102,7 +115,7 @@ def execute(plan: RunPlan, spec: StudySpec, store_path: str, runs_dir: str, thre
         train(plan, spec, ckpt)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     classifier = load_classifier(str(ckpt), map_location=device)
-    dm = build_data(spec.data.name, seed=plan.seed, eval_subset=spec.data.eval_subset, **spec.data.options)
+    dm = build_data(spec.data.name, eval_subset=spec.data.eval_subset, **data_options(spec, plan))
     x, y = (t.to(device) for t in dm.tensors("test"))
     if classifier.channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -42,8 +43,8 @@ def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=None) -> tup
     plans = expand(spec)
     per_run = expected_trials(spec)
     stored = {}
-    if os.path.isfile(store_path):
-        with ResultsStore(store_path) as store:
+    if os.path.exists(store_path):
+        with ResultsStore(store_path, read_only=True) as store:
             stored = {p.run_id: store.count_trials(run_id=p.run_id) for p in plans}
     trainings, trials = 0, 0
     print(f"study {spec.name}: {len(plans)} runs = {len(spec.architectures)} architectures x {len(spec.methods)} "
@@ -97,6 +98,19 @@ class StudyProgress:
             self.bar.close()
 
 
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C (sent to the whole process group) to the parent, which stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and kill the workers: a store transaction in flight rolls back (SQLite is
+    safe against a killed writer) and a checkpoint is only renamed into place when complete."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in list((pool._processes or {}).values()):  # no public API to stop running workers before 3.14
+        proc.kill()
+
+
 def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int | None = None,
               executor: str = "local", address: str | None = None, max_retries: int = 3,
               gpus_per_run: float = 0.0) -> StudySummary:
@@ -135,11 +149,15 @@ def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int 
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
             ctx = mp.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                futures = [pool.submit(execute, plan, spec, store, runs_dir, threads) for plan in todo]
-                for future in as_completed(futures):
-                    outcomes.append(future.result())
-                    progress.update(outcomes[-1])
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint) as pool:
+                try:
+                    futures = [pool.submit(execute, plan, spec, store, runs_dir, threads) for plan in todo]
+                    for future in as_completed(futures):
+                        outcomes.append(future.result())
+                        progress.update(outcomes[-1])
+                except BaseException:
+                    _stop_workers(pool)
+                    raise
     finally:
         progress.close()
     return StudySummary(len(plans), sum(o.trained for o in outcomes), sum(o.new_trials for o in outcomes),

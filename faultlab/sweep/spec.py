@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import json
 import math
 import types
@@ -174,6 +175,94 @@ def _campaign_key(c: CampaignSpecYAML) -> str:
     return f"{c.fault} ({mode}{', equal count' if c.equal_count is not None else ''})"
 
 
+MAX_SEED = 2**63 - 1
+DATA_KEYS_SET_BY_THE_STUDY = {"eval_subset": "data.eval_subset"}
+
+
+def _unknown_keys(key: str, given: Any, allowed: list[str]) -> None:
+    """Refuse keys of ``given`` outside ``allowed``, naming the closest allowed one."""
+    for k in given:
+        if k not in allowed:
+            close = difflib.get_close_matches(str(k), allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise StudySpecError(f"{key}.{k}: unknown key{hint}; allowed: {', '.join(allowed)}")
+
+
+def _parameters(fn: Any, skip: tuple[str, ...] = ("self",)) -> list[str]:
+    """The keyword parameters of ``fn`` (empty when it takes ``**kwargs``: anything goes)."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return []
+    return [n for n, p in params.items() if n not in skip and p.kind is not p.VAR_POSITIONAL]
+
+
+def _validate_data(data: DataSpec) -> None:
+    """Data options against the data module's signature, then a construction (no data is loaded)."""
+    from faultlab.data import DATASETS
+
+    for k, where in DATA_KEYS_SET_BY_THE_STUDY.items():
+        if k in data.options:
+            raise StudySpecError(f"data.options.{k}: set it as {where}")
+    allowed = _parameters(DATASETS[data.name].__init__)
+    if allowed:
+        _unknown_keys("data.options", data.options, [a for a in allowed if a not in DATA_KEYS_SET_BY_THE_STUDY])
+    if data.eval_subset is not None and data.eval_subset < 1:
+        raise StudySpecError(f"data.eval_subset: {data.eval_subset}; allowed: a positive number of test samples")
+    try:
+        DATASETS[data.name](**data.options, eval_subset=data.eval_subset)
+    except (TypeError, ValueError, FaultlabError) as err:
+        raise StudySpecError(f"data.options: {err}") from None
+
+
+SET_BY_THE_STUDY = {"arch", "arch_kwargs", "num_classes", "input_shape", "optimizer", "lr", "fault_aware",
+                    "train_seed"}
+
+
+def _validate_training(t: TrainingSpec) -> None:
+    """Classifier options and Trainer kwargs against their signatures (Lightning is imported only if given)."""
+    if t.epochs < 1:
+        raise StudySpecError(f"training.epochs: {t.epochs}; allowed: a positive integer")
+    if not t.lr > 0 or math.isinf(t.lr):
+        raise StudySpecError(f"training.lr: {t.lr}; allowed: a positive number")
+    if t.options:
+        from faultlab.training import Classifier
+
+        taken = sorted(SET_BY_THE_STUDY & set(t.options))
+        if taken:
+            raise StudySpecError(f"training.options.{taken[0]}: set by the study (architectures, methods, "
+                                 "training.lr/optimizer/seeds), not an option")
+        _unknown_keys("training.options", t.options,
+                      [a for a in _parameters(Classifier.__init__) if a not in SET_BY_THE_STUDY])
+    if t.trainer:
+        import lightning as L
+
+        _unknown_keys("training.trainer", t.trainer, _parameters(L.Trainer.__init__))
+
+
+def _validate_seeds(spec: StudySpec) -> None:
+    for key, values in (("seed", [spec.seed]), ("training.seeds", spec.training.seeds),
+                        ("data.options.seed", [spec.data.options["seed"]] if "seed" in spec.data.options else [])):
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_SEED:
+                raise StudySpecError(f"{key}: {v!r}; allowed: integers in 0..2^63-1")
+
+
+def _validate_arch_kwargs(key: str, a: ArchitectureSpec, data_cls: type, options: dict) -> None:
+    """Architecture kwargs against the builder's signature, then a build for the data's input shape
+    (a CPU model of the zoo builds in milliseconds), so a bad value fails here and not in training."""
+    import architectures
+
+    allowed = architectures.parameters(a.arch)
+    if allowed is not None:
+        _unknown_keys(f"{key}.kwargs", a.kwargs, allowed)
+    probe = data_cls(**{k: v for k, v in options.items() if k == "input_shape"})
+    try:
+        architectures.build_for_input(a.arch, probe.num_classes, tuple(probe.input_shape), **a.kwargs)
+    except (TypeError, ValueError, RuntimeError, FaultlabError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise StudySpecError(f"{key}: {a.arch} with kwargs {a.kwargs} does not build: {first}") from None
+
+
 def _validate(spec: StudySpec) -> StudySpec:
     import architectures
     from faultlab.data import DATASETS
@@ -193,12 +282,16 @@ def _validate(spec: StudySpec) -> StudySpec:
         dup = sorted({v for v in values if values.count(v) > 1})
         if dup:
             raise StudySpecError(f"{what}: duplicate entries {', '.join(map(str, dup))}")
+    _validate_data(spec.data)
+    _validate_seeds(spec)
+    _validate_training(spec.training)
     for i, a in enumerate(spec.architectures):
         if not architectures.is_model(a.arch):
             close = difflib.get_close_matches(a.arch, architectures.available(), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise StudySpecError(f"architectures[{i}].arch: unknown architecture {a.arch!r}{hint}; "
                                  f"allowed: {', '.join(architectures.available())} or timm:<name>")
+        _validate_arch_kwargs(f"architectures[{i}]", a, DATASETS[spec.data.name], spec.data.options)
     for i, m in enumerate(spec.methods):
         if m.fault_aware is not None:
             from faultlab.training.methods import FaultAware

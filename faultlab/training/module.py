@@ -239,8 +239,17 @@ def load_classifier(path: str, map_location: str | torch.device = "cpu") -> Clas
     """Load a ``Classifier`` checkpoint; a missing file is one clear error."""
     from pathlib import Path
 
+    if Path(path).is_dir():
+        raise FaultlabError(f"checkpoint {path} is a folder; pass the .ckpt file (e.g. {Path(path) / 'last.ckpt'})")
     if not Path(path).is_file():
         raise FaultlabError(f"checkpoint not found: {path} (train one with 'faultlab fit --config ...')")
-    model = Classifier.load_from_checkpoint(path, map_location=map_location)
+    try:
+        model = Classifier.load_from_checkpoint(path, map_location=map_location)
+    except FaultlabError:
+        raise
+    except Exception as err:  # torch.load/Lightning: not a zip, truncated, not a Classifier's hyperparameters
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise FaultlabError(f"cannot load checkpoint {path}: {type(err).__name__}: {first[:200]} (a truncated file, "
+                            "or not a checkpoint written by 'faultlab fit' / 'faultlab sweep'?)") from None
     return model.eval()
 

@@ -1,0 +1,248 @@
+"""Guards every subcommand shares: one-line argument errors, output paths that never overwrite an input,
+atomic writes, a read-only store, and interrupts that end in one line.
+
+    out = check_output(args.out, "csv", inputs={"store": args.store}, force=args.force)
+    with atomic_path(out) as tmp:
+        write(tmp)                     # an interrupted write leaves the old file intact
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import signal
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from faultlab import FaultlabError
+
+# ------------------------------------------------------------------------------------ argument errors
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse without abbreviations (a typo is never taken for another option) whose errors are one
+    ``FaultlabError`` line (the CLI prints it, exit status 2) instead of the usage text."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise FaultlabError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def unknown_arguments_error(parser: argparse.ArgumentParser, extras: list[str]) -> FaultlabError:
+    """The one-line error for arguments no option takes, with the closest option for each typo."""
+    options = [s for s in parser._option_string_actions if s.startswith("--")]
+    hints = []
+    for arg in extras:
+        name = arg.split("=", 1)[0]
+        close = difflib.get_close_matches(name, options, n=1) if name.startswith("-") else []
+        if close:
+            hints.append(f"{name} (did you mean {close[0]}?)")
+    shown = " ".join(extras)
+    more = f"; {', '.join(hints)}" if hints else ""
+    return FaultlabError(f"{parser.prog}: unrecognized arguments: {shown}{more} (see '{parser.prog} --help')")
+
+
+# ------------------------------------------------------------------------------------ outputs
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save / Lightning checkpoints are zip archives
+SNIFF_BYTES = 4096
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.read(SNIFF_BYTES)
+
+
+def _is_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return err.start >= len(head) - 3  # a multi-byte character cut by the sniff window
+    return True
+
+
+# kind -> (file suffixes, test on the first bytes): an existing file is replaced only if it passes both
+OUTPUT_KINDS: dict[str, tuple[tuple[str, ...], Callable[[bytes], bool]]] = {
+    "csv": ((".csv",), lambda h: _is_text(h) and not h.lstrip().startswith((b"%PDF", b"%YAML"))),
+    "parquet": ((".parquet", ".pq"), lambda h: h.startswith(b"PAR1")),
+    "pdf": ((".pdf",), lambda h: h.startswith(b"%PDF-")),
+    "checkpoint": ((".ckpt",), lambda h: h.startswith(ZIP_MAGIC)),
+    "yaml": ((".yaml", ".yml"), _is_text),
+}
+
+
+def describe_file(path: Path) -> str:
+    """What an existing file looks like, for an error message."""
+    head = _head(path)
+    if head.startswith(SQLITE_MAGIC):
+        return "an SQLite database (a results store?)"
+    if head.startswith(ZIP_MAGIC):
+        return "a zip archive (a checkpoint?)"
+    if head.startswith(b"%PDF-"):
+        return "a PDF"
+    if head.startswith(b"PAR1"):
+        return "a Parquet file"
+    if not head:
+        return "an empty file"
+    return f"a {path.suffix or 'suffix-less'} text file" if _is_text(head) else "a binary file"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _input_files(inputs: Mapping[str, str | Path | None]) -> Iterator[tuple[str, Path]]:
+    for what, path in inputs.items():
+        if path is None:
+            continue
+        p = Path(path).expanduser()
+        yield what, p
+        if what == "store":  # SQLite's companions: overwriting one corrupts the store
+            for companion in ("-wal", "-shm", "-journal"):
+                yield what, p.with_name(p.name + companion)
+
+
+def check_output(path: str | Path, kind: str, *, inputs: Mapping[str, str | Path | None] = (),
+                 force: bool = False, option: str = "--out", folder_may_be_missing: bool = False) -> Path:
+    """Refuse an output path that is an input of this command (never, even with ``force``), a folder, in a
+    missing folder, or an existing file that is not a ``kind`` output (unless ``force``); return it."""
+    out = Path(path).expanduser()
+    for what, p in _input_files(dict(inputs)):
+        if _same_file(out, p) or out.resolve() == p.resolve():
+            raise FaultlabError(f"{option} {path} is the {what} this command reads; write the output elsewhere")
+    if out.is_dir():
+        suffix = OUTPUT_KINDS[kind][0][0]
+        raise FaultlabError(f"{option} {path} is a folder; pass a file path such as {out / ('output' + suffix)}")
+    if not out.parent.is_dir() and not folder_may_be_missing:
+        raise FaultlabError(f"{option} {path}: folder {out.parent} does not exist; create it (mkdir -p "
+                            f"{out.parent}) or pick another path")
+    if out.exists() and not force:
+        suffixes, looks_right = OUTPUT_KINDS[kind]
+        if out.suffix.lower() not in suffixes or not looks_right(_head(out)):
+            raise FaultlabError(f"{option} {path} exists and is {describe_file(out)}, not a {kind} output; "
+                                "pick another path, or pass --force to replace it")
+    if out.exists() and not os.access(out.parent, os.W_OK):
+        raise FaultlabError(f"{option} {path}: folder {out.parent} is not writable")
+    return out
+
+
+def check_output_folder(path: str | Path, kind: str, *, inputs: Mapping[str, str | Path | None] = (),
+                        force: bool = False, option: str = "--csv") -> Path:
+    """A folder of ``kind`` outputs: not an existing file, and (unless ``force``) holding only files of that
+    kind under that kind's suffix. Return it (it may not exist yet)."""
+    folder = Path(path).expanduser()
+    for what, p in _input_files(dict(inputs)):
+        if _same_file(folder, p) or folder.resolve() == p.resolve():
+            raise FaultlabError(f"{option} {path} is the {what} this command reads; pick a folder")
+    if folder.exists() and not folder.is_dir():
+        raise FaultlabError(f"{option} {path} exists and is {describe_file(folder)}, not a folder; "
+                            "pick a folder path")
+    if folder.is_dir() and not force:
+        suffixes, looks_right = OUTPUT_KINDS[kind]
+        for f in folder.iterdir():
+            if f.is_file() and f.suffix.lower() in suffixes and not looks_right(_head(f)):
+                raise FaultlabError(f"{option} {path}: {f.name} is {describe_file(f)}, not a {kind} output; "
+                                    "pick another folder, or pass --force to replace it")
+    return folder
+
+
+def check_store_target(path: str | Path, *, inputs: Mapping[str, str | Path | None] = (),
+                       option: str = "--store") -> Path:
+    """A store a command will write: not one of its inputs, not a folder, in an existing folder, and an
+    SQLite file if it exists (checked before anything is loaded; the store checks writability on open)."""
+    store = Path(path).expanduser()
+    for what, p in _input_files(dict(inputs)):
+        if _same_file(store, p) or store.resolve() == p.resolve():
+            raise FaultlabError(f"{option} {path} is the {what} this command reads; pick another store path")
+    if store.is_dir():
+        raise FaultlabError(f"{option} {path} is a folder; pass a file path such as {store / 'results.sqlite'}")
+    if not store.parent.is_dir():
+        raise FaultlabError(f"{option} {path}: folder {store.parent} does not exist; create it (mkdir -p "
+                            f"{store.parent}) or pick another path")
+    if store.is_file() and store.stat().st_size and not _head(store).startswith(SQLITE_MAGIC):
+        raise FaultlabError(f"{option} {path} exists and is {describe_file(store)}, not a results store; "
+                            "pick another path")
+    return store
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``; renamed onto ``path`` when the block succeeds, removed otherwise."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_files(folder: Path) -> Iterator[Path]:
+    """A temporary folder beside ``folder``; when the block succeeds each file in it is renamed into
+    ``folder`` (created if missing), so an interrupted write leaves the previous files whole."""
+    import shutil
+    import tempfile
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        yield tmp
+        folder.mkdir(exist_ok=True)
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, folder / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def add_force_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing output file of another kind (never an input of the command)")
+
+
+# ------------------------------------------------------------------------------------ interrupts
+
+
+class Interrupted(FaultlabError):
+    """Ctrl-C or SIGTERM during a long command; the message says what is stored. Exit status 128 + signal."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so the same clean-up runs (store transactions roll back)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+@contextmanager
+def interruptible(stored: Callable[[], str]) -> Iterator[None]:
+    """Turn Ctrl-C and SIGTERM into one ``Interrupted`` line: ``stored()`` (what the store now holds) and
+    that re-running resumes. Every trial batch is one transaction, so the store stays consistent."""
+    previous_term = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning may have ignored it
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        signum = signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the summary short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Interrupted(f"interrupted ({signal.Signals(signum).name}): {stored()}; re-run the same command "
+                          "to resume", int(signum)) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
