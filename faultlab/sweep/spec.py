@@ -65,6 +65,7 @@ class LayersSpec:
     exclude: list[str] | None = None
     first: bool = True
     last: bool = True
+    bias: bool | None = None  # fault biases as a crossbar row; None: as the fault's device preset says
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,9 @@ def _validate(spec: StudySpec) -> StudySpec:
 
     if spec.data.name not in DATASETS:
         raise StudySpecError(f"data.name: unknown dataset {spec.data.name!r}; allowed: {', '.join(DATASETS)}")
+    if "seed" in spec.data.options:  # the sweep passes the training seed as the data module's seed
+        raise StudySpecError("data.options.seed: the data module's seed is each run's training seed; "
+                             "fix the data set with data.options.data_seed (moons) instead")
     for key, items in (("architectures", spec.architectures), ("methods", spec.methods),
                        ("campaigns", spec.campaigns), ("training.seeds", spec.training.seeds)):
         if not items:
