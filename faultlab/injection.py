@@ -205,7 +205,7 @@ def inject(
     if isinstance(seeds, int):
         seeds = {name: fault_seed(seeds, name) for name in layers}
     params = dict(model.named_parameters())
-    targets = {n: t.detach() for n, t in fault_targets(model, layers, bias).items()}
+    targets = {n: t.detach().clone() for n, t in fault_targets(model, layers, bias).items()}  # clean, kept
     names = list(parameter_updates(model, targets, bias))
     saved: dict[str, Tensor] = {}
     handles = []

@@ -66,7 +66,12 @@ def test_bias_row_shares_the_layer_scale():
 
 
 @pytest.mark.parametrize(
-    "fault", ["device(tio2_drolet2023)", "chain(device(tio2_drolet2023),stuck_at(sa0=0,sa1={rate}))"]
+    "fault",
+    [
+        "device(tio2_drolet2023)",
+        "chain(device(tio2_drolet2023),stuck_at(sa0=0,sa1={rate}))",
+        "chain(device(tio2_drolet2023),read_noise(sigma={rate}))",  # redrawn on every pass (inject's hooks)
+    ],
 )
 def test_campaign_with_mapped_biases_stacked_equals_one_by_one(tmp_path, fault):
     model = mlp().eval()
@@ -78,7 +83,7 @@ def test_campaign_with_mapped_biases_stacked_equals_one_by_one(tmp_path, fault):
     for per_pass in (1, 8):
         spec = CampaignSpec(fault=fault, rates=[0.0, 0.05], trials=8, trials_per_pass=per_pass)
         with ResultsStore(tmp_path / f"{per_pass}.sqlite") as store:
-            run_campaign(model, x, y, spec, store, RunInfo("r"), progress="off")
+            run_campaign(model, x, y, spec, store, RunInfo("r"), progress="off", eval_batch_size=16)
             rows = list(store.trials())
             accs.append(
                 [(r["rate"], r["trial"], r["accuracy"]) for r in sorted(rows, key=lambda r: (r["rate"], r["trial"]))]
