@@ -10,6 +10,11 @@ at the same (rate, trial) (common random numbers), and any trial can be re-creat
 mask. Read-noise-like models (``per_forward``) are redrawn before every forward pass from the trial's
 generator stream.
 
+Biases: by default a fault reaches ``.weight`` only and biases stay exact (digital, or on devices the
+study does not model). With ``bias=True`` (``LayerSelector(bias=...)``; by default whatever the fault's
+device preset says) each layer with a bias is faulted as its crossbar matrix [W | b] (``join_bias``: the
+bias is one more word line, sharing the layer's scale), so biases meet the same faults.
+
 With ``exact=ExactCount(k, seed)`` exactly k weights over the given layers are faulty (equal-count
 sensitivity): their positions come from the generator of ``seed``, their values from each layer's draw
 of the fault at rate 1 (see ``faultlab.faults.count``).
@@ -24,23 +29,38 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from faultlab.faults import FaultDraw, FaultModel, exact_count_masks, fault_seed, make_generator, select_layers
+from faultlab.faults import (
+    FaultDraw,
+    FaultModel,
+    exact_count_masks,
+    fault_seed,
+    join_bias,
+    make_generator,
+    select_layers,
+    split_bias,
+)
 
 
 @dataclass(frozen=True)
 class LayerSelector:
     """Which layers a fault reaches: module kinds (conv, depthwise, pointwise, conv3x3, linear), fnmatch
     include/exclude patterns on module names, and whether the first (stem) and last (classifier) layers
-    are kept. The default is every conv and linear layer."""
+    are kept. The default is every conv and linear layer. ``bias``: fault each selected layer's bias as
+    one more crossbar row (True), never (False), or as the fault's device preset says (None)."""
 
     kinds: tuple[str, ...] = ("conv", "linear")
     include: tuple[str, ...] | None = None
     exclude: tuple[str, ...] | None = None
     first: bool = True
     last: bool = True
+    bias: bool | None = None
 
     def select(self, model: nn.Module) -> list[str]:
         return select_layers(model, self.kinds, self.include, self.exclude, self.first, self.last)
+
+    def maps_bias(self, fault: FaultModel | None) -> bool:
+        """Whether biases are faulted with ``fault``: ``bias`` when set, else the fault's ``maps_bias``."""
+        return self.bias if self.bias is not None else bool(fault is not None and fault.maps_bias)
 
     def describe(self) -> str:
         parts = [f"kinds={','.join(self.kinds)}"]
@@ -52,6 +72,8 @@ class LayerSelector:
             parts.append("no-first")
         if not self.last:
             parts.append("no-last")
+        if self.bias is not None:
+            parts.append("bias" if self.bias else "no-bias")
         return ";".join(parts)
 
 
@@ -77,12 +99,37 @@ def layer_weights(model: nn.Module, layers: Sequence[str]) -> dict[str, nn.Param
     return {n: modules[n].weight for n in layers}
 
 
+def fault_targets(model: nn.Module, layers: Sequence[str], bias: bool = False) -> dict[str, Tensor]:
+    """The tensor a fault maps per layer: its ``.weight``, or with ``bias`` (for layers that have one) the
+    crossbar matrix [W | b] of shape [out, fan_in + 1] (a new tensor, still differentiable)."""
+    weights = layer_weights(model, layers)
+    if not bias:
+        return dict(weights)
+    modules = dict(model.named_modules())
+    return {n: w if modules[n].bias is None else join_bias(w, modules[n].bias) for n, w in weights.items()}
+
+
+def parameter_updates(model: nn.Module, tensors: Mapping[str, Tensor], bias: bool = False) -> dict[str, Tensor]:
+    """``{"<layer>.weight": W', "<layer>.bias": b'}`` from each layer's faulted target (``[K, ...]`` allowed),
+    split back when it holds the bias row (see :func:`fault_targets`)."""
+    modules = dict(model.named_modules())
+    out = {}
+    for name, t in tensors.items():
+        module = modules[name]
+        if bias and module.bias is not None:
+            out[f"{name}.weight"], out[f"{name}.bias"] = split_bias(t, tuple(module.weight.shape))
+        else:
+            out[f"{name}.weight"] = t
+    return out
+
+
 def draw_maps(
     model: nn.Module, fault: FaultModel, layers: Sequence[str], seeds: Mapping[str, int],
-    exact: ExactCount | None = None,
+    exact: ExactCount | None = None, bias: bool = False,
 ) -> tuple[dict[str, FaultDraw], dict[str, torch.Generator]]:
-    """Draw one map per layer from its keyed generator, without touching the model."""
-    return draw_weights(layer_weights(model, layers), fault, seeds, exact)
+    """Draw one map per layer (of its weight, or [W | b] with ``bias``) from its keyed generator, without
+    touching the model."""
+    return draw_weights(fault_targets(model, layers, bias), fault, seeds, exact)
 
 
 def draw_weights(
@@ -144,46 +191,52 @@ class _StackedDraws:
 @contextmanager
 def inject(
     model: nn.Module, fault: FaultModel, layers: Sequence[str], seeds: Mapping[str, int] | int,
-    exact: ExactCount | None = None,
+    exact: ExactCount | None = None, bias: bool = False,
 ) -> Iterator[dict[str, FaultDraw]]:
     """Apply one fault map per layer in place for the duration of the block; restore exactly on exit.
 
     ``seeds``: per-layer seeds (see ``trial_seeds``) or one int from which each layer's seed is derived
     as ``fault_seed(seed, layer)``. ``exact``: fault exactly ``exact.k`` weights over ``layers`` (with
-    ``fault`` at rate 1). Yields the draws (weights and faulty masks) per layer.
+    ``fault`` at rate 1). ``bias``: fault each layer's [W | b] (see :func:`fault_targets`). Yields the
+    draws (of the weights, or of [W | b]: faulty masks included) per layer.
     """
     if exact is not None and fault.per_forward:
         raise ValueError(f"{fault.spec()} redraws on every forward pass; an exact count needs a fixed map")
     if isinstance(seeds, int):
         seeds = {name: fault_seed(seeds, name) for name in layers}
-    weights = layer_weights(model, layers)
+    params = dict(model.named_parameters())
+    targets = {n: t.detach().clone() for n, t in fault_targets(model, layers, bias).items()}  # clean, kept
+    names = list(parameter_updates(model, targets, bias))
     saved: dict[str, Tensor] = {}
     handles = []
     try:
         with torch.no_grad():
-            for name, w in weights.items():
-                saved[name] = w.detach().clone()
-        draws, gens = draw_weights(weights, fault, seeds, exact)
-        with torch.no_grad():
-            for name, w in weights.items():
-                w.copy_(draws[name].weights)
+            for name in names:
+                saved[name] = params[name].detach().clone()
+        draws, gens = draw_weights(targets, fault, seeds, exact)
+        _write(params, parameter_updates(model, {n: d.weights for n, d in draws.items()}, bias))
         if fault.per_forward:
             modules = dict(model.named_modules())
             for name in layers:
-                handles.append(modules[name].register_forward_pre_hook(_redraw(fault, saved[name].cpu(), gens[name])))
+                redraw = _redraw(model, name, fault, targets[name].cpu(), gens[name], bias, params)
+                handles.append(modules[name].register_forward_pre_hook(redraw))
         yield draws
     finally:
         for handle in handles:
             handle.remove()
-        with torch.no_grad():
-            for name, original in saved.items():
-                weights[name].copy_(original)
+        _write(params, saved)
 
 
-def _redraw(fault: FaultModel, clean: Tensor, generator: torch.Generator):
+@torch.no_grad()
+def _write(params: Mapping[str, Tensor], values: Mapping[str, Tensor]) -> None:
+    for name, value in values.items():
+        params[name].copy_(value)
+
+
+def _redraw(model: nn.Module, name: str, fault: FaultModel, clean: Tensor, generator: torch.Generator, bias: bool,
+            params: Mapping[str, Tensor]):
     def hook(module: nn.Module, args: tuple) -> None:
-        with torch.no_grad():
-            module.weight.copy_(fault(clean, generator))
+        _write(params, parameter_updates(model, {name: fault(clean, generator)}, bias))
 
     return hook
 

@@ -27,6 +27,10 @@ SPECS = [
     "drift(t=100.0)",
     "line_faults(p=0.2,tile=4)",
     "chain(quantize(levels=16),programming(sigma=0.05),stuck_at(sa0=0.01,sa1=0.01))",
+    "stuck_at(sa0=0.1,sa1=0.2,g_sa0=uniform(10,100),g_sa1=normal(573,99),scale=column)",
+    "programming(a=-0.000624,b=0.691,offset=normal(-0.589,0.339),scale=tile(4,2))",
+    "device(tio2_drolet2023)",
+    "chain(device(tio2_drolet2023),drift(t=10.0,nu_std=0.01),stuck_at(sa0=0.0,sa1=0.05))",
 ]
 SHAPES = [(16,), (8, 2), (7, 3, 3, 3), (10, 128)]
 

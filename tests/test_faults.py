@@ -47,6 +47,7 @@ SAMPLES = {  # one spec per registered model (checked below), drawn in the gener
     "read_noise": "read_noise(sigma=0.02)",
     "drift": "drift(t=100.0,nu_std=0.01)",
     "line_faults": "line_faults(p=0.2,tile=4,level=sa1)",
+    "device": "device(preset=tio2_drolet2023)",
     "chain": "chain(quantize(levels=16),programming(sigma=0.05),stuck_at(sa0=0.01,sa1=0.01))",
 }
 DETERMINISTIC = {"quantize"}
@@ -330,6 +331,10 @@ def test_samples_cover_registry():
         "stuck_at(sa0=0.0175,sa1=0.0904,g_min=10.0,g_max=100.0,clip_percentile=99.5)",
         "drift(t=3600.0,nu=0.1,t0=2.0)",
         "chain(drop(p=0.1),drop(p=0.2),read_noise(sigma=0.01))",
+        "stuck_at(sa0=0.005,sa1=0.005,g_sa0=uniform(lo=10.0,hi=100.0),g_sa1=normal(mu=573.0,sigma=99.0))",
+        "programming(sigma=0.05,a=-0.000624,b=0.691,offset=normal(mu=-0.589,sigma=0.339),scale=column)",
+        "stuck_at(sa0=0.01,sa1=0.01,g_sa1=600.0,scale=tile(64,32))",
+        "chain(device(preset=tio2_drolet2023),stuck_at(sa0=0.0,sa1=0.01,g_sa1=normal(mu=573.0,sigma=99.0)))",
     ],
 )
 def test_spec_round_trip(text):

@@ -25,9 +25,10 @@ from faultlab.faults import LayerSelectionError, sweep_parameter
 from faultlab.injection import (
     draw_stacks,
     draw_weights,
+    fault_targets,
     forward_redraws,
     inject,
-    layer_weights,
+    parameter_updates,
     preserved_bn_state,
     recalibrate_bn,
 )
@@ -109,6 +110,8 @@ def run_campaign(
         raise CampaignError(str(err)) from err
     cid = campaign_id(run, spec)
     _check_conflicts(store, run, spec, cid)
+    any_fault = next(iter(faults.values()))
+    bias = spec.layers.maps_bias(any_fault)  # biases faulted as a crossbar row (else they stay exact)
 
     model.eval()
     forward = model if forward is None else forward
@@ -118,14 +121,14 @@ def run_campaign(
     store.add_campaign({
         "campaign_id": cid, "run_id": run.run_id, "fault": spec.fault, "sweep_param": sweep_parameter(spec.fault),
         "campaign_seed": spec.seed, "bn_recalibration": spec.bn_recalibration, "layers": spec.layers.describe(),
-        "scope": spec.scope, "config": {**asdict(spec), "layers": asdict(spec.layers), "selected": layers},
+        "scope": spec.scope,
+        "config": {**asdict(spec), "layers": asdict(spec.layers), "selected": layers, "bias_mapped": bias},
     })
-    any_fault = next(iter(faults.values()))
     per_pass = spec.trials_per_pass
     if per_pass is None:
-        n_weights = sum(w.numel() for w in layer_weights(model, layers).values())
+        n_weights = sum(w.numel() for w in fault_targets(model, layers, bias).values())
         per_pass = auto_trials_per_pass(model, x.device, n_weights, STACK_BUDGET_BYTES, x[:eval_batch_size])
-        if per_pass > 1 and not _stacks(model, x, layers):
+        if per_pass > 1 and not _stacks(model, x, layers, bias):
             per_pass = 1
     if spec.bn_recalibration or (any_fault.per_forward and not _each_called_once(model, x, layers)):
         per_pass = 1  # per-map BN statistics need one map per pass; so do redraws of a layer called twice a pass
@@ -144,7 +147,7 @@ def run_campaign(
             for rate, count, fault in scope_cells:
                 t0 = time.perf_counter()
                 results.append(_run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fault,
-                                         per_pass, eval_batch_size, train_batches, bar, on_trial))
+                                         per_pass, eval_batch_size, train_batches, bar, on_trial, bias))
                 bar.cell(results[-1], time.perf_counter() - t0)
     finally:
         bar.close()
@@ -155,9 +158,10 @@ def run_campaign(
     return CampaignResult(cid, clean, results, layers)
 
 
-def _stacks(model: nn.Module, x: Tensor, layers: list[str]) -> bool:
+def _stacks(model: nn.Module, x: Tensor, layers: list[str], bias: bool) -> bool:
     """Whether the model evaluates under ``vmap`` (data-dependent control flow does not)."""
-    stacked = {f"{n}.weight": torch.stack([w.detach()] * 2) for n, w in layer_weights(model, layers).items()}
+    targets = {n: torch.stack([t.detach()] * 2) for n, t in fault_targets(model, layers, bias).items()}
+    stacked = parameter_updates(model, targets, bias)
     try:
         evaluate_stacked(model, stacked, x[:2], torch.zeros(2, dtype=torch.long, device=x.device))
     except RuntimeError:
@@ -201,7 +205,7 @@ def _stored_accuracies(store: ResultsStore, run: RunInfo, spec: CampaignSpec, ra
 
 
 def _run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fault, per_pass, batch_size,
-              train_batches, bar, on_trial) -> CellSummary:
+              train_batches, bar, on_trial, bias) -> CellSummary:
     accs = _stored_accuracies(store, run, spec, rate, scope.label, count)
     already = len(accs)
     auto = spec.trials == "auto"
@@ -221,9 +225,9 @@ def _run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fau
         scorer = score() if len(pending) == 1 else None
         t0 = time.perf_counter()
         if scorer is not None:
-            results = [_one_trial(model, scorer, fault, scope.layers, *keys[0], spec, train_batches)]
+            results = [_one_trial(model, scorer, fault, scope.layers, *keys[0], spec, train_batches, bias)]
         else:
-            results = _stacked_trials(model, x, y, fault, scope.layers, keys, batch_size)
+            results = _stacked_trials(model, x, y, fault, scope.layers, keys, batch_size, bias)
         seconds = (time.perf_counter() - t0) / len(pending)
         rows = [_row(cid, run, spec, scope, rate, count, t, k, r, seconds) for t, k, r in zip(pending, keys, results)]
         store.add_trials(rows)
@@ -237,8 +241,8 @@ def _run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fau
                        scope.label, count)
 
 
-def _one_trial(model, score, fault, layers, seeds, exact, spec, train_batches) -> EvalResult:
-    with inject(model, fault, layers, seeds, exact):
+def _one_trial(model, score, fault, layers, seeds, exact, spec, train_batches, bias) -> EvalResult:
+    with inject(model, fault, layers, seeds, exact, bias):
         if not spec.bn_recalibration:
             return score()
         with preserved_bn_state(model):
@@ -247,17 +251,17 @@ def _one_trial(model, score, fault, layers, seeds, exact, spec, train_batches) -
             return score()
 
 
-def _stacked_trials(model, x, y, fault, layers, keys, batch_size) -> list[EvalResult]:
-    weights = layer_weights(model, layers)
+def _stacked_trials(model, x, y, fault, layers, keys, batch_size, bias) -> list[EvalResult]:
+    targets = {n: t.detach() for n, t in fault_targets(model, layers, bias).items()}
     if fault.per_forward:  # read noise: every pass (test batch) of a trial redraws from its generator
-        passes = forward_redraws(weights, fault, [seeds for seeds, _ in keys])
-        return evaluate_stacked(model, lambda: {f"{n}.weight": w for n, w in passes().items()}, x, y, batch_size)
+        passes = forward_redraws(targets, fault, [seeds for seeds, _ in keys])
+        return evaluate_stacked(model, lambda: parameter_updates(model, passes(), bias), x, y, batch_size)
     if all(exact is None for _, exact in keys):
-        stacks = draw_stacks(weights, fault, [seeds for seeds, _ in keys])
+        stacks = draw_stacks(targets, fault, [seeds for seeds, _ in keys])
     else:
-        per_trial = [draw_weights(weights, fault, seeds, exact)[0] for seeds, exact in keys]
+        per_trial = [draw_weights(targets, fault, seeds, exact)[0] for seeds, exact in keys]
         stacks = {name: torch.stack([d[name].weights for d in per_trial]) for name in layers}
-    return evaluate_stacked(model, {f"{name}.weight": w for name, w in stacks.items()}, x, y, batch_size)
+    return evaluate_stacked(model, parameter_updates(model, stacks, bias), x, y, batch_size)
 
 
 def _row(cid, run, spec, scope, rate, count, trial, key, result, seconds) -> dict:

@@ -48,6 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--exclude", type=str_list, default=None, help="fnmatch patterns of layer names to exclude")
     p.add_argument("--no-first", action="store_true", help="leave the first layer (stem) clean")
     p.add_argument("--no-last", action="store_true", help="leave the last layer (classifier) clean")
+    p.add_argument("--bias", action=argparse.BooleanOptionalAction, default=None,
+                   help="fault each layer's bias as one more crossbar row sharing its scale (--no-bias: biases "
+                        "stay exact; default: as the fault's device preset says, exact otherwise)")
     p.add_argument("--bn-recalibration", type=non_negative, default=0,
                    help="re-estimate BatchNorm statistics under each fault map on N training batches (default off)")
     p.add_argument("--per-layer", nargs="?", const="layer", default=False, choices=["layer", "group"],
@@ -78,7 +81,8 @@ def run(args: argparse.Namespace) -> None:
     spec = CampaignSpec(
         fault=args.fault, rates=args.rates or [], trials=args.trials, seed=args.seed,
         layers=LayerSelector(tuple(args.kinds), tuple(args.include) if args.include else None,
-                             tuple(args.exclude) if args.exclude else None, not args.no_first, not args.no_last),
+                             tuple(args.exclude) if args.exclude else None, not args.no_first, not args.no_last,
+                             args.bias),
         ci_halfwidth=args.ci_halfwidth, min_trials=args.min_trials, max_trials=args.max_trials,
         bn_recalibration=args.bn_recalibration, trials_per_pass=args.trials_per_pass, per_layer=args.per_layer,
         equal_count=args.equal_count, prefix_cache=not args.no_prefix_cache,

@@ -65,7 +65,8 @@ class Digits(TensorDataModule):
 
 class Moons(TensorDataModule):
     """Half moons (TiO2 crossbar paper): make_moons(n_samples, noise), min-max scaled to [0, 1],
-    split 50/50 into train and test."""
+    split 50/50 into train and test. ``data_seed`` fixes the data set and that split (the paper's protocol:
+    one data set for every training run); None uses ``seed``, which a sweep sets to the training seed."""
 
     name = "moons"
     num_classes = 2
@@ -73,17 +74,18 @@ class Moons(TensorDataModule):
 
     def __init__(self, n_samples: int = 1000, noise: float = 0.05, batch_size: int = 256,
                  eval_batch_size: int = 1000, val_fraction: float = 0.1, seed: int = 0,
-                 eval_subset: int | None = None, data_dir: str = "data") -> None:
+                 eval_subset: int | None = None, data_dir: str = "data", data_seed: int | None = None) -> None:
         super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
-        self.n_samples, self.noise = n_samples, noise
+        self.n_samples, self.noise, self.data_seed = n_samples, noise, data_seed
 
     def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         from sklearn.datasets import make_moons
 
-        x, y = make_moons(n_samples=self.n_samples, noise=self.noise, random_state=self.seed)
+        data_seed = self.seed if self.data_seed is None else self.data_seed
+        x, y = make_moons(n_samples=self.n_samples, noise=self.noise, random_state=data_seed)
         x = (x - x.min(0)) / (x.max(0) - x.min(0))
         x, y = torch.from_numpy(x).float(), torch.from_numpy(y.astype(np.int64))
-        train_idx, test_idx = stratified_split(y, 0.5, seed=self.seed)
+        train_idx, test_idx = stratified_split(y, 0.5, seed=data_seed)
         return x[train_idx], y[train_idx], x[test_idx], y[test_idx]
 
 

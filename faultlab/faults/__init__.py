@@ -13,20 +13,34 @@ from .base import FaultDraw, FaultModel, FaultSpecError
 from .chain import Chain
 from .count import exact_count_masks, full_rate_fault
 from .crossbar import HEALTHY, SA0, SA1, Drift, LineFaults, Programming, ReadNoise, StuckAt
+from .devices import PRESETS, Device
+from .distributions import Distribution, parse_distribution
 from .keys import fault_seed, make_generator
-from .mapping import G_MAX_US, G_MIN_US, from_conductance, to_conductance, weight_scale
+from .mapping import (
+    G_MAX_US,
+    G_MIN_US,
+    device_scale,
+    from_conductance,
+    join_bias,
+    split_bias,
+    to_conductance,
+    weight_scale,
+)
 from .selection import GROUPS, LayerSelectionError, layer_groups, layer_kind, select_layers
 from .spec import FAULTS, available_faults, parse_fault, sweep_parameter
 from .weight import Drop, GaussianAdd, GaussianMult, Quantize
 
 __all__ = [
     "FAULTS",
+    "PRESETS",
     "G_MAX_US",
     "G_MIN_US",
     "HEALTHY",
     "SA0",
     "SA1",
     "Chain",
+    "Device",
+    "Distribution",
     "Drift",
     "Drop",
     "FaultDraw",
@@ -42,6 +56,10 @@ __all__ = [
     "ReadNoise",
     "StuckAt",
     "available_faults",
+    "device_scale",
+    "join_bias",
+    "parse_distribution",
+    "split_bias",
     "exact_count_masks",
     "fault_seed",
     "full_rate_fault",

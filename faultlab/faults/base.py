@@ -160,6 +160,7 @@ class FaultModel:
     name: ClassVar[str] = ""
     per_forward: ClassVar[bool] = False  # True: redraw on every forward pass, also at evaluation
     stackable: ClassVar[bool] = False  # True: ``_apply`` draws only through faults.streams (see draw_each)
+    maps_bias: ClassVar[bool] = False  # True: the model's device maps biases (a device preset that says so)
     _param_names: ClassVar[tuple[str, ...]] = ()
     _defaults: ClassVar[dict[str, Any]] = {}
 
@@ -180,6 +181,11 @@ class FaultModel:
 
     def __delattr__(self, key: str) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
+
+    @property
+    def events(self) -> tuple[FaultModel, ...]:
+        """The primitive models applied in order: the model itself (a chain or a device preset: its members)."""
+        return (self,)
 
     # --- drawing
     def _apply(self, wb: Tensor, generator: RandomSource) -> tuple[Tensor, Tensor | None]:

@@ -7,6 +7,8 @@ Grammar (whitespace between tokens is ignored):
     fault := NAME "(" [arg ("," arg)* [","]] ")"
     arg   := NAME "=" value | value           (positional values follow the signature order;
     value := NUMBER | NAME | 'text' | "text" | "{" NAME "}" | fault       chain takes faults only)
+A value may be a value call: a distribution ``normal(mu, sigma)`` / ``uniform(lo, hi)`` or a scale
+``tile(R, C)``, passed to the model as its text, e.g. ``stuck_at(sa0=0.005, sa1=0.005, g_sa1=normal(573, 99))``.
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from typing import Any, NoReturn
 from .base import FaultModel, FaultSpecError
 from .chain import Chain, member_labels
 from .crossbar import Drift, LineFaults, Programming, ReadNoise, StuckAt
+from .devices import Device
+from .distributions import KINDS as DISTRIBUTIONS
 from .weight import Drop, GaussianAdd, GaussianMult, Quantize
 
 FAULTS: dict[str, type[FaultModel]] = {
     cls.name: cls
-    for cls in (Drop, GaussianMult, GaussianAdd, Quantize, StuckAt, Programming, ReadNoise, Drift, LineFaults, Chain)
+    for cls in (Drop, GaussianMult, GaussianAdd, Quantize, StuckAt, Programming, ReadNoise, Drift, LineFaults,
+                Device, Chain)
 }
 RATE_PLACEHOLDER = "rate"
+VALUE_CALLS = (*DISTRIBUTIONS, "tile")  # calls that are parameter values, not fault models
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -173,12 +179,24 @@ def _keywords(call: _Call) -> dict[str, Any]:
         if key in kwargs:
             raise FaultSpecError(f"{call.name}: parameter {key!r} given twice")
         if isinstance(value, _Call):
-            raise FaultSpecError(f"{call.name}: {key} must be a value, got the fault {value.name}(...)")
+            value = _value_call_text(call.name, key, value)
         kwargs[key] = value
     missing = [n for n in names if n not in kwargs and n not in cls._defaults]
     if missing:
         raise FaultSpecError(f"{call.name}: missing required parameter {missing[0]!r}")
     return kwargs
+
+
+def _value_call_text(fault: str, key: str, call: _Call) -> str:
+    """The text of a value call such as ``normal(573, 99)``; its arguments must be plain numbers."""
+    if call.name not in VALUE_CALLS:
+        raise FaultSpecError(f"{fault}: {key} must be a value, got the fault {call.name}(...)")
+    parts = []
+    for k, v in call.args:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise FaultSpecError(f"{fault}: {key}={call.name}(...) takes numbers only, got {v!r}")
+        parts.append(f"{k}={v!r}" if k else repr(v))
+    return f"{call.name}({','.join(parts)})"
 
 
 def _build(call: _Call, values: dict[str, Any], used: set[str]) -> FaultModel:

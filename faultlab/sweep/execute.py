@@ -37,7 +37,8 @@ def checkpoint_path(plan: RunPlan, runs_dir: str | Path) -> Path:
 
 def campaign_spec(c: CampaignSpecYAML, seed: int) -> CampaignSpec:
     layers = LayerSelector(tuple(c.layers.kinds), tuple(c.layers.include) if c.layers.include else None,
-                           tuple(c.layers.exclude) if c.layers.exclude else None, c.layers.first, c.layers.last)
+                           tuple(c.layers.exclude) if c.layers.exclude else None, c.layers.first, c.layers.last,
+                           c.layers.bias)
     return CampaignSpec(fault=c.fault, rates=[float(r) for r in c.rates], trials=c.trials, seed=seed, layers=layers,
                         ci_halfwidth=c.ci_halfwidth, min_trials=c.min_trials, max_trials=c.max_trials,
                         bn_recalibration=c.bn_recalibration, per_layer=c.per_layer,

@@ -66,6 +66,7 @@ class LayersSpec:
     exclude: list[str] | None = None
     first: bool = True
     last: bool = True
+    bias: bool | None = None  # fault biases as a crossbar row; None: as the fault's device preset says
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,14 @@ modified, and gradients reach the clean weights.
 Gradients. Differentiable maps (drop, gaussian_mult and chains of them) use the natural gradient,
 dL/dW = M ⊙ dL/dW' for drop (dropped weights get zero, as in DropConnect) and (1 + σε) ⊙ dL/dW' for
 gaussian_mult. Every other map uses a straight-through estimator, W' = W + stopgrad(f(W) - W), so
-dL/dW = dL/dW', except where the map reports ``faulty`` weights (stuck devices), whose value does not
-depend on W: they get zero gradient.
+dL/dW = dL/dW'. Where the map reports ``faulty`` weights (stuck devices), whose value does not depend
+on W, ``gradient: masked`` (the default) gives them zero gradient; ``gradient: whole`` passes the
+gradient through the whole transform there too (the TiO2 paper's estimator). Either way the freezing
+methods (stuck_at, hw_transform) restore the failed weights after the optimizer step.
+
+Biases. ``bias: true`` faults each selected layer's bias as one more crossbar row sharing the layer's
+scale (``faultlab.injection.fault_targets``); ``bias: false`` keeps biases exact (trained as usual, never
+perturbed); the default (null) follows the fault's device preset (``device(tio2_drolet2023)`` maps them).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ DEFAULT_FAULT = {
     "hw_transform": "chain(programming(a=-0.000624, b=0.691), stuck_at(sa0=0.005, sa1=0.005))",
 }
 NATURAL_GRADIENT = (Drop, GaussianMult)  # maps whose autograd derivative is the intended one
+GRADIENTS = ("masked", "whole")  # straight-through: faulty weights get zero gradient, or the gradient too
 FREEZING = ("stuck_at", "hw_transform")  # methods whose failed-device weights are not updated
 LEVEL_PLACEHOLDER = "rate"
 _EXAMPLES = {"dropconnect": "'drop(p=0.3)'", "stuck_at": "'stuck_at(sa0=0.01, sa1=0.01)'",
@@ -86,6 +93,8 @@ class FaultAware:
     clean_epochs: epochs of clean training before perturbation starts (MAT's first phase).
     clip_w: after every optimizer step W <- clamp(W, -clip_w·std(W), clip_w·std(W)) per selected layer (MAT).
     levels, levels_per_step: multi_noise's noise levels and how many are averaged per step.
+    gradient: ``masked`` or ``whole`` (see the module doc): the straight-through gradient of faulty weights.
+    bias: fault biases as a crossbar row (true), never (false), or as the fault's device preset says (null).
     kinds, include, exclude, first, last: the ``LayerSelector`` (default every conv and linear layer).
     bn_reestimate_batches: after the final epoch, re-estimate BatchNorm statistics on this many
         training batches with the clean weights (``recalibrate_bn``), so they are not biased by the
@@ -107,6 +116,8 @@ class FaultAware:
     first: bool = True
     last: bool = True
     bn_reestimate_batches: int = 0
+    gradient: str = "masked"
+    bias: bool | None = None
 
     def plan(self) -> Plan:
         """Validate and resolve the fault models; a bad value raises FaultlabError (one line)."""
@@ -125,6 +136,8 @@ class Plan:
     train_scale: float  # dropconnect with rescale: 1 / (1 - p_train)
     eval_scale: float  # validation/test under eval_fault: eval_weight_scale(p of its drop), else 1
     selector: LayerSelector
+    bias: bool = False  # selected layers' biases faulted as a crossbar row
+    whole_gradient: bool = False  # straight-through gradient also for faulty weights
 
     def eval_weight_scale(self, p: float) -> float:
         """Factor s for evaluation under drop(p): 1/(1 - p) if trained with ``rescale``, else 1."""
@@ -165,6 +178,8 @@ def _plan(c: FaultAware) -> Plan:
         (c.levels_per_step != 1 and m != "multi_noise", f"levels_per_step applies to multi_noise only, not {m}"),
         (not c.kinds or any(k not in KINDS for k in c.kinds), f"kinds={c.kinds} must be among {', '.join(KINDS)}"),
         (c.bn_reestimate_batches < 0, f"bn_reestimate_batches={c.bn_reestimate_batches} must be >= 0"),
+        (c.gradient not in GRADIENTS, f"gradient={c.gradient!r} must be one of {', '.join(GRADIENTS)}"),
+        (c.bias is not None and not isinstance(c.bias, bool), f"bias={c.bias!r} must be true, false or null"),
         (m == "vanilla" and c.fault is not None, f"vanilla trains clean; remove fault={c.fault!r}"),
         (m in REQUIRED_MEMBER and c.fault is None, f"{m} needs a fault, e.g. {_EXAMPLES.get(m)}"),
     ]
@@ -192,11 +207,15 @@ def _plan(c: FaultAware) -> Plan:
     eval_fault = _parse("eval_fault", c.eval_fault) if c.eval_fault is not None else None
     natural = bool(faults) and all(isinstance(x, NATURAL_GRADIENT) for f in faults for x in members(f))
     p_train = _drop_p(faults[0]) if faults else None
-    selector = LayerSelector(tuple(c.kinds), _tuple(c.include), _tuple(c.exclude), c.first, c.last)
+    if c.gradient == "whole" and natural:
+        raise FaultlabError("fault_aware: gradient=whole applies to straight-through maps, not drop/gaussian_mult")
+    selector = LayerSelector(tuple(c.kinds), _tuple(c.include), _tuple(c.exclude), c.first, c.last, c.bias)
+    bias = selector.maps_bias(faults[0] if faults else eval_fault)
     train_scale = 1.0 / (1.0 - p_train) if c.rescale and p_train is not None else 1.0
     p_eval = _drop_p(eval_fault)
     eval_scale = 1.0 / (1.0 - p_eval) if c.rescale and p_eval is not None and p_eval < 1.0 else 1.0
-    return Plan(c, faults, eval_fault, natural, m in FREEZING, train_scale, eval_scale, selector)
+    return Plan(c, faults, eval_fault, natural, m in FREEZING, train_scale, eval_scale, selector, bias,
+                c.gradient == "whole")
 
 
 def _tuple(xs: list[str] | None) -> tuple[str, ...] | None:
@@ -224,11 +243,13 @@ def perturb(
     natural: bool,
     scale: float = 1.0,
     k: int | None = None,
+    whole: bool = False,
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """Perturbed weights per layer (``[k, *W.shape]`` with ``k``) and the faulty masks the map reports.
 
     natural: W' = s·f(W) differentiated as is. Otherwise W' = s·(W + stopgrad(f(W) - W)) where the
-    weight is healthy and s·stopgrad(f(W)) where it is faulty (zero gradient). s = ``scale``.
+    weight is healthy and s·stopgrad(f(W)) where it is faulty (zero gradient), or with ``whole`` the
+    straight-through form everywhere. s = ``scale``.
     """
     out, faulty = {}, {}
     for name, w in weights.items():
@@ -238,7 +259,7 @@ def perturb(
         else:
             draw = fault.draw(w.detach(), generator, k)
             wp = w + (draw.weights - w).detach()
-            if draw.faulty is not None:
+            if draw.faulty is not None and not whole:
                 wp = torch.where(draw.faulty, draw.weights, wp)
         out[name] = _like(wp * scale if scale != 1.0 else wp, w, k)
         if draw.faulty is not None:

@@ -20,7 +20,7 @@ from torchmetrics.classification import MulticlassAccuracy
 import architectures
 from faultlab import FaultlabError
 from faultlab.faults import LayerSelectionError, make_generator
-from faultlab.injection import recalibrate_bn
+from faultlab.injection import fault_targets, layer_weights, parameter_updates, recalibrate_bn
 
 from .methods import FaultAware, Plan, choose_levels, clip_weights_, perturb, step_seed
 
@@ -110,12 +110,17 @@ class Classifier(L.LightningModule):
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
+    @property
+    def _bias(self) -> bool:
+        return self.plan is not None and self.plan.bias
+
     def _weights(self) -> dict[str, Tensor]:
-        return {name: self.net.get_submodule(name).weight for name in self.fault_layers}
+        """What the fault maps per selected layer: ``.weight``, or [W | b] when biases are mapped."""
+        return fault_targets(self.net, self.fault_layers, self._bias)
 
     def _run(self, x: Tensor, weights: dict[str, Tensor]) -> Tensor:
-        """The network on replaced layer weights: ``functional_call(net, {layer.weight: W'}, x)``."""
-        return functional_call(self.net, {f"{n}.weight": w for n, w in weights.items()}, (x,))
+        """The network on replaced layer weights (and biases): ``functional_call(net, {layer.weight: W'}, x)``."""
+        return functional_call(self.net, parameter_updates(self.net, weights, self._bias), (x,))
 
     # -- steps -----------------------------------------------------------------------------------
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
@@ -131,7 +136,7 @@ class Classifier(L.LightningModule):
         assert plan is not None
         seed = step_seed(self.hparams.train_seed, self.global_step, batch_idx)
         generator = make_generator(seed, x.device)
-        kw = {"natural": plan.natural, "scale": plan.train_scale}
+        kw = {"natural": plan.natural, "scale": plan.train_scale, "whole": plan.whole_gradient}
         if len(plan.faults) > 1:  # multi_noise: mean loss over levels_per_step levels
             picks = choose_levels(seed, len(plan.faults), plan.config.levels_per_step)
             losses = [F.cross_entropy(self._run(x, perturb(clean, plan.faults[i], generator, **kw)[0]), y)
@@ -162,13 +167,15 @@ class Classifier(L.LightningModule):
         super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
         if self.plan is None or not (self._frozen or self.plan.config.clip_w):
             return
-        weights = self._weights()
         with torch.no_grad():
-            for name, (mask, values) in self._frozen.items():
-                weights[name].masked_scatter_(mask, values)
+            targets = self._weights()
+            restored = {n: targets[n].masked_scatter(mask, values) for n, (mask, values) in self._frozen.items()}
+            params = dict(self.net.named_parameters())
+            for key, value in parameter_updates(self.net, restored, self._bias).items():
+                params[key].copy_(value)
         self._frozen = {}
         if self.plan.config.clip_w is not None:
-            clip_weights_(weights.values(), self.plan.config.clip_w)
+            clip_weights_(layer_weights(self.net, self.fault_layers).values(), self.plan.config.clip_w)
 
     def _eval_step(self, batch: tuple[Tensor, Tensor], batch_idx: int, prefix: str, metric: MulticlassAccuracy) -> None:
         x, y = batch
