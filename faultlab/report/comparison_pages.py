@@ -22,9 +22,10 @@ def _runs(table: pd.DataFrame) -> list[str]:
 
 def recipe_display(table: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     """Reader-facing columns of a recipe-level comparison table (arm a vs arm b)."""
+    names = {"variant": "variant", "method_a": "method", "variant_a": "variant a", "variant_b": "variant b"}
     return pd.DataFrame({
-        a: table[a], b: table[b],
-        **({"method": table["method"]} if "method" in table and a != "method_a" else {}),
+        names[a]: table[a], names[b]: table[b],
+        **({"trained with": table["method"]} if "method" in table else {}),
         "rate": _endpoint(table),
         "runs": _runs(table),
         "mean acc. (%)\na / b": [_pair(x, y) for x, y in zip(table["mean_a"], table["mean_b"])],
