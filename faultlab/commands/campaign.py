@@ -2,6 +2,13 @@
 
     faultlab campaign --checkpoint runs/mini_mobilenet/checkpoints/last.ckpt --data mnist5k \\
         --fault 'drop(p={rate})' --rates 0,0.05,0.1,0.2,0.3 --trials 30 --seed 0 --store results/faultlab.sqlite
+    faultlab campaign --model torchvision:resnet18 --model-args num_classes=100 --weights resnet18.pt \\
+        --data cifar100 --fault 'stuck_at(sa0=0.01,sa1={rate})' --rates 0,0.01,0.02 --trials 30
+
+Your own network: --model SPEC (a zoo name, timm:NAME, torchvision:NAME, package.module:callable or a
+LightningModule class) and/or --weights FILE (a state_dict .pt/.pth/.safetensors, a Lightning .ckpt of any
+LightningModule, a pickled or TorchScript module). Your own data: --data tensors:FILE, imagefolder:DIR,
+a built-in name or a LightningDataModule class package.module:Class with --data-args.
 """
 
 from __future__ import annotations
@@ -9,14 +16,17 @@ from __future__ import annotations
 import argparse
 
 from ._options import add_store_option, float_list, int_list, str_list, trials_arg
+from .campaign_model import add_own_model_options, data_source, run_own_model
 
 HELP = "Monte Carlo fault campaign of a checkpoint (one store row per trial)"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("campaign", help=HELP, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True, help="a Classifier checkpoint (faultlab fit writes last.ckpt)")
-    p.add_argument("--data", default="mnist5k", help="data set name whose test split is evaluated (default mnist5k)")
+    p.add_argument("--checkpoint", default=None, help="a Classifier checkpoint (faultlab fit writes last.ckpt)")
+    p.add_argument("--data", default="mnist5k",
+                   help="data whose test split is evaluated: a built-in name (default mnist5k), tensors:FILE, "
+                        "imagefolder:DIR or a LightningDataModule package.module:Class")
     p.add_argument("--data-dir", default="data", help="folder of downloaded data sets (mnist, cifar10)")
     p.add_argument("--eval-subset", type=int, default=None, help="evaluate only the first N test samples")
     p.add_argument("--fault", required=True, help="fault template with {rate}, e.g. 'stuck_at(sa0=0.01,sa1={rate})'")
@@ -49,6 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model for the passes (~20 s warm-up)")
     add_store_option(p)
+    add_own_model_options(p)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -70,19 +81,24 @@ def run(args: argparse.Namespace) -> None:
         equal_count=args.equal_count, prefix_cache=not args.no_prefix_cache,
     )
     validate(spec)  # before loading anything or touching the store (and before Lightning is imported)
+    if args.model is not None or args.weights is not None:
+        return run_own_model(args, spec, device)
+    if args.checkpoint is None:
+        raise CampaignError("give --checkpoint FILE (faultlab fit), or --model SPEC and/or --weights FILE")
     from faultlab.campaign.checkpoint import load_run
-    from faultlab.data import build_data
+    from faultlab.campaign.metrics import resolve_metric
 
+    metric = resolve_metric(args.metric)
     classifier, info = load_run(args.checkpoint, args.study, args.method, args.train_seed, device)
-    dm = build_data(args.data, data_dir=args.data_dir, eval_subset=args.eval_subset)
-    x, y = dm.tensors("test")
+    source = data_source(args)
+    x, y = source.x, source.y
     x, y = x.to(device), y.to(device)
     if classifier.channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     net = classifier.net
     forward = torch.compile(net) if args.compile else None
-    train = ((xb.to(device), yb) for xb, yb in dm.train_dataloader()) if args.bn_recalibration else None
+    train = ((xb.to(device), yb) for xb, yb in source.train_batches()) if args.bn_recalibration else None
     with ResultsStore(args.store) as store:
-        result = run_campaign(net, x, y, spec, store, info, train_batches=train, forward=forward)
+        result = run_campaign(net, x, y, spec, store, info, train_batches=train, forward=forward, metric=metric)
     print(f"run {info.run_id} ({info.variant}, {info.method}): clean accuracy {result.clean.accuracy:.4f} "
           f"on {len(y)} test samples; {sum(c.new_trials for c in result.cells)} new trials in {args.store}")

@@ -1,0 +1,137 @@
+"""``faultlab.run``: a campaign on any network and data in one call, the trials back as a DataFrame.
+
+    import faultlab, torch, torchvision
+    net = torchvision.models.resnet18(num_classes=10)
+    net.load_state_dict(torch.load("resnet18.pt"))
+    df = faultlab.run(net, (x, y), fault="stuck_at(sa0=0.01,sa1={rate})", rates=[0, 0.01, 0.02], trials=30)
+    df.groupby("rate").accuracy.mean()
+
+The same engine as ``faultlab campaign`` (``faultlab.campaign.run_campaign``), the same run identity
+(architecture from the class, run id from a hash of the weights), so the rows equal the CLI's for the
+same network, data, fault and seed; the frame has the columns of ``faultlab export``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from torch import nn
+
+    from faultlab.campaign import CampaignResult, CampaignSpec, RunInfo
+    from faultlab.injection import LayerSelector
+    from faultlab.store import ResultsStore
+
+
+def _device(model: nn.Module, device: str | None):
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device is not None:
+        return torch.device(device)
+    first = next(iter(model.parameters()), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+def campaign_on(
+    model: nn.Module, data: Any, spec: CampaignSpec, store: ResultsStore, run: RunInfo | None = None, *,
+    study: str = "default", method: str = "vanilla", train_seed: int | None = None, train_data: Any = None,
+    metric: str | Callable | None = None, device: str | None = None, batch_size: int = 1000,
+    progress: Literal["auto", "bar", "lines", "off"] = "off", run_config: dict | None = None,
+    checkpoint: str | None = None,
+) -> tuple[CampaignResult, RunInfo]:
+    """The shared front door of ``faultlab.run``, ``faultlab campaign --model`` and the Lightning callback:
+    validate, derive the run identity, check the data fit the model, run the engine."""
+    import torch
+
+    from faultlab.campaign import run_campaign, validate
+    from faultlab.campaign.identity import module_run
+    from faultlab.campaign.metrics import resolve_metric
+    from faultlab.campaign.models import check_fits
+    from faultlab.data.specs import as_tensors
+
+    validate(spec)
+    named_metric = resolve_metric(metric)
+    x, y = as_tensors(data)
+    dev = _device(model, device)
+    model = model.to(dev)
+    x, y = x.to(dev), y.to(dev)
+    if x.is_floating_point() and x.dtype != torch.float32 and next(model.parameters()).dtype == torch.float32:
+        x = x.float()
+    check_fits(model, x, y)
+    if run is None:
+        run = module_run(model, study, method, train_seed, checkpoint=checkpoint, config=run_config)
+    train = None
+    if spec.bn_recalibration:
+        from faultlab.campaign import CampaignError
+
+        if train_data is None:
+            raise CampaignError("bn_recalibration needs train_data (a DataLoader of training batches)")
+        loader = train_data() if callable(train_data) else train_data
+        train = ((xb.to(dev), yb) for xb, yb in loader)
+    result = run_campaign(model, x, y, spec, store, run, train_batches=train, eval_batch_size=batch_size,
+                          progress=progress, metric=named_metric)
+    return result, run
+
+
+def run(
+    model: nn.Module,
+    data: Any,
+    fault: str,
+    rates: Sequence[float],
+    trials: int | Literal["auto"] = 30,
+    seed: int = 0,
+    store: str | Path | ResultsStore | None = None,
+    *,
+    layers: LayerSelector | Sequence[str] | None = None,
+    per_layer: bool | Literal["layer", "group"] = False,
+    metric: str | Callable | None = None,
+    study: str = "default",
+    method: str = "vanilla",
+    train_seed: int | None = None,
+    bn_recalibration: int = 0,
+    train_data: Any = None,
+    device: str | None = None,
+    batch_size: int = 1000,
+    progress: Literal["auto", "bar", "lines", "off"] = "off",
+) -> pd.DataFrame:
+    """Run a fault campaign of ``model`` on ``data``; return one row per trial (``faultlab export``'s columns).
+
+    data: ``(x, y)`` tensors, a DataLoader (any iterable of (x, y) batches), a Dataset or a
+    LightningDataModule (its test dataloader). fault: a template with ``{rate}``. rates: values in [0, 1].
+    trials: per rate, or ``"auto"`` (until the 95 % CI half-width of the mean is 0.005). seed: keys every
+    fault map. store: a SQLite path (created, or resumed: stored trials are not rerun) or an open
+    ``ResultsStore``; None keeps the rows in memory. layers: a ``LayerSelector`` or layer kinds
+    (default conv and linear). metric: ``"top5"`` (any ``topK``) or ``fn(outputs[B, C], y[B]) -> [B]``
+    per-sample values, averaged per trial into the ``metric`` column. device: None = the model's.
+    """
+    from faultlab.campaign import CampaignSpec
+    from faultlab.injection import LayerSelector
+    from faultlab.store import ResultsStore
+
+    if layers is None:
+        layers = LayerSelector()
+    elif not isinstance(layers, LayerSelector):
+        layers = LayerSelector(tuple(layers))
+    spec = CampaignSpec(fault=fault, rates=list(rates), trials=trials, seed=seed, layers=layers, per_layer=per_layer,
+                        bn_recalibration=bn_recalibration)
+    owned = not isinstance(store, ResultsStore)
+    opened = ResultsStore(":memory:" if store is None else store) if owned else store
+    try:
+        result, _ = campaign_on(model, data, spec, opened, study=study, method=method, train_seed=train_seed,
+                                train_data=train_data, metric=metric, device=device, batch_size=batch_size,
+                                progress=progress)
+        frame = opened.to_frame(study)
+    finally:
+        if owned:
+            opened.close()
+    mine = frame["campaign_id"] == result.campaign_id
+    if trials != "auto":  # a resumed store may hold more trials of this campaign than asked for now
+        mine &= frame["trial"] < trials
+    frame = frame[mine].reset_index(drop=True)
+    frame.attrs.update(clean_accuracy=result.clean.accuracy, campaign_id=result.campaign_id)
+    return frame
