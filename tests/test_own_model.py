@@ -244,3 +244,75 @@ def test_data_of_the_wrong_shape_is_one_line(own_files, capsys):
                          "--store", str(own_files / "s.sqlite"))
     assert "labels go up to 7 but Sequential outputs 4 classes" in err
     assert not (own_files / "s.sqlite").exists()
+
+
+# ------------------------------------------------------------------------------------ metrics beyond top-1
+
+
+def test_top_k_and_user_metrics_are_stored_per_trial():
+    from own_models import mean_margin
+
+    from faultlab.campaign.metrics import resolve_metric, topk_correct
+
+    net = small_cnn()
+    x, y = tiny_data(40)
+    top1 = faultlab.run(net, (x, y), fault=FAULT, rates=[0.1], trials=3, metric="top1")
+    assert top1.metric.tolist() == pytest.approx(top1.accuracy.tolist(), abs=1e-7)  # top-1 is the accuracy
+    assert (faultlab.run(net, (x, y), fault=FAULT, rates=[0.1], trials=3, metric="top4").metric == 1.0).all()
+    margin = faultlab.run(net, (x, y), fault=FAULT, rates=[0.0], trials=2, metric=mean_margin)
+    with torch.no_grad():
+        expected = mean_margin(net.eval()(x), y).mean().item()
+    assert set(margin.metric_name) == {"mean_margin"}
+    clean = faultlab.run(net, (x, y), fault="drop(p={rate})", rates=[0.0], trials=1, metric=mean_margin)
+    assert clean.metric.iloc[0] == pytest.approx(expected, rel=1e-5)  # drop at rate 0 is the clean network
+    logits = torch.tensor([[[0.1, 0.5, 0.4], [0.9, 0.04, 0.06]]])
+    assert topk_correct(logits, torch.tensor([2, 1]), 2).tolist() == [[True, False]]
+    assert resolve_metric("own_models:mean_margin").name == "own_models:mean_margin"
+    with pytest.raises(faultlab.FaultlabError, match="unknown metric"):
+        resolve_metric("top-5")
+
+
+def test_stacked_trials_store_the_metric_of_each_map():
+    from torch import nn
+
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 4))  # conv-free: stacked on CPU
+    x, y = tiny_data(40)
+    one = faultlab.run(mlp, (x, y), fault=FAULT, rates=[0.2], trials=4, metric="top2")
+    from faultlab.campaign import CampaignSpec, run_campaign
+    from faultlab.campaign.identity import module_run
+    from faultlab.campaign.metrics import resolve_metric
+
+    with ResultsStore(":memory:") as store:
+        spec = CampaignSpec(FAULT, [0.2], trials=4, trials_per_pass=1)
+        run_campaign(mlp, x, y, spec, store, module_run(mlp), progress="off", metric=resolve_metric("top2"))
+        per_map = store.to_frame()
+    assert per_map.metric.tolist() == pytest.approx(one.metric.tolist())
+
+
+def test_an_old_store_migrates_to_the_metric_columns(tmp_path):
+    import sqlite3
+
+    from faultlab.store.migrations import MIGRATIONS, split_statements
+
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)  # a store written before metrics existed: migrations 0001 and 0002 only
+    conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    for name, sql in MIGRATIONS[:2]:
+        for stmt in split_statements(sql):
+            conn.execute(stmt)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, '2025-01-01')", (name,))
+    conn.execute("INSERT INTO runs (run_id, study) VALUES ('r', 'old')")
+    conn.execute("INSERT INTO trials (campaign_id, run_id, fault, rate, trial, accuracy) "
+                 "VALUES ('c', 'r', 'f', 0.1, 0, 0.5)")
+    conn.commit()
+    conn.close()
+    with ResultsStore(path) as store:
+        assert [n for n, in store.conn.execute("SELECT name FROM schema_migrations")][-1] == "0003_trial_metric"
+        store.add_trials([{"campaign_id": "c", "run_id": "r", "fault": "f", "rate": 0.1, "trial": 1, "accuracy": 0.6,
+                           "metric_name": "top5", "metric": 0.9}])
+        df = store.to_frame()
+    assert tuple(df.columns) == FRAME_COLUMNS
+    assert df.metric_name.isna().tolist() == [True, False] and df.metric_name.iloc[1] == "top5"
+    assert df.metric.isna().tolist() == [True, False]
+    assert df.accuracy.tolist() == [0.5, 0.6]
