@@ -60,8 +60,9 @@ def campaign_on(
     dev = _device(model, device)
     model = model.to(dev)
     x, y = x.to(dev), y.to(dev)
-    if x.is_floating_point() and x.dtype != torch.float32 and next(model.parameters()).dtype == torch.float32:
-        x = x.float()
+    first = next(iter(model.parameters()), None)
+    if x.is_floating_point() and first is not None and x.dtype != first.dtype and first.dtype == torch.float32:
+        x = x.float()  # e.g. float64 arrays from an .npz
     check_fits(model, x, y)
     if run is None:
         run = module_run(model, study, method, train_seed, checkpoint=checkpoint, config=run_config)
@@ -97,6 +98,7 @@ def run(
     train_data: Any = None,
     device: str | None = None,
     batch_size: int = 1000,
+    trials_per_pass: int | None = None,
     progress: Literal["auto", "bar", "lines", "off"] = "off",
 ) -> pd.DataFrame:
     """Run a fault campaign of ``model`` on ``data``; return one row per trial (``faultlab export``'s columns).
@@ -108,6 +110,7 @@ def run(
     ``ResultsStore``; None keeps the rows in memory. layers: a ``LayerSelector`` or layer kinds
     (default conv and linear). metric: ``"top5"`` (any ``topK``) or ``fn(outputs[B, C], y[B]) -> [B]``
     per-sample values, averaged per trial into the ``metric`` column. device: None = the model's.
+    trials_per_pass: fault maps per forward pass (None: as many as pay, see ``auto_trials_per_pass``).
     """
     from faultlab.campaign import CampaignSpec
     from faultlab.injection import LayerSelector
@@ -118,7 +121,7 @@ def run(
     elif not isinstance(layers, LayerSelector):
         layers = LayerSelector(tuple(layers))
     spec = CampaignSpec(fault=fault, rates=list(rates), trials=trials, seed=seed, layers=layers, per_layer=per_layer,
-                        bn_recalibration=bn_recalibration)
+                        bn_recalibration=bn_recalibration, trials_per_pass=trials_per_pass)
     owned = not isinstance(store, ResultsStore)
     opened = ResultsStore(":memory:" if store is None else store) if owned else store
     try:

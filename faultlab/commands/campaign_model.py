@@ -51,6 +51,10 @@ def data_source(args: argparse.Namespace):
 
 def run_own_model(args: argparse.Namespace, spec, device: str) -> None:
     from faultlab._imports import parse_kwargs
+    from faultlab.campaign import CampaignError
+
+    if args.checkpoint is not None:
+        raise CampaignError("give either --checkpoint (a faultlab fit checkpoint) or --model/--weights, not both")
     from faultlab.api import campaign_on
     from faultlab.campaign.metrics import resolve_metric
     from faultlab.campaign.models import load_model
