@@ -316,3 +316,24 @@ def test_an_old_store_migrates_to_the_metric_columns(tmp_path):
     assert df.metric_name.isna().tolist() == [True, False] and df.metric_name.iloc[1] == "top5"
     assert df.metric.isna().tolist() == [True, False]
     assert df.accuracy.tolist() == [0.5, 0.6]
+
+
+def test_a_faultlab_checkpoint_takes_the_new_data_and_metric_options(tmp_path):
+    import lightning as L
+
+    from faultlab.data import Digits
+    from faultlab.training import Classifier
+
+    L.seed_everything(0, verbose=False)
+    model = Classifier(arch="mlp", arch_kwargs={"hidden": [16]}, num_classes=10, input_shape=(1, 8, 8))
+    trainer = L.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(model, Digits(normalize="none"))
+    trainer.save_checkpoint(tmp_path / "mlp.ckpt")
+    cli("--checkpoint", str(tmp_path / "mlp.ckpt"), "--data", "digits", "--normalize", "none", "--metric", "top3",
+        "--rates", "0.1", "--trials", "2", "--store", str(tmp_path / "s.sqlite"))
+    with ResultsStore(tmp_path / "s.sqlite") as store:
+        config = store.runs()[0]["config"]
+        df = store.to_frame()
+    assert config["evaluation_data"]["normalize"] == "none" and config["arch"] == "mlp"
+    assert set(df.metric_name) == {"top3"} and (df.metric >= df.accuracy).all()

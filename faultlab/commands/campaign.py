@@ -14,6 +14,7 @@ a built-in name or a LightningDataModule class package.module:Class with --data-
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from ._options import add_store_option, float_list, int_list, str_list, trials_arg
 from .campaign_model import add_own_model_options, data_source, run_own_model
@@ -87,12 +88,15 @@ def run(args: argparse.Namespace) -> None:
         raise CampaignError("give --checkpoint FILE (faultlab fit), or --model SPEC and/or --weights FILE")
     from faultlab.campaign.checkpoint import load_run
     from faultlab.campaign.metrics import resolve_metric
+    from faultlab.campaign.models import check_fits
 
     metric = resolve_metric(args.metric)
     classifier, info = load_run(args.checkpoint, args.study, args.method, args.train_seed, device)
     source = data_source(args)
+    info = dataclasses.replace(info, config={**info.config, "evaluation_data": source.describe})  # normalize etc.
     x, y = source.x, source.y
     x, y = x.to(device), y.to(device)
+    check_fits(classifier.net, x, y)
     if classifier.channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     net = classifier.net
