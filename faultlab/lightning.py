@@ -82,22 +82,24 @@ class FaultCampaign(L.Callback):
     def _campaign(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: Stage) -> None:
         if not trainer.is_global_zero:
             return
-        from faultlab.api import campaign_on
+        from faultlab.api import campaign_on, prepare
         from faultlab.campaign.models import network_of
         from faultlab.store import ResultsStore
 
         net = network_of(pl_module, self.network)
         was_training = net.training
         # Lightning runs the end-of-test hooks under inference mode; fault injection edits weights in place
-        with torch.inference_mode(False), ResultsStore(self.store or ":memory:") as store:
+        with torch.inference_mode(False):
             try:
-                self.result, run = campaign_on(
-                    net, self._test_data(trainer, stage), self.spec, store, study=self.study, method=self.method,
-                    train_seed=self.train_seed, metric=self.metric, batch_size=self.batch_size,
-                )
+                net, x, y, metric = prepare(net, self._test_data(trainer, stage), self.spec, self.metric)
+                with ResultsStore(self.store or ":memory:") as store:
+                    self.result, run = campaign_on(
+                        net, (x, y), self.spec, store, study=self.study, method=self.method,
+                        train_seed=self.train_seed, metric=metric, batch_size=self.batch_size,
+                    )
+                    frame = store.to_frame(self.study)
             finally:
                 net.train(was_training)
-            frame = store.to_frame(self.study)
         self.results = frame[frame["campaign_id"] == self.result.campaign_id].reset_index(drop=True)
         self._log(trainer)
 

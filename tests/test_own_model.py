@@ -337,3 +337,16 @@ def test_a_faultlab_checkpoint_takes_the_new_data_and_metric_options(tmp_path):
         df = store.to_frame()
     assert config["evaluation_data"]["normalize"] == "none" and config["arch"] == "mlp"
     assert set(df.metric_name) == {"top3"} and (df.metric >= df.accuracy).all()
+
+
+def test_python_call_with_bad_input_raises_one_line_and_writes_nothing(tmp_path):
+    net = small_cnn()
+    x, y = tiny_data(8)
+    for data, message in [((x[:, :, :4], y), "do not fit Sequential"), ((x, y + 10), "labels go up to"),
+                          ("nonsense", "unknown dataset 'nonsense'"), (3, "data of type int")]:
+        with pytest.raises(faultlab.FaultlabError, match=message) as err:
+            faultlab.run(net, data, fault=FAULT, rates=[0.1], trials=2, store=tmp_path / "s.sqlite")
+        assert "\n" not in str(err.value)
+    with pytest.raises(faultlab.FaultlabError, match="outside"):
+        faultlab.run(net, (x, y), fault=FAULT, rates=[2.0], store=tmp_path / "s.sqlite")
+    assert not (tmp_path / "s.sqlite").exists()

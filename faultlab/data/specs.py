@@ -89,7 +89,11 @@ def _test_loader(datamodule: Any) -> Any:
 
 def as_tensors(data: Any) -> tuple[Tensor, Tensor]:
     """``(x, y)`` test tensors from an (x, y) pair, a DataLoader or iterable of batches, a Dataset, or a
-    LightningDataModule (its test dataloader); batches are concatenated in order, on the CPU."""
+    LightningDataModule (its test dataloader), or a data spec string (``"tensors:test.pt"``, ``"cifar100"``,
+    see ``resolve_data``); batches are concatenated in order, on the CPU."""
+    if isinstance(data, str):
+        source = resolve_data(data)
+        return source.x, source.y
     if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data[0], (tuple, list, dict)):
         x, y = torch.as_tensor(np.asarray(data[0]) if not isinstance(data[0], Tensor) else data[0]), data[1]
         return x, torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y)
