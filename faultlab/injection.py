@@ -22,6 +22,8 @@ of the fault at rate 1 (see ``faultlab.faults.count``).
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -224,7 +226,21 @@ def inject(
     finally:
         for handle in handles:
             handle.remove()
-        _write(params, saved)
+        with signals_deferred():  # a Ctrl-C or SIGTERM here must not leave half-restored weights
+            _write(params, saved)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back (delivered on exit) where the OS allows it; a no-op elsewhere."""
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    can = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs) if can else None
+    try:
+        yield
+    finally:
+        if can:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 @torch.no_grad()

@@ -256,6 +256,9 @@ def test_cli_per_layer_equal_count(checkpoint, tmp_path):
         (["--store", "/nonexistent/dir/r.sqlite"], "/nonexistent/dir"),
         (["--equal-count", "4"], "equal_count needs per-layer mode"),
         (["--equal-count", "4", "--per-layer", "group"], "not both"),
+        (["--model", "mlp"], "give either --checkpoint"),
+        (["--metric", "top-5"], "unknown metric"),
+        (["--normalize", "[0.5]"], "normalize"),
     ],
 )
 def test_cli_bad_input(checkpoint, tmp_path, extra, message):

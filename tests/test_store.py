@@ -143,7 +143,7 @@ def test_per_sample_counts_empty_and_bad_mask(store: ResultsStore):
 def _fill(store: ResultsStore) -> None:
     store.add_run(_run("r2", study="s2", architecture="resnet", train_seed=1))
     store.add_trials([_trial(t, rate=r) for r in (0.2, 0.1) for t in (1, 0)])
-    store.add_trials([_trial(t, run_id="r2", layer=lay, correct=np.ones(3, bool))
+    store.add_trials([_trial(t, run_id="r2", layer=lay, correct=np.ones(3, bool), metric_name="top5", metric=0.97)
                       for lay in ("fc", "conv") for t in range(2)])
 
 

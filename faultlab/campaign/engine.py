@@ -36,6 +36,7 @@ from faultlab.stats.planning import adaptive_stop
 from faultlab.store import ResultsStore
 
 from .evaluate import EvalResult, auto_trials_per_pass, evaluate, evaluate_stacked, score_batches
+from .metrics import NamedMetric
 from .prefix import PrefixSplit
 from .progress import Progress, ProgressMode, ci_halfwidth
 from .scopes import campaign_scopes, cells, trial_keys
@@ -89,12 +90,14 @@ def run_campaign(
     progress: ProgressMode = "auto",
     on_trial: Callable[[dict], None] | None = None,
     forward: Callable[[Tensor], Tensor] | None = None,
+    metric: NamedMetric | None = None,
 ) -> CampaignResult:
     """Evaluate ``model`` clean, then under ``spec`` at every rate (or count) of every scope; store every
     trial.
 
     ``forward``: an alternative callable for the passes (e.g. ``torch.compile(model)``), which must see
     the in-place weight changes of ``model``. ``on_trial`` is called after each stored trial row.
+    ``metric``: a metric beyond top-1 (``metrics.resolve_metric``), stored per trial with its name.
     """
     faults = validate(spec)
     try:
@@ -116,13 +119,14 @@ def run_campaign(
     model.eval()
     forward = model if forward is None else forward
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    clean = evaluate(forward, x, y, eval_batch_size)
+    clean = evaluate(forward, x, y, eval_batch_size, metric)
     store.add_run({**asdict(run), "clean_accuracy": clean.accuracy, "clean_loss": clean.loss, "n_eval": len(y)})
     store.add_campaign({
         "campaign_id": cid, "run_id": run.run_id, "fault": spec.fault, "sweep_param": sweep_parameter(spec.fault),
         "campaign_seed": spec.seed, "bn_recalibration": spec.bn_recalibration, "layers": spec.layers.describe(),
         "scope": spec.scope,
-        "config": {**asdict(spec), "layers": asdict(spec.layers), "selected": layers, "bias_mapped": bias},
+        "config": {**asdict(spec), "layers": asdict(spec.layers), "selected": layers, "bias_mapped": bias,
+                   **({"metric": metric.name} if metric else {})},
     })
     per_pass = spec.trials_per_pass
     if per_pass is None:
@@ -143,11 +147,12 @@ def run_campaign(
         for scope, scope_cells in plan:
             # built when the scope's first trial is due (a resumed scope whose cells are all stored caches
             # nothing), and before that trial's clock starts
-            score = functools.cache(lambda scope=scope: _scorer(model, forward, x, y, eval_batch_size, split, scope))
+            score = functools.cache(
+                lambda scope=scope: _scorer(model, forward, x, y, eval_batch_size, split, scope, metric))
             for rate, count, fault in scope_cells:
                 t0 = time.perf_counter()
                 results.append(_run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fault,
-                                         per_pass, eval_batch_size, train_batches, bar, on_trial, bias))
+                                         per_pass, eval_batch_size, train_batches, bar, on_trial, bias, metric))
                 bar.cell(results[-1], time.perf_counter() - t0)
     finally:
         bar.close()
@@ -184,7 +189,7 @@ def _each_called_once(model: nn.Module, x: Tensor, layers: list[str]) -> bool:
     return all(c == 1 for c in calls.values())
 
 
-def _scorer(model, forward, x, y, batch_size, split, scope) -> Callable[[], EvalResult]:
+def _scorer(model, forward, x, y, batch_size, split, scope, metric=None) -> Callable[[], EvalResult]:
     """A function evaluating the model as it currently is: full passes, or the suffix downstream of the
     scope on cached clean activations (when the model traces and the cache fits its memory budget)."""
     suffix = None if split is None else split.suffix(scope.layers)
@@ -193,8 +198,8 @@ def _scorer(model, forward, x, y, batch_size, split, scope) -> Callable[[], Eval
         batches = math.ceil(len(x) / batch_size)
         if sum(t.numel() * t.element_size() for t in first) * batches <= PREFIX_CACHE_BYTES:
             cache = [first] + suffix.cache(x[batch_size:], batch_size)
-            return lambda: score_batches((suffix(*inputs) for inputs in cache), y, batch_size)
-    return lambda: evaluate(forward, x, y, batch_size)
+            return lambda: score_batches((suffix(*inputs) for inputs in cache), y, batch_size, metric)
+    return lambda: evaluate(forward, x, y, batch_size, metric)
 
 
 def _stored_accuracies(store: ResultsStore, run: RunInfo, spec: CampaignSpec, rate: float, layer: str,
@@ -205,7 +210,7 @@ def _stored_accuracies(store: ResultsStore, run: RunInfo, spec: CampaignSpec, ra
 
 
 def _run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fault, per_pass, batch_size,
-              train_batches, bar, on_trial, bias) -> CellSummary:
+              train_batches, bar, on_trial, bias, metric=None) -> CellSummary:
     accs = _stored_accuracies(store, run, spec, rate, scope.label, count)
     already = len(accs)
     auto = spec.trials == "auto"
@@ -227,9 +232,10 @@ def _run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fau
         if scorer is not None:
             results = [_one_trial(model, scorer, fault, scope.layers, *keys[0], spec, train_batches, bias)]
         else:
-            results = _stacked_trials(model, x, y, fault, scope.layers, keys, batch_size, bias)
+            results = _stacked_trials(model, x, y, fault, scope.layers, keys, batch_size, bias, metric)
         seconds = (time.perf_counter() - t0) / len(pending)
-        rows = [_row(cid, run, spec, scope, rate, count, t, k, r, seconds) for t, k, r in zip(pending, keys, results)]
+        rows = [_row(cid, run, spec, scope, rate, count, t, k, r, seconds, metric)
+                for t, k, r in zip(pending, keys, results)]
         store.add_trials(rows)
         for row in rows:
             accs[row["trial"]] = cell[row["trial"]] = row["accuracy"]
@@ -251,24 +257,25 @@ def _one_trial(model, score, fault, layers, seeds, exact, spec, train_batches, b
             return score()
 
 
-def _stacked_trials(model, x, y, fault, layers, keys, batch_size, bias) -> list[EvalResult]:
+def _stacked_trials(model, x, y, fault, layers, keys, batch_size, bias, metric=None) -> list[EvalResult]:
     targets = {n: t.detach() for n, t in fault_targets(model, layers, bias).items()}
     if fault.per_forward:  # read noise: every pass (test batch) of a trial redraws from its generator
         passes = forward_redraws(targets, fault, [seeds for seeds, _ in keys])
-        return evaluate_stacked(model, lambda: parameter_updates(model, passes(), bias), x, y, batch_size)
+        return evaluate_stacked(model, lambda: parameter_updates(model, passes(), bias), x, y, batch_size, metric)
     if all(exact is None for _, exact in keys):
         stacks = draw_stacks(targets, fault, [seeds for seeds, _ in keys])
     else:
         per_trial = [draw_weights(targets, fault, seeds, exact)[0] for seeds, exact in keys]
         stacks = {name: torch.stack([d[name].weights for d in per_trial]) for name in layers}
-    return evaluate_stacked(model, parameter_updates(model, stacks, bias), x, y, batch_size)
+    return evaluate_stacked(model, parameter_updates(model, stacks, bias), x, y, batch_size, metric)
 
 
-def _row(cid, run, spec, scope, rate, count, trial, key, result, seconds) -> dict:
+def _row(cid, run, spec, scope, rate, count, trial, key, result, seconds, metric=None) -> dict:
     seeds, exact = key
     return {
         "campaign_id": cid, "run_id": run.run_id, "fault": spec.fault, "rate": rate, "trial": trial,
         "layer": scope.label, "layer_group": scope.group, "equal_count": count,
         "fault_seed": exact.seed if exact else seeds[scope.layers[0]], "accuracy": result.accuracy,
         "loss": result.loss, "seconds": seconds, "correct": result.correct.numpy(),
+        **({"metric_name": metric.name, "metric": result.metric} if metric is not None else {}),
     }

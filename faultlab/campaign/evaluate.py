@@ -11,45 +11,53 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
-from .metrics import trial_correct, trial_loss_sum
+from .metrics import NamedMetric, trial_correct, trial_loss_sum
 
 
 @dataclass(frozen=True)
 class EvalResult:
-    """One trial: accuracy in [0, 1], mean cross-entropy, per-sample correctness ``bool[N]``."""
+    """One trial: accuracy in [0, 1], mean cross-entropy, per-sample correctness ``bool[N]``, and the
+    mean of an extra per-sample metric (top-k, a user's) when one was asked for."""
 
     accuracy: float
     loss: float
     correct: Tensor
+    metric: float | None = None
 
 
-def _results(correct: Tensor, loss_sum: Tensor) -> list[EvalResult]:
+def _results(correct: Tensor, loss_sum: Tensor, metric_sum: Tensor | None = None) -> list[EvalResult]:
     n = correct.shape[1]
     acc, loss = correct.float().mean(1).tolist(), loss_sum.tolist()
-    return [EvalResult(a, s / n, c) for a, s, c in zip(acc, loss, correct.cpu().unbind(0))]
+    extra = [None] * len(acc) if metric_sum is None else [m / n for m in metric_sum.tolist()]
+    return [EvalResult(a, s / n, c, m) for a, s, c, m in zip(acc, loss, correct.cpu().unbind(0), extra)]
 
 
 @torch.no_grad()
-def evaluate(model: Callable[[Tensor], Tensor], x: Tensor, y: Tensor, batch_size: int = 1000) -> EvalResult:
+def evaluate(model: Callable[[Tensor], Tensor], x: Tensor, y: Tensor, batch_size: int = 1000,
+             metric: NamedMetric | None = None) -> EvalResult:
     """Accuracy, mean loss and per-sample correctness of ``model`` (already in eval mode) on (x, y)."""
-    return score_batches((model(x[i : i + batch_size]) for i in range(0, len(y), batch_size)), y, batch_size)
+    return score_batches((model(x[i : i + batch_size]) for i in range(0, len(y), batch_size)), y, batch_size, metric)
 
 
 @torch.no_grad()
-def score_batches(logits: Iterable[Tensor], y: Tensor, batch_size: int) -> EvalResult:
+def score_batches(logits: Iterable[Tensor], y: Tensor, batch_size: int,
+                  metric: NamedMetric | None = None) -> EvalResult:
     """Score logits computed batch by batch (``[B, C]`` for each consecutive ``batch_size`` labels of y)."""
     correct, loss = [], torch.zeros(1, device=y.device)
+    extra = None if metric is None else torch.zeros(1, device=y.device)
     for i, out in zip(range(0, len(y), batch_size), logits):
         yb = y[i : i + batch_size]
         correct.append(trial_correct(out.float(), yb))
         loss += trial_loss_sum(out.float(), yb)
-    return _results(torch.cat(correct, 1), loss)[0]
+        if metric is not None:
+            extra += metric.sum(out.float(), yb)
+    return _results(torch.cat(correct, 1), loss, extra)[0]
 
 
 @torch.no_grad()
 def evaluate_stacked(
     model: nn.Module, stacked: Mapping[str, Tensor] | Callable[[], Mapping[str, Tensor]], x: Tensor, y: Tensor,
-    batch_size: int = 1000,
+    batch_size: int = 1000, metric: NamedMetric | None = None,
 ) -> list[EvalResult]:
     """Evaluate K weight sets at once: ``stacked`` maps parameter names (``"fc.weight"``) to ``[K, ...]``
     tensors (or is called before each batch for that batch's weights: per-pass redraws); other parameters
@@ -61,7 +69,7 @@ def evaluate_stacked(
         return functional_call(model, ({**params, **p}, buffers), (xb,))
 
     batched = vmap(one, in_dims=(0, None))
-    correct, loss = [], None
+    correct, loss, extra = [], None, None
     for i in range(0, len(y), batch_size):
         weights = stacked() if callable(stacked) else stacked
         logits = batched(dict(weights), x[i : i + batch_size]).float()
@@ -69,7 +77,10 @@ def evaluate_stacked(
         correct.append(trial_correct(logits, yb))
         part = trial_loss_sum(logits, yb)
         loss = part if loss is None else loss + part
-    return _results(torch.cat(correct, 1), loss)
+        if metric is not None:
+            part = metric.sum(logits, yb)
+            extra = part if extra is None else extra + part
+    return _results(torch.cat(correct, 1), loss, extra)
 
 
 def has_conv(model: nn.Module) -> bool:

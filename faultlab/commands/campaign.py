@@ -2,11 +2,19 @@
 
     faultlab campaign --checkpoint runs/mini_mobilenet/checkpoints/last.ckpt --data mnist5k \\
         --fault 'drop(p={rate})' --rates 0,0.05,0.1,0.2,0.3 --trials 30 --seed 0 --store results/faultlab.sqlite
+    faultlab campaign --model torchvision:resnet18 --model-args num_classes=100 --weights resnet18.pt \\
+        --data cifar100 --fault 'stuck_at(sa0=0.01,sa1={rate})' --rates 0,0.01,0.02 --trials 30
+
+Your own network: --model SPEC (a zoo name, timm:NAME, torchvision:NAME, package.module:callable or a
+LightningModule class) and/or --weights FILE (a state_dict .pt/.pth/.safetensors, a Lightning .ckpt of any
+LightningModule, a pickled or TorchScript module). Your own data: --data tensors:FILE, imagefolder:DIR,
+a built-in name or a LightningDataModule class package.module:Class with --data-args.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from ._guards import check_store_target, interruptible
 from ._options import (
@@ -23,14 +31,17 @@ from ._options import (
     str_list,
     trials_arg,
 )
+from .campaign_model import add_own_model_options, data_source, run_own_model
 
 HELP = "Monte Carlo fault campaign of a checkpoint (one store row per trial)"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("campaign", help=HELP, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True, help="a Classifier checkpoint (faultlab fit writes last.ckpt)")
-    p.add_argument("--data", default="mnist5k", help="data set name whose test split is evaluated (default mnist5k)")
+    p.add_argument("--checkpoint", default=None, help="a Classifier checkpoint (faultlab fit writes last.ckpt)")
+    p.add_argument("--data", default="mnist5k",
+                   help="data whose test split is evaluated: a built-in name (default mnist5k), tensors:FILE, "
+                        "imagefolder:DIR or a LightningDataModule package.module:Class")
     p.add_argument("--data-dir", default="data", help="folder of downloaded data sets (mnist, cifar10)")
     p.add_argument("--eval-subset", type=count, default=None, help="evaluate only the first N test samples")
     p.add_argument("--fault", required=True, help="fault template with {rate}, e.g. 'stuck_at(sa0=0.01,sa1={rate})'")
@@ -67,6 +78,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", type=device, default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model for the passes (~20 s warm-up)")
     add_store_option(p)
+    add_own_model_options(p)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -89,22 +101,29 @@ def run(args: argparse.Namespace) -> None:
     )
     validate(spec)  # before loading anything or touching the store (and before Lightning is imported)
     device = resolve_device(args.device)
+    if args.model is not None or args.weights is not None:
+        check_store_target(args.store, inputs={"weights": args.weights} if args.weights else {})
+        return run_own_model(args, spec, device)
+    if args.checkpoint is None:
+        raise CampaignError("give --checkpoint FILE (faultlab fit), or --model SPEC and/or --weights FILE")
     check_store_target(args.store, inputs={"checkpoint": args.checkpoint})
     from faultlab.campaign.checkpoint import check_data, load_run
-    from faultlab.data import build_data
+    from faultlab.campaign.metrics import resolve_metric
 
+    metric = resolve_metric(args.metric)
     classifier, info = load_run(args.checkpoint, args.study, args.method, args.train_seed, device)
-    dm = build_data(args.data, data_dir=args.data_dir, eval_subset=args.eval_subset)
-    x, y = dm.tensors("test")
-    check_data(classifier, dm, x, args.checkpoint)  # a moons net on mnist5k fails here, not in the first pass
+    source = data_source(args)
+    info = dataclasses.replace(info, config={**info.config, "evaluation_data": source.describe})  # normalize etc.
+    x, y = source.x, source.y
+    check_data(classifier, x, y, args.data, args.checkpoint)  # a moons net on mnist5k fails here, not in a pass
     x, y = x.to(device), y.to(device)
     if classifier.channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     net = classifier.net
     forward = torch.compile(net) if args.compile else None
-    train = ((xb.to(device), yb) for xb, yb in dm.train_dataloader()) if args.bn_recalibration else None
+    train = ((xb.to(device), yb) for xb, yb in source.train_batches()) if args.bn_recalibration else None
     with interruptible(lambda: stored_trials(args.store, info.run_id)), ResultsStore(args.store) as store:
-        result = run_campaign(net, x, y, spec, store, info, train_batches=train, forward=forward)
+        result = run_campaign(net, x, y, spec, store, info, train_batches=train, forward=forward, metric=metric)
     print(f"run {info.run_id} ({info.variant}, {info.method}): clean accuracy {result.clean.accuracy:.4f} "
           f"on {len(y)} test samples; {sum(c.new_trials for c in result.cells)} new trials in {args.store}")
 

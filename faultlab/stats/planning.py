@@ -57,6 +57,8 @@ def trials_for_halfwidth(std: float, halfwidth: float, confidence: float = 0.95,
     q = 0.5 + check_level(confidence, "confidence") / 2.0
     ratio = std / halfwidth
     n = max(int(n_min), math.ceil((stats.norm.ppf(q) * ratio) ** 2))
+    if n > 10**9:
+        raise ValueError(f"std {std} and halfwidth {halfwidth} need more than 1e9 trials; check the numbers")
     while True:
         cand = np.arange(n, n + 64)
         ok = stats.t.ppf(q, cand - 1) * ratio <= np.sqrt(cand)

@@ -30,6 +30,8 @@ FRAME_DTYPES: dict[str, str] = {
     "loss": "float64",
     "seconds": "float64",
     "n_samples": "Int64",
+    "metric_name": "object",  # a metric beyond top-1 (e.g. top5), or None
+    "metric": "float64",
 }
 FRAME_COLUMNS = tuple(FRAME_DTYPES)
 

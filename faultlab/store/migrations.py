@@ -97,6 +97,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX idx_trials_cell ON trials(run_id, fault, layer, equal_count, rate);
         """,
     ),
+    (
+        # a metric beyond top-1 accuracy per trial (top-k accuracy, or a user's metric), named per row;
+        # NULL in rows stored before metrics existed or without one
+        "0003_trial_metric",
+        """
+        ALTER TABLE trials ADD COLUMN metric_name TEXT;
+        ALTER TABLE trials ADD COLUMN metric REAL;
+        """,
+    ),
 ]
 
 

@@ -20,7 +20,7 @@ CAMPAIGN_COLUMNS = (
 )
 TRIAL_COLUMNS = (
     "campaign_id", "run_id", "fault", "rate", "trial", "layer", "layer_group", "equal_count", "fault_seed",
-    "accuracy", "loss", "seconds", "n_samples", "correct", "created_at",
+    "accuracy", "loss", "seconds", "n_samples", "correct", "created_at", "metric_name", "metric",
 )
 TRIAL_REQUIRED = ("campaign_id", "run_id", "fault", "rate", "trial", "accuracy")
 
@@ -120,7 +120,7 @@ def encode_trial(row: dict, created_at: str) -> tuple:
         for key in ("fault_seed", "n_samples", "equal_count"):
             if out.get(key) is not None:
                 out[key] = int(out[key])
-        for key in ("accuracy", "loss", "seconds"):
+        for key in ("accuracy", "loss", "seconds", "metric"):
             if out.get(key) is not None:
                 out[key] = float(out[key])
     except (TypeError, ValueError) as exc:

@@ -1,0 +1,82 @@
+"""``faultlab campaign`` on your own network and data: the options, and the run through the same front
+door as ``faultlab.run`` (``faultlab.api.campaign_on``), so both write identical rows.
+
+    faultlab campaign --model torchvision:resnet18 --model-args num_classes=10 --weights resnet18.pt \\
+        --data tensors:test.pt --fault 'stuck_at(sa0=0.01,sa1={rate})' --rates 0,0.01 --trials 30
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_own_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("your own model and data (instead of --checkpoint)")
+    g.add_argument("--model", default=None, metavar="SPEC",
+                   help="a zoo name (resnet20, resnet20-lb[s2b3c2e6]), timm:NAME, torchvision:NAME, "
+                        "package.module:callable returning an nn.Module, or a LightningModule class")
+    g.add_argument("--weights", default=None, metavar="FILE",
+                   help="state_dict (.pt/.pth/.safetensors), Lightning .ckpt of any LightningModule, or a "
+                        "pickled/TorchScript module (pickles run code: only files you trust)")
+    g.add_argument("--model-args", default=None, metavar="JSON|k=v,...",
+                   help="arguments of the model builder, e.g. num_classes=100 or '{\"num_classes\": 100}'")
+    g.add_argument("--network", default=None, metavar="ATTR",
+                   help="attribute holding the network in a LightningModule (default: net, model, network, "
+                        "backbone, module, else the module itself)")
+    g.add_argument("--data-args", default=None, metavar="JSON|k=v,...",
+                   help="arguments of a built-in data set or of a LightningDataModule class given to --data")
+    g.add_argument("--image-size", type=int, default=None, help="imagefolder: resize images to N x N")
+    g.add_argument("--normalize", default=None, metavar="dataset|none|[MEAN,STD]",
+                   help="input normalisation of image data (default: dataset, i.e. the data set's own mean/std; "
+                        "none for tensors:), recorded with the run")
+    g.add_argument("--metric", default=None, metavar="topK|package.module:function",
+                   help="a metric beyond top-1 stored per trial: topK (e.g. top5), or a function "
+                        "(outputs[B, C], labels[B]) -> per-sample values [B]")
+
+
+def data_source(args: argparse.Namespace):
+    """The test data of ``--data`` (with its options) as a ``faultlab.data.specs.DataSource``."""
+    from faultlab._imports import parse_kwargs
+    from faultlab.data.specs import resolve_data
+
+    source = resolve_data(args.data, data_args=parse_kwargs(args.data_args, "--data-args"), data_dir=args.data_dir,
+                          eval_subset=args.eval_subset, image_size=args.image_size, normalize=args.normalize)
+    if args.bn_recalibration and source.train_batches is None:
+        from faultlab.campaign import CampaignError
+
+        raise CampaignError(f"--bn-recalibration needs training batches, which --data {args.data} has not; "
+                            "use a built-in data set or a LightningDataModule")
+    return source
+
+
+def run_own_model(args: argparse.Namespace, spec, device: str) -> None:
+    from faultlab._imports import parse_kwargs
+    from faultlab.campaign import CampaignError
+
+    if args.checkpoint is not None:
+        raise CampaignError("give either --checkpoint (a faultlab fit checkpoint) or --model/--weights, not both")
+    from faultlab.api import campaign_on
+    from faultlab.campaign.metrics import resolve_metric
+    from faultlab.campaign.models import load_model
+    from faultlab.store import ResultsStore
+
+    metric = resolve_metric(args.metric)
+    model_args = parse_kwargs(args.model_args, "--model-args")
+    net = load_model(args.model, args.weights, model_args, args.network)
+    source = data_source(args)
+    config = {"model": args.model, "model_args": model_args, "weights": args.weights, "network": args.network,
+              **source.describe}
+    # everything is loaded and checked before the store is opened: a bad input writes nothing
+    from faultlab.campaign.models import check_fits
+
+    check_fits(net, source.x, source.y)
+    from ._guards import interruptible
+
+    with interruptible(lambda: f"the trials done so far are stored in {args.store}"), ResultsStore(args.store) as store:
+        result, run = campaign_on(
+            net, (source.x, source.y), spec, store, study=args.study, method=args.method or "vanilla",
+            train_seed=args.train_seed, train_data=source.train_batches, metric=metric, device=device,
+            progress="auto", run_config=config, checkpoint=args.weights,
+        )
+    print(f"run {run.run_id} ({run.variant}, {run.method}): clean accuracy {result.clean.accuracy:.4f} "
+          f"on {len(source.y)} test samples; {sum(c.new_trials for c in result.cells)} new trials in {args.store}")
