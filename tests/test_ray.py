@@ -196,10 +196,10 @@ def test_cli_sweep_on_a_local_ray_instance(tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--address", "auto"], "--address needs --executor ray"),
-    (["--executor", "ray", "--max-retries", "-1"], "--max-retries -1: must be >= 0"),
+    (["--executor", "ray", "--max-retries", "-1"], "--max-retries: -1 is out of range"),
     (["--executor", "ray", "--address", "not-an-address"], "--address not-an-address: Invalid address format"),
     (["--gpus-per-run", "1"], "--gpus-per-run needs --executor ray"),
-    (["--executor", "ray", "--gpus-per-run", "-1"], "--gpus-per-run -1: must be >= 0"),
+    (["--executor", "ray", "--gpus-per-run", "-1"], "--gpus-per-run: -1 is out of range"),
     (["--executor", "ray", "--address", "127.0.0.1:{closed}"], "--address 127.0.0.1:{closed}: nothing answers there"),
     (["--executor", "ray", "--address", "ray://127.0.0.1:{closed}"], "nothing answers there"),
 ])
