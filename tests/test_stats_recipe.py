@@ -256,3 +256,19 @@ def test_plan_runs_and_trials_reaches_its_target_at_least_cost():
     assert all(w.seconds >= plan.seconds for w in worse)  # fewer trials per run needs more runs, costs more
     with pytest.raises(ValueError):
         plan_runs_and_trials(float("nan"), 1e-4, 1.0, 1.0, 0.01)
+
+
+def test_reliability_is_compared_over_training_runs():
+    from faultlab.stats.reliability_table import reliability_method_table
+
+    rng = np.random.default_rng(11)
+    rows = [{"variant": "net", "method": m, "fault": "f", "rate": r, "train_seed": s, "run_id": f"{m}{s}",
+             "reliable": float(np.clip(level + rng.normal(0, 0.02), 0, 1))}
+            for s in range(5) for m, level in (("hw", 0.8), ("vanilla", 0.3)) for r in (0.0,)]
+    rows += [{"variant": "net", "method": m, "fault": "f", "rate": 0.5, "train_seed": s, "run_id": f"{m}{s}",
+              "reliable": 0.01 * (s % 2)} for s in range(5) for m in ("hw", "vanilla")]
+    table = reliability_method_table(pd.DataFrame(rows), "vanilla")
+    apply_family({"r": table})
+    verdicts = dict(zip(table["rate"], table["verdict"]))
+    assert verdicts == {0.0: "better", 0.5: "uninformative: both at chance"}
+    assert (table["design"] == "paired by seed").all() and (table["n_pairs"] == 5).all()

@@ -75,10 +75,10 @@ def _t_ci(est: float, se: float, df: float, level: float) -> tuple[float, float]
 
 
 def _tests(est: float, se: float, df: float, margin: float) -> tuple[float, float]:
-    """Two-sided p of Δ = 0 and TOST p of |Δ| ≥ margin for an estimate with standard error ``se`` on ``df``."""
-    if se == 0:  # every run gave the same value: the tests reduce to comparing the estimate
-        p = 1.0 if est == 0 else 0.0
-        return p, float(abs(est) >= margin)
+    """Two-sided p of Δ = 0 and TOST p of |Δ| ≥ margin for an estimate with standard error ``se`` on ``df``;
+    NaN for both when se = 0 (no spread between runs, e.g. both arms at a floor: no test is possible)."""
+    if se == 0:
+        return math.nan, math.nan
     p = float(2.0 * stats.t.sf(abs(est) / se, df))
     p_lo = float(stats.t.sf((est + margin) / se, df))  # H0: Δ <= -m
     p_hi = float(stats.t.cdf((est - margin) / se, df))  # H0: Δ >= +m

@@ -193,6 +193,8 @@ def _verdict(row: pd.Series, alpha: float) -> str:
     if row["at_chance"]:
         return FLOOR
     if not row["testable"]:
+        if row["sd"] == 0:
+            return f"{INCONCLUSIVE} (no spread between runs)"
         n = f"{int(row['n_pairs'])} seed pair(s)" if row["n_pairs"] else f"{int(row['n_a'])}+{int(row['n_b'])} runs"
         return f"{INCONCLUSIVE} ({n})"
     if row["pvalue_holm"] < alpha:

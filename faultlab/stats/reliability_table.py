@@ -13,6 +13,7 @@ from faultlab.store import ResultsStore
 from faultlab.store.rows import norm_rate
 
 from ._common import key_generator
+from .recipe import compare_recipes
 from .reliability import reliability_bootstrap
 
 RELIABLE_SHARE = 0.95  # a test point is reliable when correct in >= 95 % of trials
@@ -66,3 +67,27 @@ def recipe_reliability(rel: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
                     "ci_method": f"t over {k} training runs" if k >= 2 else "one run: no recipe-level interval",
                     "n_trials": int(g["n_trials"].min())})
     return pd.DataFrame(out)
+
+
+def reliability_method_table(rel: pd.DataFrame, baseline: str, *, margin: float = 0.05, alpha: float = 0.05,
+                             floor_band: float = 0.05) -> pd.DataFrame:
+    """Recipe level: each method vs ``baseline`` on the per-run reliable share, per (variant, fault, rate), runs
+    paired by training seed where >= 2 seeds are shared (else Welch); verdicts come from the report's family.
+    Cells where both arms have at most ``floor_band`` of their points reliable are at the floor: uninformative."""
+    if rel.empty or baseline not in set(rel["method"]):
+        return pd.DataFrame()
+    rows = []
+    for (variant, fault), g in rel.groupby(["variant", "fault"], sort=True):
+        base = g[g["method"] == baseline]
+        for method in sorted(set(g["method"]) - {baseline}):
+            arm = g[g["method"] == method]
+            for rate in sorted(set(arm["rate"]) & set(base["rate"])):
+                a = arm[arm["rate"] == rate].set_index("train_seed")["reliable"]
+                b = base[base["rate"] == rate].set_index("train_seed")["reliable"]
+                res = compare_recipes(a, b, margin=margin, level=1 - alpha)
+                floor = max(a.mean(), b.mean()) <= floor_band  # both collapsed: no point reliable in either
+                rows.append({"variant": variant, "fault": fault, "method_a": method, "method_b": baseline,
+                             "measure": "reliable share", "endpoint": "rate", "rate": float(rate),
+                             "mean_a": float(a.mean()), "mean_b": float(b.mean()), **res.to_row(),
+                             "testable": res.testable and not floor, "at_chance": bool(floor)})
+    return pd.DataFrame(rows)

@@ -26,7 +26,7 @@ from . import wording as fmt
 from .describe import cell_summary
 from .recipe import run_means, variance_components
 from .recipe_tables import apply_family, architecture_recipe_table, method_recipe_table, recipe_curves
-from .reliability_table import recipe_reliability, reliability_table
+from .reliability_table import recipe_reliability, reliability_method_table, reliability_table
 from .results import DegenerateTrialsWarning
 from .sensitivity import group_comparison, layer_order, layer_sensitivity
 from .tables import architecture_comparison_table, method_comparison_table
@@ -123,8 +123,9 @@ def _maps_architecture_table(af: pd.DataFrame, margin: float) -> pd.DataFrame:
     return out.assign(claim=LEVEL_A)
 
 
-def _verdicts(methods: pd.DataFrame, archs: pd.DataFrame) -> pd.DataFrame:
-    rows = [{"comparison": "summary", "sentence": s} for s in fmt.summary_sentences(methods, archs)]
+def _verdicts(methods: pd.DataFrame, archs: pd.DataFrame, reliability: pd.DataFrame) -> pd.DataFrame:
+    rows = [{"comparison": "summary", "sentence": s} for s in fmt.summary_sentences(methods, archs, reliability)]
+    rows += [{"comparison": "reliability", "sentence": s} for s in fmt.reliability_sentences(reliability)]
     rows += [{"comparison": "method", "sentence": s} for s in fmt.method_sentences(methods)]
     rows += [{"comparison": "architecture", "sentence": s} for s in fmt.architecture_sentences(archs)]
     return pd.DataFrame(rows, columns=["comparison", "sentence"])
@@ -132,11 +133,12 @@ def _verdicts(methods: pd.DataFrame, archs: pd.DataFrame) -> pd.DataFrame:
 
 def study_tables(store: ResultsStore, study: str, *, baseline_method: str = "vanilla", margin: float = 0.01,
                  fraction: float = 0.9, n_resamples: int = 1000, seed: int = 0, alpha: float = 0.05,
-                 chance_band: float = 0.05) -> dict[str, pd.DataFrame]:
+                 chance_band: float = 0.05, reliability_margin: float = 0.05) -> dict[str, pd.DataFrame]:
     """Every table of the report, keyed by name; ``missing`` lists what could not be computed and why.
 
     Level (b), training runs as replicates: curves, curve_summary, variance_components, method_comparison,
-    architecture_comparison, group_comparison, reliability_recipe, verdicts (one Holm family, ``family``).
+    architecture_comparison, group_comparison, reliability_recipe, reliability_comparison (methods on the per-run
+    reliable share, equivalence margin ``reliability_margin``), verdicts (one Holm family, ``family``).
     Level (a), conditional on the trained networks: cells, method_comparison_maps,
     architecture_comparison_maps, reliability. Also trials, runs, run_summary, layer_sensitivity, missing.
     A comparison whose arms both sit within ``chance_band`` of chance accuracy (1/classes) is "uninformative:
@@ -166,16 +168,18 @@ def study_tables(store: ResultsStore, study: str, *, baseline_method: str = "van
             archs = architecture_recipe_table(af, **kw)
             maps_m, maps_a = _maps_method_table(af, baseline_method, margin), _maps_architecture_table(af, margin)
         groups = group_comparison(df, margin=margin, alpha=alpha)
-        family = apply_family({"method_comparison": methods, "architecture_comparison": archs,
-                               "group_comparison": groups}, alpha)
         reliability = reliability_table(store, af, missing, n_resamples=n_resamples, seed=seed)
-    for t in (methods, archs, groups, curves, summary):
+        rel_methods = reliability_method_table(reliability, baseline_method, margin=reliability_margin, alpha=alpha)
+        family = apply_family({"method_comparison": methods, "architecture_comparison": archs,
+                               "group_comparison": groups, "reliability_comparison": rel_methods}, alpha)
+    for t in (methods, archs, groups, curves, summary, rel_methods):
         if not t.empty:
             t["claim"] = LEVEL_B
     return {
         "trials": df, "runs": _runs_table(df), "cells": cells, "run_summary": runs, "variance_components": comps,
         "curves": curves, "curve_summary": summary, "method_comparison": methods,
-        "architecture_comparison": archs, "group_comparison": groups, "verdicts": _verdicts(methods, archs),
+        "architecture_comparison": archs, "group_comparison": groups,
+        "verdicts": _verdicts(methods, archs, rel_methods), "reliability_comparison": rel_methods,
         "method_comparison_maps": maps_m, "architecture_comparison_maps": maps_a, "reliability": reliability,
         "reliability_recipe": recipe_reliability(reliability),
         "layer_sensitivity": layer_sensitivity(df, layer_order(store, study)),

@@ -99,12 +99,12 @@ def _unit(row: pd.Series) -> str:
     return f"{int(row['n_a'])} vs {int(row['n_b'])} training runs, unpaired"
 
 
-def recipe_sentence(g: pd.DataFrame, subject: str, other: str, lead: str) -> str:
-    """One sentence for a recipe-level comparison: its AUC verdict (or the best rate's) and the per-rate tally."""
+def recipe_sentence(g: pd.DataFrame, subject: str, other: str, lead: str, measure: str = "accuracy") -> str:
+    """One sentence for a recipe-level comparison: its AUC verdict (or the first rate's) and the per-rate tally."""
     rates = g[g["endpoint"] == "rate"]
     auc = g[g["endpoint"] == "AUC"]
     row = auc.iloc[0] if len(auc) else rates.iloc[0]
-    what = "AUC" if len(auc) else f"accuracy at rate {row['rate']:g}"
+    what = "AUC" if len(auc) else f"{measure} at rate {row['rate']:g}"
     tally = f"per rate: {_tally(rates['verdict'])}" if len(rates) else ""
     v = str(row["verdict"])
     ci = f"{what} difference {fmt_pp(row['estimate'])} (95 % CI {fmt_ci_pp(row['ci_low'], row['ci_high'])}"
@@ -134,6 +134,16 @@ def method_sentences(table: pd.DataFrame) -> list[str]:
             for (variant, ma, mb, fault), g in table.groupby(["variant", "method_a", "method_b", "fault"], sort=False)]
 
 
+def reliability_sentences(table: pd.DataFrame) -> list[str]:
+    """One sentence per (variant, method vs baseline, fault, rate) of the recipe-level reliability table."""
+    if table.empty:
+        return []
+    return [recipe_sentence(g, f"{ma}-trained {variant}", mb, f"Per-sample reliability under {fault} at rate {rate:g}",
+                            "reliable share")
+            for (variant, ma, mb, fault, rate), g in
+            table.groupby(["variant", "method_a", "method_b", "fault", "rate"], sort=False)]
+
+
 def architecture_sentences(table: pd.DataFrame) -> list[str]:
     """One sentence per (variant pair, method, fault) of a recipe-level architecture table."""
     if table.empty:
@@ -148,10 +158,11 @@ def summary_sentences(*tables: pd.DataFrame) -> list[str]:
     if not parts:
         return []
     rows = pd.concat(parts, ignore_index=True)
-    main = rows[rows["endpoint"] == "AUC"] if (rows["endpoint"] == "AUC").any() else rows
-    decided = main["verdict"].isin([*DECISIVE, "equivalent"])
-    if decided.any():
+    if rows["verdict"].isin([*DECISIVE, "equivalent"]).any():  # any endpoint decided: the sentences say which
         return []
+    measure = rows["measure"].fillna("") if "measure" in rows else pd.Series("", index=rows.index)
+    main = rows[(rows["endpoint"] == "AUC") | (measure != "")]
+    main = main if len(main) else rows
     runs = pd.concat([main["n_a"], main["n_b"]])
     need = main["runs_to_detect"].replace(math.inf, float("nan")).dropna() if "runs_to_detect" in main else []
     hint = (f"; at the observed differences and run-to-run spread, a median of {fmt_runs(need.median())} training "
