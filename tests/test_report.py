@@ -74,7 +74,8 @@ def test_report_pages_match_summary(report):
     for title, text in zip(summary.pages, texts):
         assert _flat(title) in _flat(text)
     for expected in ("Accuracy vs fault rate", "Critical rate and AUC", "Training methods vs vanilla",
-                     "Per-sample reliability", "Per-layer sensitivity", "Methods", "Study spec"):
+                     "Per-sample reliability", "Per-layer sensitivity", "Methods", "Study spec",
+                     "Variance components", "Per-sample reliability: methods compared"):
         assert any(p.startswith(expected) for p in summary.pages), expected
     assert summary.missing == []
 

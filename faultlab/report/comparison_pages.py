@@ -92,3 +92,27 @@ def comparison_pages(doc: Doc, methods: pd.DataFrame, archs: pd.DataFrame, basel
         if not table.empty:
             doc.table_pages(f"Conditional on the trained networks: {name}", maps_display(table, a, b, pcol),
                             notes=notes, verdict_col="conditional\nverdict")
+
+
+def variance_pages(doc: Doc, comps: pd.DataFrame) -> None:
+    """Variance components per cell: where the next hour of compute should go (more runs or more trials)."""
+    title = "Variance components (recipe level)"
+    if comps.empty:
+        doc.missing_page(title, ["variance components: no whole-model trials"])
+        return
+    shown = pd.DataFrame({
+        "variant": comps["architecture"], "method": comps["method"], "fault": comps["fault"],
+        "rate": [f"{r:g}" for r in comps["rate"]], "runs": comps["n_runs"].astype(int).astype(str),
+        "trials\nper run": [f"{t:.0f}" for t in comps["trials_per_run"]],
+        "sd between\nruns (pp)": [fmt.fmt_pp(v ** 0.5 if v == v else v, signed=False) for v in comps["var_run"]],
+        "sd between\nmaps (pp)": [fmt.fmt_pp(v ** 0.5 if v == v else v, signed=False) for v in comps["var_map"]],
+        "sd test\nsample (pp)": [fmt.fmt_pp(v ** 0.5 if v == v else v, signed=False) for v in comps["var_test"]],
+        "se of the\nrecipe mean": [fmt.fmt_pp(v, signed=False) for v in comps["se_recipe"]],
+        "next": comps["next"],
+    })
+    doc.table_pages(title, shown, verdict_col=None,
+                    notes="Per cell, the variance of one trial's accuracy split into its sources (method of moments): "
+                          "between training runs, between fault maps within a run, and the test sample's binomial "
+                          "p(1-p)/N (only a larger test set reduces it). se of the recipe mean = √(σ²_run/K + "
+                          "σ²_map/(K·T)); 'next': whether more training runs or more trials per run shrink it most. "
+                          "faultlab stats plan --from STUDY turns these into a runs × trials plan.")

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from faultlab.stats.study import analysis_frame, study_tables  # noqa: E402
 from faultlab.store import ResultsStore  # noqa: E402
 
-from .comparison_pages import comparison_pages  # noqa: E402
+from .comparison_pages import comparison_pages, recipe_display, variance_pages  # noqa: E402
 from .curve_pages import accuracy_pages, distribution_pages, forest_pages  # noqa: E402
 from .layout import RC, Doc, curve_style  # noqa: E402
 from .sample_pages import group_comparison_pages, layer_pages, reliability_pages  # noqa: E402
@@ -66,6 +66,13 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
             comparison_pages(doc, tables["method_comparison"], tables["architecture_comparison"],
                              baseline_method, margin, tables["family"]["family"].iloc[0],
                              (tables["method_comparison_maps"], tables["architecture_comparison_maps"]))
+            if not tables["reliability_comparison"].empty:
+                doc.table_pages("Per-sample reliability: methods compared (recipe level)",
+                                recipe_display(tables["reliability_comparison"], "variant", "method_a"),
+                                notes="Each training run's reliable share (points correct in >= 95 % of its trials) "
+                                      "is one value; methods paired by training seed; Holm in the report's family; "
+                                      "both arms with <= 5 % reliable points: uninformative.")
+            variance_pages(doc, tables["variance_components"])
             reliability_pages(doc, tables["reliability"], tables["reliability_recipe"], style)
             layer_pages(doc, tables["layer_sensitivity"])
             group_comparison_pages(doc, tables["group_comparison"])
