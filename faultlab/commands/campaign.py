@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> None:
     validate(spec)  # before loading anything or touching the store (and before Lightning is imported)
     device = resolve_device(args.device)
     check_store_target(args.store, inputs={"checkpoint": args.checkpoint})
-    from faultlab.campaign.checkpoint import check_data, load_run
+    from faultlab.campaign.checkpoint import check_data, eval_weight_scale, load_run
     from faultlab.data import build_data
 
     classifier, info = load_run(args.checkpoint, args.study, args.method, args.train_seed, device)
@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> None:
     forward = torch.compile(net) if args.compile else None
     train = ((xb.to(device), yb) for xb, yb in dm.train_dataloader()) if args.bn_recalibration else None
     with interruptible(lambda: stored_trials(args.store, info.run_id)), ResultsStore(args.store) as store:
-        result = run_campaign(net, x, y, spec, store, info, train_batches=train, forward=forward)
+        result = run_campaign(net, x, y, spec, store, info, train_batches=train, forward=forward,
+                              weight_scale=eval_weight_scale(classifier))
     print(f"run {info.run_id} ({info.variant}, {info.method}): clean accuracy {result.clean.accuracy:.4f} "
           f"on {len(y)} test samples; {sum(c.new_trials for c in result.cells)} new trials in {args.store}")
 
