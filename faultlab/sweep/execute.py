@@ -51,9 +51,19 @@ def data_options(spec: StudySpec, plan: RunPlan) -> dict:
     return {"seed": plan.seed, **spec.data.options}
 
 
+def selects_any(cs: CampaignSpec, net: torch.nn.Module) -> bool:
+    """Whether the campaign's layer selection finds a layer in ``net`` (a plain CNN has no depthwise conv)."""
+    from faultlab.faults import LayerSelectionError
+
+    try:
+        return bool(cs.layers.select(net))
+    except LayerSelectionError:
+        return False
+
+
 def expected_trials(spec: StudySpec) -> int | None:
     """Trials per run when every campaign has a fixed count (None when one is adaptive or per-layer)."""
-    if any(c.trials == "auto" for c in spec.campaigns):
+    if any(c.trials == "auto" or c.skip_without_layers for c in spec.campaigns):
         return None
     if any(c.per_layer for c in spec.campaigns):
         return None  # the count depends on the model's layers
@@ -128,6 +138,8 @@ def execute(plan: RunPlan, spec: StudySpec, store_path: str, runs_dir: str, thre
     with ResultsStore(store_path) as store:
         for c in spec.campaigns:
             cs = campaign_spec(c, spec.seed)
+            if c.skip_without_layers and not selects_any(cs, classifier.net):
+                continue
             batches = [(xb.to(device), yb) for xb, yb in dm.train_dataloader()] if c.bn_recalibration else None
             result = run_campaign(classifier.net, x, y, cs, store, info, train_batches=batches, progress="off",
                                   weight_scale=eval_weight_scale(classifier))
