@@ -71,7 +71,7 @@ def _trend_page(doc: Doc, answer: dict) -> None:
                    f"First rate at which accuracy drops below {trend['fraction'].iloc[0]:g} × clean, whole network, "
                    "mean curve over training runs; bars: interval from the t band over runs, widened to the enclosing "
                    "tested rates; an open marker at the top: not reached within the grid.")
-    ax = fig.add_axes((0.08, 0.12, 0.62, 0.72))
+    ax = fig.add_axes((0.08, 0.36, 0.62, 0.5))
     cmap = plt.get_cmap("tab10")
     for i, ((method, fault), g) in enumerate(trend.groupby(["method", "fault"], sort=True)):
         g = g.sort_values("x")
@@ -94,5 +94,5 @@ def _trend_page(doc: Doc, answer: dict) -> None:
     lines = [f"{r['method']}, {r['variant']} (x = {r['x']:g}): {fmt.fmt_rate(r['critical_rate'])} "
              f"[{fmt.fmt_rate(r['critical_low'])}, {fmt.fmt_rate(r['critical_high'])}], clean "
              f"{fmt.fmt_pct(r['clean_accuracy'])}, {int(r['n_runs'])} runs" for _, r in trend.iterrows()]
-    fig.text(0.72, 0.55, "\n".join(lines[:28]), size=7, va="top", family="monospace")
+    fig.text(0.08, 0.27, "\n".join(lines[:16]), size=6.5, va="top", family="monospace")
     doc.save(fig)
