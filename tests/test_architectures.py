@@ -10,6 +10,7 @@ INPUTS = {
     "resnet": (3, 32, 32),
     "mobilenetv2_cifar": (3, 32, 32),
     "mini_mobilenet": (1, 28, 28),
+    "plain_cnn": (1, 28, 28),
     "mlp": (784,),
     "moons_net": (2,),
 }
@@ -112,6 +113,42 @@ def test_mini_mobilenet_family():
     two = architectures.build("mini_mobilenet", blocks=[(4, 1, 6), (8, 1, 6)])
     assert two.variant == "mini_mobilenet-(4,1,6)+(8,1,6)"
     assert two(torch.randn(1, 1, 28, 28)).shape == (1, 10)
+
+
+def _conv_weights(module):
+    return [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+
+
+@pytest.mark.parametrize("n", range(1, 13))
+def test_plain_cnn_matches_the_mini_mobilenet_of_the_same_n(n):
+    """Same number of blocks, conv layers and flatten head; parameters within 20 % (in fact within 3 %:
+    1,216 conv weights per plain block vs 1,200 per (8, 1, 6) inverted residual); no depthwise conv, no
+    shortcut; 1-channel 28x28 digits in, 10 logits out."""
+    plain, mini = architectures.build("plain_cnn", n=n), architectures.build("mini_mobilenet_n", n=n)
+    assert plain.variant == f"plain_cnn-{n}x8"
+    assert plain(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    assert abs(n_params(plain) / n_params(mini) - 1) < 0.2
+    assert abs(n_params(plain) / n_params(mini) - 1) < 0.03
+    assert len(_conv_weights(plain)) == len(_conv_weights(mini)) == 1 + 3 * n
+    assert all(c.groups == 1 for c in _conv_weights(plain))
+    conv_weights = [sum(c.weight.numel() for c in _conv_weights(b)) for b in list(plain.features)[1:]]
+    assert conv_weights == [1216] * n
+    assert sum(c.weight.numel() for c in _conv_weights(list(mini.features)[1])) == 1200
+    assert plain.classifier.in_features == mini.classifier.in_features == 8 * 28 * 28
+
+
+def test_plain_cnn_blocks_have_no_shortcut_unless_asked():
+    plain = architectures.build("plain_cnn", n=2).eval()
+    block = plain.features[1]
+    x = torch.randn(1, 8, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(block(x), block.conv(x))
+        res = architectures.build("plain_cnn", n=2, shortcut=True).eval()
+        res.load_state_dict(plain.state_dict())
+        assert torch.allclose(res.features[1](x), x + block.conv(x))
+    assert res.variant == "plain_cnn-2x8-res"
+    with pytest.raises(ValueError, match="at least one block"):
+        architectures.build("plain_cnn", n=0)
 
 
 def test_moons_net_is_binary_cross_entropy():

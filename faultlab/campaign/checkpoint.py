@@ -11,6 +11,20 @@ from faultlab.faults import fault_seed
 from faultlab.training import Classifier, load_classifier
 
 from .engine import RunInfo
+from .scale import WeightScale
+
+RESCALED = "1/(1 - p) under drop(p) (trained with rescale: true)"
+
+
+def eval_weight_scale(classifier: Classifier) -> WeightScale | None:
+    """``classifier.eval_weight_scale`` when the model was trained with ``rescale: true`` (a campaign must then
+    scale the faulted weights by 1/(1 - p) under drop(p)); None when every scale is 1."""
+    return classifier.eval_weight_scale if classifier.eval_weight_scale(0.5) != 1.0 else None
+
+
+def record_weight_scale(classifier: Classifier, config: dict) -> dict:
+    """``config`` with ``eval_weight_scale`` naming the scale the campaigns of this run apply."""
+    return {**config, "eval_weight_scale": RESCALED if eval_weight_scale(classifier) else 1.0}
 
 
 def file_hash(path: str | Path, length: int = 16) -> str:
@@ -39,7 +53,7 @@ def load_run(
         train_seed=train_seed if train_seed is not None else h.get("train_seed"),
         checkpoint=str(path),
         checkpoint_hash=digest,
-        config=json.loads(json.dumps(dict(h), default=str)),
+        config=record_weight_scale(classifier, json.loads(json.dumps(dict(h), default=str))),
     )
     return classifier, run
 

@@ -39,6 +39,7 @@ from .evaluate import EvalResult, auto_trials_per_pass, evaluate, evaluate_stack
 from .metrics import NamedMetric
 from .prefix import PrefixSplit
 from .progress import Progress, ProgressMode, ci_halfwidth
+from .scale import WeightScale, cell_scales, scaled_faults
 from .scopes import campaign_scopes, cells, trial_keys
 from .spec import ALL_LAYERS, CampaignError, CampaignSpec, RunInfo, campaign_id, validate
 
@@ -91,6 +92,7 @@ def run_campaign(
     on_trial: Callable[[dict], None] | None = None,
     forward: Callable[[Tensor], Tensor] | None = None,
     metric: NamedMetric | None = None,
+    weight_scale: WeightScale | None = None,
 ) -> CampaignResult:
     """Evaluate ``model`` clean, then under ``spec`` at every rate (or count) of every scope; store every
     trial.
@@ -98,8 +100,13 @@ def run_campaign(
     ``forward``: an alternative callable for the passes (e.g. ``torch.compile(model)``), which must see
     the in-place weight changes of ``model``. ``on_trial`` is called after each stored trial row.
     ``metric``: a metric beyond top-1 (``metrics.resolve_metric``), stored per trial with its name.
+    ``weight_scale``: drop rate p -> factor s applied to the faulted weights under drop(p) (pass
+    ``Classifier.eval_weight_scale`` for a model trained with ``rescale: true``; see :mod:`.scale`); the
+    scale of each cell is recorded in the campaign's config.
     """
     faults = validate(spec)
+    scales = cell_scales(faults, spec, weight_scale)
+    faults = scaled_faults(faults, scales)
     try:
         layers = spec.layers.select(model)
     except LayerSelectionError as err:
@@ -126,6 +133,7 @@ def run_campaign(
         "campaign_seed": spec.seed, "bn_recalibration": spec.bn_recalibration, "layers": spec.layers.describe(),
         "scope": spec.scope,
         "config": {**asdict(spec), "layers": asdict(spec.layers), "selected": layers, "bias_mapped": bias,
+                   "eval_weight_scale": {str(k): v for k, v in scales.items()},
                    **({"metric": metric.name} if metric else {})},
     })
     per_pass = spec.trials_per_pass

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> None:
     if args.checkpoint is None:
         raise CampaignError("give --checkpoint FILE (faultlab fit), or --model SPEC and/or --weights FILE")
     check_store_target(args.store, inputs={"checkpoint": args.checkpoint})
-    from faultlab.campaign.checkpoint import check_data, load_run
+    from faultlab.campaign.checkpoint import check_data, eval_weight_scale, load_run
     from faultlab.campaign.metrics import resolve_metric
 
     metric = resolve_metric(args.metric)
@@ -123,7 +123,8 @@ def run(args: argparse.Namespace) -> None:
     forward = torch.compile(net) if args.compile else None
     train = ((xb.to(device), yb) for xb, yb in source.train_batches()) if args.bn_recalibration else None
     with interruptible(lambda: stored_trials(args.store, info.run_id)), ResultsStore(args.store) as store:
-        result = run_campaign(net, x, y, spec, store, info, train_batches=train, forward=forward, metric=metric)
+        result = run_campaign(net, x, y, spec, store, info, train_batches=train, forward=forward, metric=metric,
+                              weight_scale=eval_weight_scale(classifier))
     print(f"run {info.run_id} ({info.variant}, {info.method}): clean accuracy {result.clean.accuracy:.4f} "
           f"on {len(y)} test samples; {sum(c.new_trials for c in result.cells)} new trials in {args.store}")
 

@@ -14,14 +14,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from faultlab.stats.bottleneck import answer_tables  # noqa: E402
 from faultlab.stats.study import analysis_frame, study_tables  # noqa: E402
 from faultlab.store import ResultsStore  # noqa: E402
 
+from .answer_pages import answer_pages  # noqa: E402
 from .comparison_pages import comparison_pages, recipe_display, variance_pages  # noqa: E402
 from .curve_pages import accuracy_pages, distribution_pages, forest_pages  # noqa: E402
 from .layout import RC, Doc, curve_style  # noqa: E402
 from .sample_pages import group_comparison_pages, layer_pages, reliability_pages  # noqa: E402
-from .text_pages import methods_pages, methods_paragraphs, spec_pages, title_page  # noqa: E402
+from .text_pages import methods_pages, methods_paragraphs, question, spec_pages, title_page  # noqa: E402
 
 
 @dataclass
@@ -59,6 +61,9 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
         doc.missing += tables["missing"]["missing"].tolist()
         try:
             title_page(doc, df, spec, verdicts, str(store.path))
+            if spec and spec.get("answer"):
+                answer = answer_tables(df, spec["answer"], fraction=fraction, n_resamples=n_resamples, seed=seed)
+                answer_pages(doc, answer, question(df, spec))
             accuracy_pages(doc, tables["curves"], style, n_resamples)
             if not af.empty:
                 distribution_pages(doc, af, style)

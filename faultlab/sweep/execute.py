@@ -51,9 +51,19 @@ def data_options(spec: StudySpec, plan: RunPlan) -> dict:
     return {"seed": plan.seed, **spec.data.options}
 
 
+def selects_any(cs: CampaignSpec, net: torch.nn.Module) -> bool:
+    """Whether the campaign's layer selection finds a layer in ``net`` (a plain CNN has no depthwise conv)."""
+    from faultlab.faults import LayerSelectionError
+
+    try:
+        return bool(cs.layers.select(net))
+    except LayerSelectionError:
+        return False
+
+
 def expected_trials(spec: StudySpec) -> int | None:
     """Trials per run when every campaign has a fixed count (None when one is adaptive or per-layer)."""
-    if any(c.trials == "auto" for c in spec.campaigns):
+    if any(c.trials == "auto" or c.skip_without_layers for c in spec.campaigns):
         return None
     if any(c.per_layer for c in spec.campaigns):
         return None  # the count depends on the model's layers
@@ -99,6 +109,7 @@ def train(plan: RunPlan, spec: StudySpec, ckpt: Path) -> None:
 
 def execute(plan: RunPlan, spec: StudySpec, store_path: str, runs_dir: str, threads: int | None = None) -> RunOutcome:
     """Train (if needed) and run every campaign of one run; returns what was done."""
+    from faultlab.campaign.checkpoint import eval_weight_scale, record_weight_scale
     from faultlab.runtime import tune_allocator
     from faultlab.training import load_classifier
 
@@ -122,13 +133,16 @@ def execute(plan: RunPlan, spec: StudySpec, store_path: str, runs_dir: str, thre
         x = x.contiguous(memory_format=torch.channels_last)
     info = RunInfo(run_id=plan.run_id, study=plan.study, architecture=plan.arch.arch, variant=plan.label,
                    method=plan.method.name, train_seed=plan.seed, checkpoint=str(ckpt),
-                   checkpoint_hash=plan.config_hash, config=plan.config)
+                   checkpoint_hash=plan.config_hash, config=record_weight_scale(classifier, plan.config))
     new, clean = 0, None
     with ResultsStore(store_path) as store:
         for c in spec.campaigns:
             cs = campaign_spec(c, spec.seed)
+            if c.skip_without_layers and not selects_any(cs, classifier.net):
+                continue
             batches = [(xb.to(device), yb) for xb, yb in dm.train_dataloader()] if c.bn_recalibration else None
-            result = run_campaign(classifier.net, x, y, cs, store, info, train_batches=batches, progress="off")
+            result = run_campaign(classifier.net, x, y, cs, store, info, train_batches=batches, progress="off",
+                                  weight_scale=eval_weight_scale(classifier))
             new += sum(cell.new_trials for cell in result.cells)
             clean = result.clean.accuracy
     return RunOutcome(plan.describe(), trained, new, clean, time.perf_counter() - t0)

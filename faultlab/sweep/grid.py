@@ -67,6 +67,8 @@ def expand(spec: StudySpec) -> list[RunPlan]:
         label = arch.name or _variant(arch.arch, json.dumps(arch.kwargs, sort_keys=True), probe.num_classes,
                                       tuple(probe.input_shape))
         for method in spec.methods:
+            if method.architectures is not None and arch.name not in method.architectures:
+                continue
             for seed in spec.training.seeds:
                 cfg = training_config(spec, arch, method, seed)
                 text = json.dumps(cfg, sort_keys=True, separators=(",", ":"))

@@ -57,6 +57,7 @@ class ArchitectureSpec:
 class MethodSpec:
     name: str
     fault_aware: dict[str, Any] | None = None  # FaultAware fields; None = vanilla
+    architectures: list[str] | None = None  # train this method only on these architectures (their names)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,26 @@ class CampaignSpecYAML:
     bn_recalibration: int = 0
     per_layer: bool | str = False  # sensitivity: true/"layer" = each selected layer alone, "group" = each group
     equal_count: list[int] | None = None  # per-layer: exactly K faulty weights per layer (instead of rates)
+    skip_without_layers: bool = False  # a network with no selected layer skips this campaign (else an error)
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    variant: str  # an architecture name: the network with linear bottlenecks
+    control: str  # its control of matched size without them
+
+
+@dataclass(frozen=True)
+class AnswerSpec:
+    """The question's answer page (``answer:``): bottleneck variants vs their controls on every fault surface
+    (campaign), a TOST at ``margin``, and a trend of the critical rate over an ordered family."""
+
+    pairs: list[PairSpec]
+    margin: float = 0.01  # equivalence margin, accuracy (0.01 = 1 pp)
+    trend: list[str] = field(default_factory=list)  # architecture names in order (e.g. n = 1, 2, 4, 8)
+    trend_x: list[float] = field(default_factory=list)  # their x values (e.g. the block counts n)
+    trend_label: str = "blocks n"
+    reference: str | None = None  # the conclusion being tested, quoted on the page
 
 
 @dataclass(frozen=True)
@@ -94,6 +115,7 @@ class StudySpec:
     training: TrainingSpec = field(default_factory=TrainingSpec)
     seed: int = 0  # campaign seed: fault maps are keyed by it
     needs_download: bool = False  # documented: the data must be downloaded first
+    answer: AnswerSpec | None = None  # the report's answer page
 
 
 # ------------------------------------------------------------------------------------ strict loading
@@ -264,6 +286,42 @@ def _validate_arch_kwargs(key: str, a: ArchitectureSpec, data_cls: type, options
         raise StudySpecError(f"{key}: {a.arch} with kwargs {a.kwargs} does not build: {first}") from None
 
 
+def _validate_methods_and_answer(spec: StudySpec) -> None:
+    """Names that ``methods[].architectures`` and ``answer`` refer to must be architectures' ``name``s."""
+    names = [a.name for a in spec.architectures if a.name]
+    allowed = ", ".join(names) or "none (give architectures a 'name:')"
+
+    def check(key: str, value: str) -> None:
+        if value not in names:
+            close = difflib.get_close_matches(value, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise StudySpecError(f"{key}: {value!r} is not an architecture name{hint}; allowed: {allowed}")
+
+    for i, m in enumerate(spec.methods):
+        if m.architectures is not None:
+            if not m.architectures:
+                raise StudySpecError(f"methods[{i}].architectures: empty; omit it to train on every architecture")
+            for j, v in enumerate(m.architectures):
+                check(f"methods[{i}].architectures[{j}]", v)
+    a = spec.answer
+    if a is None:
+        return
+    if not a.pairs:
+        raise StudySpecError("answer.pairs: empty; name at least one {variant, control} pair")
+    for i, p in enumerate(a.pairs):
+        check(f"answer.pairs[{i}].variant", p.variant)
+        check(f"answer.pairs[{i}].control", p.control)
+        if p.variant == p.control:
+            raise StudySpecError(f"answer.pairs[{i}]: variant and control are both {p.variant!r}")
+    for j, v in enumerate(a.trend):
+        check(f"answer.trend[{j}]", v)
+    if len(a.trend_x) != len(a.trend):
+        raise StudySpecError(f"answer.trend_x: {len(a.trend_x)} values for {len(a.trend)} trend architectures; "
+                             "give one x per name")
+    if not 0 < a.margin < 1:
+        raise StudySpecError(f"answer.margin: {a.margin}; allowed: an accuracy in (0, 1), e.g. 0.01 = 1 pp")
+
+
 def _validate(spec: StudySpec) -> StudySpec:
     import architectures
     from faultlab.data import DATASETS
@@ -284,6 +342,7 @@ def _validate(spec: StudySpec) -> StudySpec:
         if dup:
             raise StudySpecError(f"{what}: duplicate entries {', '.join(map(str, dup))}")
     _validate_data(spec.data)
+    _validate_methods_and_answer(spec)
     _validate_seeds(spec)
     _validate_training(spec.training)
     for i, a in enumerate(spec.architectures):

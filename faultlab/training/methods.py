@@ -56,6 +56,7 @@ DEFAULT_FAULT = {
     "hw_transform": "chain(programming(a=-0.000624, b=0.691), stuck_at(sa0=0.005, sa1=0.005))",
 }
 NATURAL_GRADIENT = (Drop, GaussianMult)  # maps whose autograd derivative is the intended one
+RESCALES = (False, True, "train")  # dropconnect: no rescaling, 1/(1-p) in training and evaluation, training only
 GRADIENTS = ("masked", "whole")  # straight-through: faulty weights get zero gradient, or the gradient too
 FREEZING = ("stuck_at", "hw_transform")  # methods whose failed-device weights are not updated
 LEVEL_PLACEHOLDER = "rate"
@@ -70,8 +71,10 @@ class FaultAware:
     method: one of
         ``vanilla``: clean training, W' = W.
         ``dropconnect``: W' = W ⊙ M, M ~ Bernoulli(1 - p), fresh M per step (Wan et al., ICML 2013;
-            the UChicago DropConnect / linear-bottleneck study). ``rescale`` divides by (1 - p) in
-            training AND evaluation (the study rescaled only in training, which biased BatchNorm).
+            the UChicago DropConnect / linear-bottleneck study). ``rescale: true`` divides by (1 - p) in
+            training AND evaluation (campaigns apply ``Classifier.eval_weight_scale`` under drop faults);
+            ``rescale: train`` is the reference study's convention, kept as a labelled variant to show its
+            bias: 1/(1 - p) in training only, never at evaluation (which biased BatchNorm).
         ``stuck_at``: crossbar stuck-at faults, W' = stuck_at(sa0, sa1)(W), fresh map per step (DESIGN.md §3);
             weights on failed devices get zero gradient and are restored after the optimizer step, so
             momentum, Adam moments and weight decay cannot move them either.
@@ -89,7 +92,7 @@ class FaultAware:
     fault: training fault spec (``parse_fault``); required except for vanilla, multi_noise and
         hw_transform. Any method may chain ``quantize(levels)`` in (straight-through rounding).
     eval_fault: a fault for validation/test (one draw per batch); default clean.
-    rescale: dropconnect only, see above and ``Classifier.eval_weight_scale``.
+    rescale: dropconnect only: false, true or "train", see above and ``Classifier.eval_weight_scale``.
     clean_epochs: epochs of clean training before perturbation starts (MAT's first phase).
     clip_w: after every optimizer step W <- clamp(W, -clip_w·std(W), clip_w·std(W)) per selected layer (MAT).
     levels, levels_per_step: multi_noise's noise levels and how many are averaged per step.
@@ -104,7 +107,7 @@ class FaultAware:
     method: str = "vanilla"
     fault: str | None = None
     eval_fault: str | None = None
-    rescale: bool = False
+    rescale: bool | str = False
     clean_epochs: int = 0
     clip_w: float | None = None
     levels: list[float] | None = None
@@ -141,7 +144,7 @@ class Plan:
 
     def eval_weight_scale(self, p: float) -> float:
         """Factor s for evaluation under drop(p): 1/(1 - p) if trained with ``rescale``, else 1."""
-        return 1.0 / (1.0 - p) if self.config.rescale else 1.0
+        return 1.0 / (1.0 - p) if self.config.rescale is True else 1.0
 
 
 # ----------------------------------------------------------------------------------------- validation
@@ -172,7 +175,9 @@ def _plan(c: FaultAware) -> Plan:
         (c.clip_w is not None and not c.clip_w > 0, f"clip_w={c.clip_w} must be > 0"),
         (c.pool < 1, f"pool={c.pool} must be >= 1"),
         (c.pool > 1 and m != "aconnect", f"pool={c.pool} applies to aconnect only, not {m}"),
-        (c.rescale and m != "dropconnect", f"rescale applies to dropconnect only, not {m}"),
+        (not (isinstance(c.rescale, bool) or c.rescale in RESCALES),
+         f"rescale={c.rescale!r} must be true, false or 'train' (training only)"),
+        (c.rescale is not False and m != "dropconnect", f"rescale applies to dropconnect only, not {m}"),
         (c.levels is not None and m != "multi_noise", f"levels apply to multi_noise only, not {m}"),
         (m == "multi_noise" and not c.levels, "multi_noise needs levels, e.g. [0.1, 0.2, 0.3]"),
         (c.levels_per_step != 1 and m != "multi_noise", f"levels_per_step applies to multi_noise only, not {m}"),
@@ -211,9 +216,9 @@ def _plan(c: FaultAware) -> Plan:
         raise FaultlabError("fault_aware: gradient=whole applies to straight-through maps, not drop/gaussian_mult")
     selector = LayerSelector(tuple(c.kinds), _tuple(c.include), _tuple(c.exclude), c.first, c.last, c.bias)
     bias = selector.maps_bias(faults[0] if faults else eval_fault)
-    train_scale = 1.0 / (1.0 - p_train) if c.rescale and p_train is not None else 1.0
+    train_scale = 1.0 / (1.0 - p_train) if c.rescale is not False and p_train is not None else 1.0
     p_eval = _drop_p(eval_fault)
-    eval_scale = 1.0 / (1.0 - p_eval) if c.rescale and p_eval is not None and p_eval < 1.0 else 1.0
+    eval_scale = 1.0 / (1.0 - p_eval) if c.rescale is True and p_eval is not None and p_eval < 1.0 else 1.0
     return Plan(c, faults, eval_fault, natural, m in FREEZING, train_scale, eval_scale, selector, bias,
                 c.gradient == "whole")
 

@@ -1,0 +1,111 @@
+"""Training step of the linear-bottleneck study's members (experiments/linear_bottleneck.yaml) on 1-channel 28x28
+digits: seconds per step (batch 128) per member, vanilla and DropConnect, the projected seconds per epoch of
+mnist5k (3,600 training digits), and where the time of the slowest member's step goes (torch.profiler, by
+operator: forward convs, their backward, BatchNorm, the optimizer, the DropConnect masks).
+
+    python benchmarks/lb_training_step.py [--threads 1] [--steps 8] [--members mini12,plain12,resnet20,mnv2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+from _common import header, print_table, save
+
+from faultlab.runtime import tune_allocator
+from faultlab.training import Classifier, FaultAware
+
+MEMBERS = {  # label -> (arch, kwargs)
+    **{f"mini{n}": ("mini_mobilenet_n", {"n": n}) for n in (1, 2, 3, 4, 6, 8, 12)},
+    **{f"plain{n}": ("plain_cnn", {"n": n}) for n in (1, 2, 3, 4, 6, 8, 12)},
+    "resnet20": ("resnet20", {}),
+    "resnet20-lb1": ("resnet20", {"bottlenecks": ["s2b3c2e6"]}),
+    "resnet20-lb3": ("resnet20", {"bottlenecks": ["s1b2c1e6", "s2b2c1e6", "s3b1c2e6"]}),
+    "mnv2": ("mobilenetv2_cifar", {"width": 0.35}),
+}
+TRAIN_DIGITS = 3600  # mnist5k: 4,000 training digits less the 10 % validation split
+BATCH = 128
+DROPCONNECT = FaultAware("dropconnect", "drop(p=0.3)")
+
+
+def _model(arch: str, kwargs: dict, fault_aware: FaultAware | None) -> Classifier:
+    torch.manual_seed(0)
+    return Classifier(arch=arch, arch_kwargs=kwargs, num_classes=10, input_shape=(1, 28, 28), optimizer="adam",
+                      lr=0.003, fault_aware=fault_aware, train_seed=0)
+
+
+def _step(model: Classifier, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, i: int) -> None:
+    """One step as Lightning runs it: the module's training_step (DropConnect masks included), backward, Adam."""
+    opt.zero_grad(set_to_none=True)
+    loss = model._fault_aware_loss(model._prep(x), y, i) if model.perturbing else F.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+
+
+def seconds_per_step(arch: str, kwargs: dict, fault_aware: FaultAware | None, steps: int) -> float:
+    model = _model(arch, kwargs, fault_aware).train()
+    opt = torch.optim.Adam(model.parameters(), lr=0.003)
+    x, y = torch.randn(BATCH, 1, 28, 28), torch.randint(0, 10, (BATCH,))
+    for i in range(2):  # warm-up
+        _step(model, opt, x, y, i)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        _step(model, opt, x, y, i)
+    return (time.perf_counter() - t0) / steps
+
+
+def profile(arch: str, kwargs: dict, fault_aware: FaultAware | None, steps: int = 4) -> list[dict]:
+    """Self CPU time per operator over ``steps`` steps, largest first (top 12)."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    model = _model(arch, kwargs, fault_aware).train()
+    opt = torch.optim.Adam(model.parameters(), lr=0.003)
+    x, y = torch.randn(BATCH, 1, 28, 28), torch.randint(0, 10, (BATCH,))
+    _step(model, opt, x, y, 0)
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        for i in range(steps):
+            _step(model, opt, x, y, i)
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    return [{"operator": e.key, "share": f"{100 * e.self_cpu_time_total / total:.1f} %",
+             "ms/step": f"{e.self_cpu_time_total / 1000 / steps:.1f}"} for e in events[:12]]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (a sweep with --workers 2 on 2 cores: 1)")
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--members", default=",".join(MEMBERS))
+    ap.add_argument("--no-profile", action="store_true")
+    args = ap.parse_args()
+    tune_allocator()
+    torch.set_num_threads(args.threads)
+    print(header())
+    rows = []
+    for label in args.members.split(","):
+        arch, kw = MEMBERS[label]
+        params = sum(p.numel() for p in _model(arch, kw, None).parameters())
+        row = {"member": label, "params": f"{params:,}"}
+        for name, fa in (("vanilla", None), ("dropconnect", DROPCONNECT)):
+            s = seconds_per_step(arch, kw, fa, args.steps)
+            row[f"{name} ms/step"] = f"{1000 * s:.0f}"
+            row[f"{name} s/epoch"] = f"{s * TRAIN_DIGITS / BATCH:.1f}"
+        rows.append(row)
+    table = print_table(rows, list(rows[0]))
+    slowest = max(rows, key=lambda r: float(r["dropconnect ms/step"]))
+    config = {"threads": args.threads, "steps": args.steps, "batch": BATCH, "slowest": slowest["member"]}
+    if not args.no_profile:
+        arch, kw = MEMBERS[slowest["member"]]
+        for name, fa in (("vanilla", None), ("dropconnect", DROPCONNECT)):
+            print(f"\nwhere the time of a {slowest['member']} {name} step goes (self CPU time, top 12):")
+            prof = profile(arch, kw, fa)
+            table += f"\n\n{slowest['member']} {name}\n" + print_table(prof, ["operator", "share", "ms/step"])
+    print("saved", save("lb_training_step", config, rows, table))
+
+
+if __name__ == "__main__":
+    main()
