@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from faultlab.store import ALL_LAYERS
+
 from ._common import check_columns, check_level, key_generator
 from .compare import compare_groups, compare_paired, hodges_lehmann, holm, tost, verdict
 from .curves import hierarchical_bootstrap
@@ -79,7 +81,7 @@ def method_comparison_table(
     method_b: str,
     fault: str,
     *,
-    layer: str = "*",
+    layer: str = ALL_LAYERS,
     value: str = "accuracy",
     margin: float = 0.01,
     alpha: float = 0.05,
@@ -153,7 +155,7 @@ def architecture_comparison_table(
     fault: str,
     margin: float = 0.01,
     *,
-    layer: str = "*",
+    layer: str = ALL_LAYERS,
     value: str = "accuracy",
     alpha: float = 0.05,
 ) -> pd.DataFrame:
