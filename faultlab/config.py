@@ -20,6 +20,9 @@ from typing import Any
 
 from faultlab import FaultlabError
 
+SCALARS = {bool: (bool, "true or false"), int: (int, "an integer"), float: ((int, float), "a number"),
+           str: (str, "a string")}  # type -> (accepted Python types, how a message names it)
+
 
 class ConfigError(FaultlabError):
     """A config mapping does not fit its dataclass; the message names the key and the allowed values."""
@@ -72,22 +75,11 @@ def convert(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
         return dict(value)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return value
+    if tp in SCALARS:
+        accepted, what = SCALARS[tp]
+        if not isinstance(value, accepted) or (isinstance(value, bool) and tp is not bool):  # bool is an int
+            raise ConfigError(f"{key}: expected {what}, got {value!r}")
+        return float(value) if tp is float else value
     raise ConfigError(f"{key}: unsupported type {type_name(tp)}")
 
 

@@ -211,6 +211,7 @@ class _Untraceable(nn.Module):
         return self.b(h)
 
 
+@pytest.mark.slow
 def test_campaigns_are_identical_with_and_without_prefix_cache_and_fall_back_when_untraceable(
         mobile, tmp_path, monkeypatch):
     from faultlab.campaign.prefix import Suffix
@@ -289,6 +290,7 @@ def test_equal_count_over_a_group_spreads_exactly_k_faults_over_its_layers(mobil
     assert sum(per_layer) == 40 and sum(k > 0 for k in per_layer) > 1
 
 
+@pytest.mark.slow
 def test_prefix_cache_building_is_not_charged_to_a_trial(mobile, tmp_path, monkeypatch):
     from faultlab.campaign.prefix import Suffix
 
