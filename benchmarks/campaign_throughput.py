@@ -26,10 +26,11 @@ from _common import header, print_table, save
 
 import architectures
 import faultlab
-from faultlab.campaign import CampaignSpec, RunInfo, evaluate, run_campaign
-from faultlab.campaign.evaluate import evaluate_stacked
+from faultlab.campaign import CampaignSpec, RunInfo, run_campaign
+from faultlab.campaign.evaluation import evaluate, evaluate_stacked
 from faultlab.faults import parse_fault
-from faultlab.injection import LayerSelector, draw_stacks, inject, layer_weights, trial_seeds
+from faultlab.injection import draw_stacks, inject, layer_weights, trial_seeds
+from faultlab.selector import LayerSelector
 from faultlab.store import ResultsStore
 
 FAULT = "drop(p={rate})"

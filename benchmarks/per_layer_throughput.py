@@ -20,7 +20,8 @@ import torch
 from _common import header, print_table, save
 
 import architectures
-from faultlab.campaign import CampaignSpec, RunInfo, evaluate, run_campaign
+from faultlab.campaign import CampaignSpec, RunInfo, run_campaign
+from faultlab.campaign.evaluation import evaluate
 from faultlab.runtime import tune_allocator
 from faultlab.store import ResultsStore
 

@@ -19,8 +19,8 @@ from _common import header, print_table, save
 import architectures
 from faultlab.campaign import CampaignSpec, RunInfo, run_campaign
 from faultlab.campaign.engine import STACK_BUDGET_BYTES
-from faultlab.campaign.evaluate import auto_trials_per_pass
-from faultlab.injection import LayerSelector
+from faultlab.campaign.evaluation import auto_trials_per_pass
+from faultlab.selector import LayerSelector
 from faultlab.store import ResultsStore
 
 FAULT = "drop(p={rate})"

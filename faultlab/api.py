@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from faultlab.campaign import CampaignResult, CampaignSpec, RunInfo
     from faultlab.campaign.metrics import NamedMetric
-    from faultlab.injection import LayerSelector
+    from faultlab.selector import LayerSelector
     from faultlab.store import ResultsStore
 
 
@@ -123,7 +123,7 @@ def run(
     trials_per_pass: fault maps per forward pass (None: as many as pay, see ``auto_trials_per_pass``).
     """
     from faultlab.campaign import CampaignSpec
-    from faultlab.injection import LayerSelector
+    from faultlab.selector import LayerSelector
     from faultlab.store import ResultsStore
 
     if layers is None:

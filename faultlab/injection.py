@@ -1,6 +1,6 @@
 """Reversible fault injection into the selected layers of any ``nn.Module``.
 
-    layers = LayerSelector(kinds=("conv", "linear")).select(model)
+    layers = LayerSelector(kinds=("conv", "linear")).select(model)      # faultlab.selector
     with inject(model, parse_fault("drop(p=0.1)"), layers, trial_seeds(0, layers, "drop(p={rate})", 0.1, 3)):
         logits = model(x)           # weights restored bit for bit on exit, also after an exception
 
@@ -11,7 +11,7 @@ mask. Read-noise-like models (``per_forward``) are redrawn before every forward 
 generator stream.
 
 Biases: by default a fault reaches ``.weight`` only and biases stay exact (digital, or on devices the
-study does not model). With ``bias=True`` (``LayerSelector(bias=...)``; by default whatever the fault's
+study does not model). With ``bias=True`` (``LayerSelector(bias=...)``, faultlab.selector; by default as the fault's
 device preset says) each layer with a bias is faulted as its crossbar matrix [W | b] (``join_bias``: the
 bias is one more word line, sharing the layer's scale), so biases meet the same faults.
 
@@ -38,45 +38,8 @@ from faultlab.faults import (
     fault_seed,
     join_bias,
     make_generator,
-    select_layers,
     split_bias,
 )
-
-
-@dataclass(frozen=True)
-class LayerSelector:
-    """Which layers a fault reaches: module kinds (conv, depthwise, pointwise, conv3x3, linear), fnmatch
-    include/exclude patterns on module names, and whether the first (stem) and last (classifier) layers
-    are kept. The default is every conv and linear layer. ``bias``: fault each selected layer's bias as
-    one more crossbar row (True), never (False), or as the fault's device preset says (None)."""
-
-    kinds: tuple[str, ...] = ("conv", "linear")
-    include: tuple[str, ...] | None = None
-    exclude: tuple[str, ...] | None = None
-    first: bool = True
-    last: bool = True
-    bias: bool | None = None
-
-    def select(self, model: nn.Module) -> list[str]:
-        return select_layers(model, self.kinds, self.include, self.exclude, self.first, self.last)
-
-    def maps_bias(self, fault: FaultModel | None) -> bool:
-        """Whether biases are faulted with ``fault``: ``bias`` when set, else the fault's ``maps_bias``."""
-        return self.bias if self.bias is not None else bool(fault is not None and fault.maps_bias)
-
-    def describe(self) -> str:
-        parts = [f"kinds={','.join(self.kinds)}"]
-        if self.include:
-            parts.append(f"include={','.join(self.include)}")
-        if self.exclude:
-            parts.append(f"exclude={','.join(self.exclude)}")
-        if not self.first:
-            parts.append("no-first")
-        if not self.last:
-            parts.append("no-last")
-        if self.bias is not None:
-            parts.append("bias" if self.bias else "no-bias")
-        return ";".join(parts)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ The network is found as ``faultlab campaign --weights`` finds it (``network=`` a
 ``model``, ``network``, ``backbone``, ``module``, else the LightningModule itself); the data are the
 Trainer's test dataloader (after ``test``) or the data module's test dataloader (after ``fit``), unless
 ``data=`` is given. One logged step per rate: ``fault/rate``, ``fault/accuracy`` (mean of the trials),
-``fault/ci_low``, ``fault/ci_high`` (t-interval, ``faultlab.campaign.ci_halfwidth``), ``fault/trials``.
+``fault/ci_low``, ``fault/ci_high`` (t-interval, ``faultlab.stats.ci_halfwidth``), ``fault/trials``.
 Rows go into ``store`` when given (else an in-memory store); ``callback.results`` holds the trial frame.
 """
 

@@ -11,7 +11,8 @@ from torch import nn
 from faultlab.campaign import CampaignSpec, RunInfo, run_campaign
 from faultlab.data import Moons, Synthetic
 from faultlab.faults import StuckAt, join_bias, make_generator, parse_fault, split_bias
-from faultlab.injection import LayerSelector, draw_maps, fault_targets, inject
+from faultlab.injection import draw_maps, fault_targets, inject
+from faultlab.selector import LayerSelector
 from faultlab.store import ResultsStore
 from faultlab.sweep.spec import parse_study
 from faultlab.training import Classifier, FaultAware
@@ -134,7 +135,7 @@ class _Recorder(L.Callback):
 @pytest.mark.parametrize("gradient", ["masked", "whole"])
 def test_training_with_mapped_biases_restores_failed_weights_and_biases(gradient):
     torch.manual_seed(0)
-    fa = FaultAware("hw_transform", "stuck_at(sa0=0.1, sa1=0.1)", gradient=gradient, bias=True)
+    fa = FaultAware("hw_transform", "stuck_at(sa0=0.1, sa1=0.1)", gradient=gradient, layers=LayerSelector(bias=True))
     model = Classifier(
         arch="mlp",
         arch_kwargs={"hidden": [32]},

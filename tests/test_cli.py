@@ -18,13 +18,20 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+FAST_CONFIG = "mlp_mnist5k"  # one config parses in the default run; every config under -m slow (8 s each)
+
+
+@pytest.mark.parametrize(
+    "config", [pytest.param(c, marks=() if c.stem == FAST_CONFIG else pytest.mark.slow) for c in CONFIGS],
+    ids=[c.stem for c in CONFIGS],
+)
 def test_every_training_config_parses(config):
     res = run_cli("fit", "--config", str(config), "--print_config")
     assert res.returncode == 0, res.stderr[-2000:]
     assert "arch:" in res.stdout
 
 
+@pytest.mark.slow
 def test_fit_mini_mobilenet_mnist5k_two_epochs(tmp_path):
     cfg = str(ROOT / "experiments/train/mini_mobilenet.yaml")
     common = ["--config", cfg, "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false"]

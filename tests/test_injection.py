@@ -6,7 +6,8 @@ from torch import nn
 
 import architectures
 from faultlab.faults import parse_fault
-from faultlab.injection import LayerSelector, inject, preserved_bn_state, recalibrate_bn, trial_seeds
+from faultlab.injection import inject, preserved_bn_state, recalibrate_bn, trial_seeds
+from faultlab.selector import LayerSelector
 
 
 def snapshot(model):

@@ -11,7 +11,7 @@ import yaml
 import architectures
 from faultlab.store import ResultsStore
 from faultlab.sweep import StudySpecError, expand, load_study, parse_study
-from faultlab.sweep.execute import campaign_spec, selects_any
+from faultlab.sweep.execute import selects_any
 
 ROOT = Path(__file__).resolve().parents[1]
 LB = ROOT / "experiments" / "linear_bottleneck.yaml"
@@ -54,7 +54,7 @@ def test_bad_answer_and_restrictions_are_one_clear_line(change, message):
 
 def test_depthwise_surface_is_skipped_only_where_there_is_no_depthwise_conv():
     spec, _ = load_study(LB)
-    depthwise = campaign_spec(spec.campaigns[1], 0)
+    depthwise = spec.campaigns[1]
     assert selects_any(depthwise, architectures.build("mini_mobilenet_n", n=2))
     assert selects_any(depthwise, architectures.build("resnet20", in_channels=1, bottlenecks=["s2b3c2e6"]))
     assert not selects_any(depthwise, architectures.build("plain_cnn", n=2))

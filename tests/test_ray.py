@@ -94,6 +94,7 @@ def test_ray_executor_gives_the_rows_of_the_local_one(tmp_path):
     assert again.new_trials == 0 and again.outcomes == []
 
 
+@pytest.mark.slow
 def test_a_cluster_sweep_uses_the_rollback_journal(tmp_path, monkeypatch):
     """With --address (writers on several machines) the driver and every task open the store with SQLite's
     rollback journal; one task opening it in WAL mode would leave the file in WAL mode."""
@@ -152,6 +153,7 @@ def sweep_and_kill(spec, store, runs, max_retries):
     return killed_at, result["value"]
 
 
+@pytest.mark.slow
 def test_killed_worker_without_retries_then_a_rerun_completes(kill_reference, tmp_path):
     spec, store, runs = kill_study(), tmp_path / "k.sqlite", tmp_path / "runs"
     killed_at, outcome = sweep_and_kill(spec, store, runs, max_retries=0)
@@ -165,6 +167,7 @@ def test_killed_worker_without_retries_then_a_rerun_completes(kill_reference, tm
     assert not df.duplicated(KEY).any() and df.equals(kill_reference)
 
 
+@pytest.mark.slow
 def test_killed_worker_is_retried_by_ray(kill_reference, tmp_path):
     spec, store, runs = kill_study(), tmp_path / "k.sqlite", tmp_path / "runs"
     killed_at, summary = sweep_and_kill(spec, store, runs, max_retries=1)
@@ -181,6 +184,7 @@ def test_missing_ray_is_one_clear_error(monkeypatch, tmp_path):
         run_on_ray(expand(study()), study(), str(tmp_path / "s.sqlite"), str(tmp_path / "runs"), print)
 
 
+@pytest.mark.slow
 def test_cli_sweep_on_a_local_ray_instance(tmp_path):
     """The real user path: no Ray in the process, so the CLI starts (and stops) a local instance."""
     spec = tmp_path / "spec.yaml"
@@ -196,10 +200,10 @@ def test_cli_sweep_on_a_local_ray_instance(tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--address", "auto"], "--address needs --executor ray"),
-    (["--executor", "ray", "--max-retries", "-1"], "--max-retries: -1 is out of range"),
+    (["--executor", "ray", "--max-retries", "-1"], "argument --max-retries: -1 is out of range"),
     (["--executor", "ray", "--address", "not-an-address"], "--address not-an-address: Invalid address format"),
     (["--gpus-per-run", "1"], "--gpus-per-run needs --executor ray"),
-    (["--executor", "ray", "--gpus-per-run", "-1"], "--gpus-per-run: -1 is out of range"),
+    (["--executor", "ray", "--gpus-per-run", "-1"], "argument --gpus-per-run: -1 is out of range"),
     (["--executor", "ray", "--address", "127.0.0.1:{closed}"], "--address 127.0.0.1:{closed}: nothing answers there"),
     (["--executor", "ray", "--address", "ray://127.0.0.1:{closed}"], "nothing answers there"),
 ])
@@ -231,6 +235,7 @@ def test_gpus_per_run_beyond_the_cluster_is_one_line_and_writes_no_rows(tmp_path
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_runs_reserving_gpus_schedule_and_complete(tmp_path):
     """Tasks asking for half a GPU run on an instance declaring one (Ray schedules on declared resources;
     without a real GPU the task itself falls back to the CPU)."""

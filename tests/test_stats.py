@@ -20,7 +20,6 @@ from faultlab.stats import (
     cohens_d,
     compare_groups,
     compare_paired,
-    curve_table,
     holm,
     leveugle_sample_size,
     method_comparison_table,
@@ -202,20 +201,6 @@ def test_architecture_comparison_table():
         assert tab[col].notna().all()
     gap = architecture_comparison_table(_study(arch_gap=-0.03), "mlp", "cnn", "plain", "drop(p={rate})")
     assert list(gap["verdict"]) == ["better"] * 3 and np.all(gap["cliffs_delta"] > 0.9)
-
-
-def test_curve_table():
-    tab = curve_table(_study(), fraction=0.9, n_resamples=200, seed=0)
-    assert len(tab) == 4 and set(tab["architecture"]) == {"mlp", "cnn"}
-    assert set(tab["method"]) == {"aware", "plain"} and tab["ci_method"].str.startswith("hierarchical").all()
-    flat = tab[tab["method"] == "aware"]  # 0.95 - 0.5 r + advantage stays above 0.9 · clean: never crossed
-    assert np.all(flat["critical_rate"] == math.inf)
-    assert np.all(tab["auc_low"] <= tab["auc"]) and np.all(tab["auc"] <= tab["auc_high"])
-    assert np.all(tab["critical_rate"].notna()) and np.all(tab["n_runs"] == 2)
-    assert tab.equals(curve_table(_study(), fraction=0.9, n_resamples=200, seed=0))
-
-
-# ---------------------------------------------------------------- reliability and planning
 
 
 def test_per_sample_reliability_hand_example():

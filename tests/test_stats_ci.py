@@ -16,7 +16,6 @@ from faultlab.stats import (
     cell_summary,
     critical_rate,
     curve_bootstrap,
-    hierarchical_bootstrap,
 )
 
 # ---------------------------------------------------------------- bootstrap CI
@@ -148,19 +147,3 @@ def _seed_study(outlier: float, n_trials: int = 20) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_hierarchical_bootstrap_wider_with_outlier_seed():
-    df = _seed_study(outlier=-0.1)
-    hier = hierarchical_bootstrap(df, n_resamples=1000, rng=1)
-    trial = hierarchical_bootstrap(df, n_resamples=1000, rng=1, resample_runs=False)
-    w_h = hier.per_rate["ci_high"] - hier.per_rate["ci_low"]
-    w_t = trial.per_rate["ci_high"] - trial.per_rate["ci_low"]
-    assert np.all(w_h > 3 * w_t)
-    assert np.allclose(hier.per_rate["estimate"], [0.95 - 0.1 / 3 - r for r in (0, 0.1, 0.2, 0.3)], atol=0.01)
-    assert hier.critical_rate.high - hier.critical_rate.low > trial.critical_rate.high - trial.critical_rate.low
-    assert hier.to_row()["n_runs"] == 3
-    with pytest.raises(ValueError, match="fault"):
-        hierarchical_bootstrap(pd.concat([df, df.assign(fault="g")]))
-    with pytest.raises(ValueError, match="full grid"):
-        hierarchical_bootstrap(df[~((df.run_id == "s1") & (df.rate == 0.2))])
-    with pytest.warns(DegenerateTrialsWarning):
-        hierarchical_bootstrap(df[df.run_id == "s0"], n_resamples=100)

@@ -58,6 +58,7 @@ def test_tiny_study_stores_every_trial(reference):
     assert again.returncode == 0 and "0 trained now), 0 new trials" in again.stdout
 
 
+@pytest.mark.slow
 def test_same_spec_twice_gives_identical_accuracies(reference, tmp_path):
     d, _ = reference
     res = sweep(TINY, "--store", tmp_path / "b.sqlite", "--runs-dir", tmp_path / "runs")
@@ -65,6 +66,7 @@ def test_same_spec_twice_gives_identical_accuracies(reference, tmp_path):
     assert frame(tmp_path / "b.sqlite").equals(frame(d / "r.sqlite"))
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_gives_the_uninterrupted_rows(reference, tmp_path):
     d, _ = reference
     store, runs = tmp_path / "k.sqlite", tmp_path / "runs"
@@ -89,6 +91,7 @@ def test_resume_after_sigkill_gives_the_uninterrupted_rows(reference, tmp_path):
     assert frame(store).equals(frame(d / "r.sqlite"))
 
 
+@pytest.mark.slow
 def test_two_workers_share_one_store(reference, tmp_path):
     d, _ = reference
     res = sweep(TINY, "--store", tmp_path / "w.sqlite", "--runs-dir", d / "runs", "--workers", "2")
@@ -161,6 +164,7 @@ def faultlab(*args):
                           text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_stats_and_report_commands_on_a_swept_study(reference, tmp_path):
     d, _ = reference
     res = faultlab("stats", "tiny", "--store", d / "r.sqlite", "--csv", tmp_path / "tables", "--resamples", "200")

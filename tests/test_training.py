@@ -20,7 +20,8 @@ from faultlab import FaultlabError
 from faultlab.cli import lightning_main, main
 from faultlab.data import MNIST5k, Synthetic
 from faultlab.faults import parse_fault
-from faultlab.injection import LayerSelector, inject, recalibrate_bn, trial_seeds
+from faultlab.injection import inject, recalibrate_bn, trial_seeds
+from faultlab.selector import LayerSelector
 from faultlab.training import Classifier, FaultAware, load_classifier
 from faultlab.training import module as module_mod
 from faultlab.training.methods import clip_weights_
@@ -108,17 +109,17 @@ def test_config_records_method_and_hparams():
         ({"method": "dropconnect", "fault": "drop(p=1.5)"}, "p=1.5 is outside"),
         ({"method": "dropconnect"}, "dropconnect needs a fault"),
         ({"method": "mat", "fault": "drop(p=0.1)"}, "mat needs a gaussian_add(...) fault"),
-        ({"method": "multi_noise", "levels": [0.1], "fault": "gaussian_add(sigma=0.1)"}, "{rate} placeholder"),
+        ({"method": "multi_noise", "levels": [0.1], "fault": "gaussian_add(sigma=0.1)"}, "holds {rate}"),
         ({"method": "aconnect", "fault": "gaussian_mult(sigma=0.3)", "pool": 0}, "pool=0 must be >= 1"),
         ({"method": "mat", "fault": "gaussian_add(sigma=0.2)", "rescale": True}, "rescale applies to dropconnect"),
         ({"method": "dropconnect", "fault": "drop(p=0.3)", "rescale": "eval"}, "must be true, false or 'train'"),
-        ({"method": "vanilla", "kinds": ["conv2d"]}, "kinds=['conv2d'] must be among conv, depthwise"),
+        ({"method": "vanilla", "kinds": ["conv2d"]}, "layers.kinds=['conv2d']; allowed: some of conv, depthwise"),
         ({"method": "vanilla", "kinds": ["conv"]}, "no layer matches kinds=('conv',)"),  # an MLP has no conv
     ],
 )
 def test_bad_config_is_one_clear_line(kwargs, message):
     with pytest.raises(FaultlabError) as err:
-        tiny(FaultAware(**kwargs))
+        tiny(FaultAware.from_mapping(kwargs))
     assert message in str(err.value) and "\n" not in str(err.value)
 
 

@@ -1,13 +1,25 @@
-"""Monte Carlo fault campaigns over trained models, writing one store row per trial."""
+"""Monte Carlo fault campaigns over trained models, writing one store row per trial.
 
-from .engine import CampaignResult, CellSummary, run_campaign
-from .evaluate import EvalResult, evaluate, evaluate_stacked
-from .metrics import PerSampleHits, TrialAccuracy, trial_accuracy, trial_correct
-from .progress import ci_halfwidth
-from .spec import CampaignError, CampaignSpec, RunInfo, campaign_id, validate
+Names are imported on first use, so ``faultlab.campaign.spec`` (the campaign configuration) loads
+without torch, e.g. for ``faultlab campaign --help``.
+"""
 
-__all__ = [
-    "CampaignError", "CampaignResult", "CampaignSpec", "CellSummary", "EvalResult", "PerSampleHits", "RunInfo",
-    "TrialAccuracy", "campaign_id", "ci_halfwidth", "evaluate", "evaluate_stacked", "run_campaign",
-    "trial_accuracy", "trial_correct", "validate",
-]
+_LAZY = {
+    "CampaignResult": "engine", "CellSummary": "scopes", "run_campaign": "engine",
+    "EvalResult": "evaluation", "evaluate": "evaluation", "evaluate_stacked": "evaluation",
+    "trial_correct": "metrics",
+    "CampaignError": "spec", "CampaignSpec": "spec", "RunInfo": "spec", "campaign_id": "spec", "validate": "spec",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'faultlab.campaign' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -15,14 +15,15 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from faultlab.faults import LayerSelectionError, sweep_parameter
+from faultlab.faults import FaultModel, LayerSelectionError, sweep_parameter
 from faultlab.injection import (
+    ExactCount,
     draw_stacks,
     draw_weights,
     fault_targets,
@@ -32,30 +33,19 @@ from faultlab.injection import (
     preserved_bn_state,
     recalibrate_bn,
 )
-from faultlab.stats.planning import adaptive_stop
+from faultlab.stats.planning import adaptive_stop, ci_halfwidth
 from faultlab.store import ResultsStore
 
-from .evaluate import EvalResult, auto_trials_per_pass, evaluate, evaluate_stacked, score_batches
+from .evaluation import EvalResult, auto_trials_per_pass, evaluate, evaluate_stacked, score_batches
 from .metrics import NamedMetric
 from .prefix import PrefixSplit
-from .progress import Progress, ProgressMode, ci_halfwidth
+from .progress import Progress, ProgressMode
 from .scale import WeightScale, cell_scales, scaled_faults
-from .scopes import campaign_scopes, cells, trial_keys
-from .spec import ALL_LAYERS, CampaignError, CampaignSpec, RunInfo, campaign_id, validate
+from .scopes import CellSummary, Scope, campaign_scopes, cells, trial_keys
+from .spec import CampaignError, CampaignSpec, RunInfo, campaign_id, validate
 
 STACK_BUDGET_BYTES = 256 * 2**20
 PREFIX_CACHE_BYTES = 2 * 2**30  # largest cache of clean boundary activations kept per faulted scope
-
-
-@dataclass
-class CellSummary:
-    rate: float
-    n_trials: int
-    new_trials: int
-    mean: float
-    halfwidth: float
-    layer: str = ALL_LAYERS
-    count: int = 0  # equal-count cells: exactly this many faulty weights
 
 
 @dataclass
@@ -64,6 +54,38 @@ class CampaignResult:
     clean: EvalResult
     cells: list[CellSummary]
     layers: list[str]
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """What every cell of one running campaign shares."""
+
+    model: nn.Module
+    x: Tensor
+    y: Tensor
+    spec: CampaignSpec
+    store: ResultsStore
+    run: RunInfo
+    campaign_id: str
+    per_pass: int  # fault maps per forward pass
+    batch_size: int
+    bias: bool  # biases faulted as a crossbar row
+    bar: Progress
+    metric: NamedMetric | None = None
+    train_batches: Iterable | None = None
+    on_trial: Callable[[dict], None] | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (scope, rate or count) cell; ``score`` evaluates the model as it currently is (built lazily:
+    a resumed scope whose cells are all stored builds nothing)."""
+
+    scope: Scope
+    rate: float
+    count: int  # equal-count cells: exactly this many faulty weights, else 0
+    fault: FaultModel
+    score: Callable[[], Callable[[], EvalResult]] = field(compare=False)
 
 
 def _check_conflicts(store: ResultsStore, run: RunInfo, spec: CampaignSpec, cid: str) -> None:
@@ -105,6 +127,10 @@ def run_campaign(
     scale of each cell is recorded in the campaign's config.
     """
     faults = validate(spec)
+    if spec.eval_subset is not None:
+        if spec.eval_subset > len(y):
+            raise CampaignError(f"eval_subset={spec.eval_subset} exceeds the {len(y)} test samples given")
+        x, y = x[: spec.eval_subset], y[: spec.eval_subset]
     scales = cell_scales(faults, spec, weight_scale)
     faults = scaled_faults(faults, scales)
     try:
@@ -149,21 +175,19 @@ def run_campaign(
         split = PrefixSplit.trace(model)
 
     total = None if spec.trials == "auto" else sum(len(c) for _, c in plan) * spec.trials
-    bar = Progress(total, progress)
+    ctx = Campaign(model, x, y, spec, store, run, cid, per_pass, eval_batch_size, bias, Progress(total, progress),
+                   metric, train_batches, on_trial)
     results = []
     try:
         for scope, scope_cells in plan:
-            # built when the scope's first trial is due (a resumed scope whose cells are all stored caches
-            # nothing), and before that trial's clock starts
-            score = functools.cache(
-                lambda scope=scope: _scorer(model, forward, x, y, eval_batch_size, split, scope, metric))
+            # built when the scope's first trial is due, and before that trial's clock starts
+            score = functools.cache(lambda scope=scope: _scorer(ctx, forward, split, scope))
             for rate, count, fault in scope_cells:
                 t0 = time.perf_counter()
-                results.append(_run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fault,
-                                         per_pass, eval_batch_size, train_batches, bar, on_trial, bias, metric))
-                bar.cell(results[-1], time.perf_counter() - t0)
+                results.append(_run_cell(ctx, Cell(scope, rate, count, fault, score)))
+                ctx.bar.cell(results[-1], time.perf_counter() - t0)
     finally:
-        bar.close()
+        ctx.bar.close()
         after = model.state_dict()
         changed = [k for k, v in before.items() if not torch.equal(v, after[k])]
         if changed:  # an invariant of inject/preserved_bn_state, checked on every campaign
@@ -197,9 +221,11 @@ def _each_called_once(model: nn.Module, x: Tensor, layers: list[str]) -> bool:
     return all(c == 1 for c in calls.values())
 
 
-def _scorer(model, forward, x, y, batch_size, split, scope, metric=None) -> Callable[[], EvalResult]:
+def _scorer(ctx: Campaign, forward: Callable[[Tensor], Tensor], split: PrefixSplit | None,
+            scope: Scope) -> Callable[[], EvalResult]:
     """A function evaluating the model as it currently is: full passes, or the suffix downstream of the
     scope on cached clean activations (when the model traces and the cache fits its memory budget)."""
+    x, y, batch_size, metric = ctx.x, ctx.y, ctx.batch_size, ctx.metric
     suffix = None if split is None else split.suffix(scope.layers)
     if suffix is not None:
         first = suffix.cache(x[:batch_size], batch_size)[0]
@@ -210,80 +236,82 @@ def _scorer(model, forward, x, y, batch_size, split, scope, metric=None) -> Call
     return lambda: evaluate(forward, x, y, batch_size, metric)
 
 
-def _stored_accuracies(store: ResultsStore, run: RunInfo, spec: CampaignSpec, rate: float, layer: str,
-                       count: int) -> dict[int, float]:
-    rows = store.trials("run_id = ? AND fault = ? AND rate = ? AND layer = ? AND equal_count = ?",
-                        (run.run_id, spec.fault, rate, layer, count))
+def _stored_accuracies(ctx: Campaign, cell: Cell) -> dict[int, float]:
+    rows = ctx.store.trials("run_id = ? AND fault = ? AND rate = ? AND layer = ? AND equal_count = ?",
+                            (ctx.run.run_id, ctx.spec.fault, cell.rate, cell.scope.label, cell.count))
     return {r["trial"]: r["accuracy"] for r in rows}
 
 
-def _run_cell(model, score, x, y, spec, store, run, cid, scope, rate, count, fault, per_pass, batch_size,
-              train_batches, bar, on_trial, bias, metric=None) -> CellSummary:
-    accs = _stored_accuracies(store, run, spec, rate, scope.label, count)
+def _run_cell(ctx: Campaign, cell: Cell) -> CellSummary:
+    spec = ctx.spec
+    accs = _stored_accuracies(ctx, cell)
     already = len(accs)
     auto = spec.trials == "auto"
     limit = spec.max_trials if auto else spec.trials
-    cell = {t: a for t, a in accs.items() if t < limit}  # the trials that count (stored ones may go beyond)
-    size = per_pass if not auto else min(per_pass, 8)
+    counted = {t: a for t, a in accs.items() if t < limit}  # the trials that count (stored ones may go beyond)
+    size = ctx.per_pass if not auto else min(ctx.per_pass, 8)
     trial = 0
     while True:
-        if auto and adaptive_stop(list(cell.values()), spec.ci_halfwidth, min_trials=spec.min_trials,
+        if auto and adaptive_stop(list(counted.values()), spec.ci_halfwidth, min_trials=spec.min_trials,
                                   tail_mass=spec.tail_mass):
             break
         pending = list(itertools.islice((t for t in range(trial, limit) if t not in accs), size))
         if not pending:
             break
         trial = pending[-1] + 1
-        keys = [trial_keys(spec, scope, rate, count, t) for t in pending]
-        scorer = score() if len(pending) == 1 else None
+        keys = [trial_keys(spec, cell.scope, cell.rate, cell.count, t) for t in pending]
+        score = cell.score() if len(pending) == 1 else None  # built before the trial's clock starts
         t0 = time.perf_counter()
-        if scorer is not None:
-            results = [_one_trial(model, scorer, fault, scope.layers, *keys[0], spec, train_batches, bias)]
-        else:
-            results = _stacked_trials(model, x, y, fault, scope.layers, keys, batch_size, bias, metric)
+        results = [_one_trial(ctx, cell, score, *keys[0])] if score else _stacked_trials(ctx, cell, keys)
         seconds = (time.perf_counter() - t0) / len(pending)
-        rows = [_row(cid, run, spec, scope, rate, count, t, k, r, seconds, metric)
-                for t, k, r in zip(pending, keys, results)]
-        store.add_trials(rows)
+        rows = [_row(ctx, cell, t, k, r, seconds) for t, k, r in zip(pending, keys, results)]
+        ctx.store.add_trials(rows)
         for row in rows:
-            accs[row["trial"]] = cell[row["trial"]] = row["accuracy"]
-            if on_trial is not None:
-                on_trial(row)
-        bar.trial(rate, cell.values(), len(rows))
-    values = list(cell.values()) if not auto else list(accs.values())
-    return CellSummary(rate, len(values), len(accs) - already, float(np.mean(values)), ci_halfwidth(values),
-                       scope.label, count)
+            accs[row["trial"]] = counted[row["trial"]] = row["accuracy"]
+            if ctx.on_trial is not None:
+                ctx.on_trial(row)
+        ctx.bar.trial(cell.rate, counted.values(), len(rows))
+    values = list(counted.values()) if not auto else list(accs.values())
+    return CellSummary(cell.rate, len(values), len(accs) - already, float(np.mean(values)),
+                       ci_halfwidth(values, warn=False), cell.scope.label, cell.count)
 
 
-def _one_trial(model, score, fault, layers, seeds, exact, spec, train_batches, bias) -> EvalResult:
-    with inject(model, fault, layers, seeds, exact, bias):
-        if not spec.bn_recalibration:
+def _one_trial(ctx: Campaign, cell: Cell, score: Callable[[], EvalResult], seeds: dict[str, int],
+               exact: ExactCount | None) -> EvalResult:
+    with inject(ctx.model, cell.fault, cell.scope.layers, seeds, exact, ctx.bias):
+        if not ctx.spec.bn_recalibration:
             return score()
-        with preserved_bn_state(model):
-            recalibrate_bn(model, train_batches, spec.bn_recalibration)
-            model.eval()
+        with preserved_bn_state(ctx.model):
+            recalibrate_bn(ctx.model, ctx.train_batches, ctx.spec.bn_recalibration)
+            ctx.model.eval()
             return score()
 
 
-def _stacked_trials(model, x, y, fault, layers, keys, batch_size, bias, metric=None) -> list[EvalResult]:
-    targets = {n: t.detach() for n, t in fault_targets(model, layers, bias).items()}
+TrialKey = tuple[dict[str, int], "ExactCount | None"]  # per-layer fault seeds, and the equal-count positions
+
+
+def _stacked_trials(ctx: Campaign, cell: Cell, keys: list[TrialKey]) -> list[EvalResult]:
+    model, fault, layers = ctx.model, cell.fault, cell.scope.layers
+    targets = {n: t.detach() for n, t in fault_targets(model, layers, ctx.bias).items()}
     if fault.per_forward:  # read noise: every pass (test batch) of a trial redraws from its generator
         passes = forward_redraws(targets, fault, [seeds for seeds, _ in keys])
-        return evaluate_stacked(model, lambda: parameter_updates(model, passes(), bias), x, y, batch_size, metric)
+        return evaluate_stacked(model, lambda: parameter_updates(model, passes(), ctx.bias), ctx.x, ctx.y,
+                                ctx.batch_size, ctx.metric)
     if all(exact is None for _, exact in keys):
         stacks = draw_stacks(targets, fault, [seeds for seeds, _ in keys])
     else:
         per_trial = [draw_weights(targets, fault, seeds, exact)[0] for seeds, exact in keys]
         stacks = {name: torch.stack([d[name].weights for d in per_trial]) for name in layers}
-    return evaluate_stacked(model, parameter_updates(model, stacks, bias), x, y, batch_size, metric)
+    return evaluate_stacked(model, parameter_updates(model, stacks, ctx.bias), ctx.x, ctx.y, ctx.batch_size,
+                            ctx.metric)
 
 
-def _row(cid, run, spec, scope, rate, count, trial, key, result, seconds, metric=None) -> dict:
+def _row(ctx: Campaign, cell: Cell, trial: int, key: TrialKey, result: EvalResult, seconds: float) -> dict:
     seeds, exact = key
     return {
-        "campaign_id": cid, "run_id": run.run_id, "fault": spec.fault, "rate": rate, "trial": trial,
-        "layer": scope.label, "layer_group": scope.group, "equal_count": count,
-        "fault_seed": exact.seed if exact else seeds[scope.layers[0]], "accuracy": result.accuracy,
+        "campaign_id": ctx.campaign_id, "run_id": ctx.run.run_id, "fault": ctx.spec.fault, "rate": cell.rate,
+        "trial": trial, "layer": cell.scope.label, "layer_group": cell.scope.group, "equal_count": cell.count,
+        "fault_seed": exact.seed if exact else seeds[cell.scope.layers[0]], "accuracy": result.accuracy,
         "loss": result.loss, "seconds": seconds, "correct": result.correct.numpy(),
-        **({"metric_name": metric.name, "metric": result.metric} if metric is not None else {}),
+        **({"metric_name": ctx.metric.name, "metric": result.metric} if ctx.metric is not None else {}),
     }

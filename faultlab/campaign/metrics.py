@@ -1,6 +1,7 @@
-"""Accumulators for K vectorised trials (torchmetrics style: the function first, the class wraps it).
+"""Per-trial scores of K vectorised trials (logits ``[K, B, C]``): correctness, summed loss, and metrics
+beyond top-1 (``--metric top5`` or a user's function).
 
-    acc = TrialAccuracy(k=8); acc.update(logits[8, B, C], y[B]); acc.compute() -> [8]
+    correct = trial_correct(logits, y)        # bool [K, B]
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torchmetrics import Metric
 
 
 def trial_correct(logits: Tensor, y: Tensor) -> Tensor:
@@ -20,11 +20,6 @@ def trial_correct(logits: Tensor, y: Tensor) -> Tensor:
     if logits.dim() == 2:
         logits = logits.unsqueeze(0)
     return logits.argmax(-1) == y.unsqueeze(0)
-
-
-def trial_accuracy(logits: Tensor, y: Tensor) -> Tensor:
-    """Accuracy of each of K trials: ``[K, B, C]``, ``[B]`` -> ``[K]``."""
-    return trial_correct(logits, y).float().mean(-1)
 
 
 CLASS_MAJOR_MAX_CLASSES = 16
@@ -44,49 +39,6 @@ def trial_loss_sum(logits: Tensor, y: Tensor) -> Tensor:
         return F.cross_entropy(logits.transpose(1, 2), y.expand(k, -1), reduction="none").sum(-1)
     ce = F.cross_entropy(logits.flatten(0, 1), y.repeat(k), reduction="none")
     return ce.view(k, -1).sum(-1)
-
-
-class TrialAccuracy(Metric):
-    """Accuracy of K trials accumulated over batches."""
-
-    higher_is_better = True
-    is_differentiable = False
-    full_state_update = False
-
-    def __init__(self, k: int = 1) -> None:
-        super().__init__()
-        self.add_state("correct", default=torch.zeros(k, dtype=torch.long), dist_reduce_fx="sum")
-        self.add_state("total", default=torch.tensor(0), dist_reduce_fx="sum")
-
-    def update(self, logits: Tensor, y: Tensor) -> None:
-        self.correct += trial_correct(logits, y).sum(-1)
-        self.total += y.numel()
-
-    def compute(self) -> Tensor:
-        return self.correct.float() / self.total
-
-
-class PerSampleHits(Metric):
-    """For N test samples, how many of the trials seen classified each one correctly (the TiO2 paper's
-    per-sample reliability: the fraction of samples correct in >= 95 % of trials)."""
-
-    higher_is_better = True
-    is_differentiable = False
-    full_state_update = False
-
-    def __init__(self, n_samples: int) -> None:
-        super().__init__()
-        self.add_state("hits", default=torch.zeros(n_samples, dtype=torch.long), dist_reduce_fx="sum")
-        self.add_state("trials", default=torch.tensor(0), dist_reduce_fx="sum")
-
-    def update(self, correct: Tensor) -> None:
-        """``correct``: bool ``[K, N]`` (K trials over all N samples) or ``[N]``."""
-        correct = correct if correct.dim() == 2 else correct.unsqueeze(0)
-        self.hits += correct.long().sum(0)
-        self.trials += correct.shape[0]
-
-    def compute(self) -> Tensor:
-        return self.hits.float() / self.trials
 
 
 # ------------------------------------------------------------------------------------ metrics beyond top-1

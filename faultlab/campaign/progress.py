@@ -1,30 +1,20 @@
 """Campaign progress: a tqdm bar (rate, running mean and CI) on a terminal, one line per finished cell
-otherwise; and the CI half-width that the bar, the cell summaries and adaptive trial counts share."""
+otherwise."""
 
 from __future__ import annotations
 
 import math
 import sys
 import time
-from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Collection
+from typing import Literal
 
 import numpy as np
-from scipy import stats as sps
 
-from .spec import ALL_LAYERS
+from faultlab.stats.planning import ci_halfwidth
+from faultlab.store import ALL_LAYERS
 
-if TYPE_CHECKING:
-    from .engine import CellSummary
-
-
-def ci_halfwidth(acc: Sequence[float], confidence: float = 0.95) -> float:
-    """t-based half-width of the CI of the mean: t_{n-1} * s / sqrt(n) (inf for n < 2)."""
-    n = len(acc)
-    if n < 2:
-        return math.inf
-    return float(sps.t.ppf(0.5 + confidence / 2, n - 1) * np.std(acc, ddof=1) / math.sqrt(n))
-
+from .scopes import CellSummary
 
 ProgressMode = Literal["auto", "bar", "lines", "off"]
 
@@ -56,7 +46,7 @@ class Progress:
         if now - self._postfix_at >= self.POSTFIX_INTERVAL_S or self.bar.n >= (self.bar.total or math.inf):
             self._postfix_at = now
             acc = np.fromiter(accuracies, float, len(accuracies))
-            self.bar.set_postfix_str(f"rate={rate:g} acc={acc.mean():.4f}±{ci_halfwidth(acc):.4f}")
+            self.bar.set_postfix_str(f"rate={rate:g} acc={acc.mean():.4f}±{ci_halfwidth(acc, warn=False):.4f}")
 
     def cell(self, cell: CellSummary, seconds: float) -> None:
         if self.mode == "lines":

@@ -1,4 +1,5 @@
-"""Scopes and trial keys: which layers a cell faults together, and the keyed seeds of each trial.
+"""Scopes, cells and trial keys: which layers a cell faults together, the keyed seeds of each trial, and
+the summary of a finished cell.
 
 A layer meets, in a per-layer or per-group campaign, the map it gets in a whole-network campaign at the
 same (rate, trial); equal-count trials are keyed by K instead of the rate.
@@ -12,8 +13,22 @@ from torch import nn
 
 from faultlab.faults import FaultModel, fault_seed, layer_groups
 from faultlab.injection import ExactCount, layer_weights, trial_seeds
+from faultlab.store import ALL_LAYERS, GROUP_PREFIX
 
-from .spec import ALL_LAYERS, GROUP_PREFIX, CampaignError, CampaignSpec
+from .spec import CampaignError, CampaignSpec
+
+
+@dataclass
+class CellSummary:
+    """A finished cell: its trials' mean accuracy and 95 % CI half-width (``faultlab.stats.ci_halfwidth``)."""
+
+    rate: float
+    n_trials: int
+    new_trials: int
+    mean: float
+    halfwidth: float
+    layer: str = ALL_LAYERS
+    count: int = 0  # equal-count cells: exactly this many faulty weights
 
 
 @dataclass(frozen=True)

@@ -8,54 +8,76 @@ the layers and scope, and the run it belongs to; validated before anything is ev
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from faultlab import FaultlabError
-from faultlab.faults import FaultModel, FaultSpecError, fault_seed, full_rate_fault, parse_fault, sweep_parameter
-from faultlab.injection import LayerSelector
+from faultlab.selector import LayerSelector
 
-DEFAULT_TRIALS = 20
-ALL_LAYERS = "*"  # the store's layer label of a whole-network trial
-GROUP_PREFIX = "group:"  # the store's layer label of a group-scope trial, e.g. "group:depthwise"
+if TYPE_CHECKING:
+    pass
+
 PerLayer = Literal[False, True, "layer", "group"]
+MAX_SEED = 2**63 - 1  # seeds are stored as SQLite INTEGERs and fed to torch.Generator.manual_seed
 
 
 class CampaignError(FaultlabError):
     """A campaign cannot run as configured (bad rate, fault spec, layer selection, conflicting rows)."""
 
 
+def _help(text: str, **cli) -> dict:
+    """Field metadata: the help of the ``faultlab campaign`` flag (and of the YAML key), and argparse
+    settings where the flag is not the plain ``--<field-name>`` of the field's type."""
+    return {"help": text, "cli": cli}
+
+
 @dataclass(frozen=True)
 class CampaignSpec:
-    """One fault template swept over rates. ``trials``: a count, or ``"auto"`` to stop a cell once the
-    95 % CI half-width of its mean accuracy is below ``ci_halfwidth``, after at least ``min_trials`` maps and
-    enough maps that a lower tail of mass ``tail_mass`` would have shown itself (149 for 2 %), at most
-    ``max_trials`` (:func:`faultlab.stats.planning.adaptive_stop`). ``bn_recalibration``: re-estimate BatchNorm
-    statistics under each fault map on that many training batches (0 = off). ``trials_per_pass``: fault maps per
-    forward pass (None = auto).
+    """One fault template swept over rates: THE campaign configuration. ``faultlab campaign``'s flags,
+    the study YAML's ``campaigns:`` entries and ``faultlab.run`` all build this dataclass, and
+    :func:`validate` is the one check of its values; a new option is one field here (with its help).
+
+    ``trials``: a count, or ``"auto"`` to stop a cell once the 95 % CI half-width of its mean accuracy is
+    below ``ci_halfwidth``, after at least ``min_trials`` maps and enough maps that a lower tail of mass
+    ``tail_mass`` would have shown itself (149 for 2 %), at most ``max_trials``
+    (:func:`faultlab.stats.planning.adaptive_stop`).
     ``per_layer``: sensitivity mode. ``True``/``"layer"``: each selected layer faulted alone with the same
     keyed maps it gets in a whole-network campaign, rows carry the layer name instead of ``*``;
     ``"group"``: each group of selected layers (stem, depthwise, pointwise, conv3x3, conv, linear,
     classifier) faulted at once, rows carry ``group:<name>``. ``equal_count``: instead of rates, fault
     exactly K weights per layer (or group) for each K listed (the fault at rate 1 on K uniformly placed
-    weights); rows keep K in ``equal_count`` and K / (weights in scope) as rate. ``prefix_cache``: in
-    per-layer mode compute the clean activations upstream of the faulted scope once per test batch."""
+    weights); rows keep K in ``equal_count`` and K / (weights in scope) as rate."""
 
-    fault: str
-    rates: Sequence[float]
-    trials: int | Literal["auto"] = DEFAULT_TRIALS
-    seed: int = 0
+    fault: str = field(metadata=_help("fault template with {rate}, e.g. 'stuck_at(sa0=0.01,sa1={rate})'"))
+    rates: Sequence[float] = field(default=(), metadata=_help(
+        "comma-separated rates in [0, 1] (required unless equal_count)"))
+    trials: int | Literal["auto"] = field(default=20, metadata=_help("trials per rate, or 'auto'"))
+    seed: int = field(default=0, metadata=_help("campaign seed (fault maps are keyed by it)"))
     layers: LayerSelector = field(default_factory=LayerSelector)
-    ci_halfwidth: float = 0.005
-    min_trials: int = 30
-    max_trials: int = 500
-    tail_mass: float = 0.02
-    bn_recalibration: int = 0
-    trials_per_pass: int | None = None
-    per_layer: PerLayer = False  # fault one selected layer (or group) at a time instead of all at once
-    equal_count: Sequence[int] | None = None
-    prefix_cache: bool = True  # a speed option: results are identical with and without
+    ci_halfwidth: float = field(default=0.005, metadata=_help("auto trials: target 95 % CI half-width"))
+    min_trials: int = field(default=30, metadata=_help("auto trials: minimum per rate"))
+    max_trials: int = field(default=500, metadata=_help("auto trials: maximum per rate"))
+    tail_mass: float = field(default=0.02, metadata=_help(
+        "auto trials: run enough maps that a lower tail of this mass shows itself"))
+    bn_recalibration: int = field(default=0, metadata=_help(
+        "re-estimate BatchNorm statistics under each fault map on N training batches (0 = off)"))
+    trials_per_pass: int | None = field(default=None, metadata=_help("fault maps per forward pass (default auto)"))
+    per_layer: PerLayer = field(default=False, metadata=_help(
+        "sensitivity: fault each selected layer alone (rows carry the layer name), or with 'group' each layer "
+        "group (stem, depthwise, pointwise, conv3x3, conv, linear, classifier)",
+        nargs="?", const="layer", choices=["layer", "group"]))
+    equal_count: Sequence[int] | None = field(default=None, metadata=_help(
+        "with per-layer mode: fault exactly K weights per layer (or group) instead of sweeping rates",
+        metavar="K[,K...]"))
+    prefix_cache: bool = field(default=True, metadata=_help(
+        "per-layer: reuse the clean activations upstream of the faulted layer (a speed option: results are "
+        "identical without)"))
+    eval_subset: int | None = field(default=None, metadata=_help(
+        "evaluate only the first N test samples (default all)"))
+    skip_without_layers: bool = field(default=False, metadata=_help(
+        "a network in which the layer selection finds no layer skips this campaign instead of failing "
+        "(e.g. a depthwise-only campaign on a plain CNN)"))
 
     @property
     def mode(self) -> str | None:
@@ -86,58 +108,81 @@ class RunInfo:
 # ------------------------------------------------------------------------------------ validation
 
 
-def validate(spec: CampaignSpec) -> dict[float, FaultModel]:
-    """Check ``spec``; return the fault model of each cell: per rate, or per count K with ``equal_count``."""
-    if spec.per_layer not in (False, True, "layer", "group"):
-        raise CampaignError(f"per_layer={spec.per_layer!r}; allowed: false, true, 'layer' or 'group'")
-    if spec.equal_count is not None:
-        return _validate_counts(spec)
-    if not spec.rates:
-        raise CampaignError("no rates given; pass e.g. --rates 0,0.05,0.1")
+def validate(spec: CampaignSpec, key: Callable[[str], str] = str) -> dict:
+    """Check ``spec``; return the fault model of each cell: per rate, or per count K with ``equal_count``.
+    A bad value is a one-line ``CampaignError`` starting with ``key(field)``: the field name, the YAML key
+    (``campaigns[0].rates``) or the flag (``--rates``)."""
+    from faultlab.faults import FaultSpecError, full_rate_fault, parse_fault, sweep_parameter
+
+    def fail(name: str, message: str) -> CampaignError:
+        return CampaignError(f"{key(name)}: {message}")
+
+    for name, bad, message in _checks(spec):
+        if bad:
+            raise fail(name, message)
+    if (problem := spec.layers.problem()) is not None:
+        raise fail(f"layers.{problem[0]}", problem[1])
     try:
         sweep_parameter(spec.fault)
     except FaultSpecError as err:
-        raise CampaignError(str(err)) from err
+        raise fail("fault", str(err)) from None
+    if spec.equal_count is not None:
+        try:
+            fault = full_rate_fault(spec.fault)
+        except FaultSpecError as err:
+            raise fail("fault", str(err)) from None
+        return {int(k): fault for k in spec.equal_count}
     out = {}
     for rate in spec.rates:
-        if not 0.0 <= float(rate) <= 1.0 or math.isnan(float(rate)):
-            raise CampaignError(f"rate {rate} is outside [0, 1]")
         try:
             out[float(rate)] = parse_fault(spec.fault, rate=float(rate))
         except FaultSpecError as err:
-            raise CampaignError(f"{err} (at rate {rate})") from err
-    _validate_trials(spec)
+            raise fail("fault", f"{err} (at rate {rate})") from None
     return out
 
 
-def _validate_trials(spec: CampaignSpec) -> None:
-    if spec.trials != "auto" and (not isinstance(spec.trials, int) or spec.trials < 1):
-        raise CampaignError(f"trials={spec.trials!r} must be a positive integer or 'auto'")
-    if spec.trials == "auto" and not (spec.ci_halfwidth > 0 and 2 <= spec.min_trials <= spec.max_trials):
-        raise CampaignError("auto trials need ci_halfwidth > 0 and 2 <= min_trials <= max_trials")
-    if spec.bn_recalibration < 0:
-        raise CampaignError(f"bn_recalibration={spec.bn_recalibration} must be >= 0")
+def _is_int(v: object, lo: int, hi: float = math.inf) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
 
 
-def _validate_counts(spec: CampaignSpec) -> dict[int, FaultModel]:
-    if spec.mode is None:
-        raise CampaignError("equal_count needs per-layer mode (--per-layer or --per-layer group)")
-    if spec.rates:
-        raise CampaignError("give either rates or equal_count, not both (equal-count cells are keyed by K)")
-    counts = list(spec.equal_count)
-    if not counts or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in counts):
-        raise CampaignError(f"equal_count={counts!r} must be positive integers, e.g. --equal-count 8,32,128")
-    if len(set(counts)) != len(counts):
-        raise CampaignError(f"equal_count={counts!r} lists a count twice")
-    try:
-        sweep_parameter(spec.fault)
-        fault = full_rate_fault(spec.fault)
-    except FaultSpecError as err:
-        raise CampaignError(str(err)) from err
-    _validate_trials(spec)
-    return {int(k): fault for k in counts}
+def _checks(s: CampaignSpec) -> list[tuple[str, bool, str]]:
+    """(field, is it bad, the message) for every value check of a campaign."""
+    rates, counts = list(s.rates), None if s.equal_count is None else list(s.equal_count)
+    outside = [r for r in rates if isinstance(r, bool) or not isinstance(r, int | float) or not 0.0 <= r <= 1.0]
+
+    def allowed(name: str, text: str) -> str:
+        return f"{getattr(s, name)!r}; allowed: {text}"
+
+    return [
+        ("equal_count", counts is not None and (not counts or not all(_is_int(k, 1) for k in counts)
+                                                 or len(set(counts)) != len(counts)),
+         allowed("equal_count", "distinct positive integers, e.g. 8,32,128")),
+        ("equal_count", counts is not None and s.mode is None, "needs per-layer mode (per_layer: layer or group)"),
+        ("rates", counts is None and not rates, "empty; give at least one rate in [0, 1] (or equal_count)"),
+        ("rates", bool(outside), f"{outside[0] if outside else ''} is outside [0, 1]"),
+        ("rates", len(set(rates)) != len(rates), f"{rates}: a rate is listed twice"),
+        ("rates", counts is not None and bool(rates), "give either rates or equal_count, not both"),
+        ("per_layer", s.per_layer not in (False, True, "layer", "group"),
+         allowed("per_layer", "false, true, 'layer' or 'group'")),
+        ("trials", s.trials != "auto" and not _is_int(s.trials, 1), allowed("trials", "a positive integer or 'auto'")),
+        ("seed", not _is_int(s.seed, 0, MAX_SEED), allowed("seed", "an integer in 0..2^63-1")),
+        ("ci_halfwidth", not 0.0 < s.ci_halfwidth <= 1.0, allowed("ci_halfwidth", "a number in (0, 1]")),
+        ("min_trials", not _is_int(s.min_trials, 2), allowed("min_trials", "an integer >= 2")),
+        ("max_trials", not _is_int(s.max_trials, 1), allowed("max_trials", "a positive integer")),
+        ("max_trials", s.trials == "auto" and s.max_trials < s.min_trials,
+         allowed("max_trials", f"at least min_trials={s.min_trials}")),
+        ("tail_mass", not 0.0 < s.tail_mass < 1.0, allowed("tail_mass", "a number in (0, 1)")),
+        ("bn_recalibration", not _is_int(s.bn_recalibration, 0), allowed("bn_recalibration", "an integer >= 0")),
+        ("trials_per_pass", s.trials_per_pass is not None and not _is_int(s.trials_per_pass, 1),
+         allowed("trials_per_pass", "a positive integer or null (auto)")),
+        ("prefix_cache", not isinstance(s.prefix_cache, bool), allowed("prefix_cache", "true or false")),
+        ("eval_subset", s.eval_subset is not None and not _is_int(s.eval_subset, 1),
+         allowed("eval_subset", "a positive number of test samples, or null (all)")),
+    ]
 
 
 def campaign_id(run: RunInfo, spec: CampaignSpec) -> str:
+    from faultlab.faults import fault_seed
+
     key = (run.run_id, spec.fault, spec.seed, spec.layers.describe(), spec.bn_recalibration)
     return f"{fault_seed(*key, spec.scope) if spec.mode else fault_seed(*key):016x}"

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import collections.abc
+import dataclasses
 import difflib
 import math
 import re
+import types
+import typing
 from collections.abc import Callable
 from pathlib import Path
 
 from faultlab import FaultlabError
-
-MAX_SEED = 2**63 - 1  # seeds are stored as SQLite INTEGERs and fed to torch.Generator.manual_seed
+from faultlab.campaign.spec import MAX_SEED
 
 
 def _bounds(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
@@ -169,3 +172,90 @@ def existing_store(path: str) -> str:
     if not Path(path).is_file():
         raise FaultlabError(f"store not found: {path} (run 'faultlab campaign' or 'faultlab sweep' first)")
     return path
+
+
+# ------------------------------------------------------------------------------------ flags from a dataclass
+
+
+def _value_parser(tp: object) -> Callable[[str], object]:
+    """An argparse type for a field of type ``tp``: numbers, strings, ``Literal`` values, comma lists
+    (``Sequence[X]``, ``tuple[X, ...]``), unions (the first that parses). Values are checked afterwards by
+    the config's own validator; a text that is no such value is refused here."""
+    from faultlab.config import type_name
+
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        parsers = [_value_parser(a) for a in args if a is not type(None)]
+
+        def first(text: str) -> object:
+            for parse in parsers:
+                try:
+                    return parse(text)
+                except (ValueError, argparse.ArgumentTypeError):
+                    continue
+            raise argparse.ArgumentTypeError(f"expected {type_name(tp).replace(' | None', '')}, got {text!r}")
+
+        return parsers[0] if len(parsers) == 1 else first
+    if origin is typing.Literal:
+        def literal(text: str) -> object:
+            for value in args:
+                if str(value) == text:
+                    return value
+            raise argparse.ArgumentTypeError(f"expected one of {', '.join(map(str, args))}, got {text!r}")
+
+        return literal
+    if origin in (tuple, list, collections.abc.Sequence):
+        lists = {float: float_list, int: int_list, str: str_list}
+        return lists[args[0]]
+    if tp in (int, float, str):
+        return {int: int_in(), float: float_in(allow_inf=True), str: str}[tp]
+    raise TypeError(f"no command-line parser for {tp!r}")
+
+
+def flag(path: str) -> str:
+    """The flag of a config field: ``"bn_recalibration"`` -> ``--bn-recalibration``, ``"layers.kinds"`` ->
+    ``--kinds`` (a nested config's fields are flags of their own)."""
+    return "--" + path.rsplit(".", 1)[-1].replace("_", "-")
+
+
+def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, prefix: str = "") -> list[str]:
+    """One flag per field of the dataclass ``cls`` (nested dataclasses flattened), its help and default
+    taken from the field (``metadata["help"]``, ``metadata["cli"]`` for argparse settings of its own).
+    Flags not given stay out of the namespace, so the dataclass's defaults apply. Returns the dests."""
+    from faultlab.config import default
+
+    hints, dests = typing.get_type_hints(cls), []
+    for f in dataclasses.fields(cls):
+        tp, dest = hints[f.name], prefix + f.name
+        if dataclasses.is_dataclass(tp):
+            dests += add_dataclass_options(parser, tp, f"{dest}.")
+            continue
+        value = default(f)
+        shown = "" if value is dataclasses.MISSING or value is None else \
+            f" (default {','.join(map(str, value)) if isinstance(value, tuple) else value})"
+        kwargs: dict = {"dest": dest, "default": argparse.SUPPRESS, "required": value is dataclasses.MISSING,
+                        "help": (f.metadata.get("help", "") + shown).replace("%", "%%")}
+        bare = [a for a in typing.get_args(tp) if a is not type(None)] or [tp]
+        if bare == [bool]:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = _value_parser(tp)
+        kwargs.update(f.metadata.get("cli", {}))
+        parser.add_argument(flag(dest), **kwargs)
+        dests.append(dest)
+    return dests
+
+
+def dataclass_from_args(cls: type, args: argparse.Namespace, dests: list[str]):
+    """The dataclass ``cls`` built by the strict loader from the flags given (see :func:`add_dataclass_options`)."""
+    from faultlab.config import build
+
+    given: dict = {}
+    for dest in dests:
+        if hasattr(args, dest):
+            *outer, name = dest.split(".")
+            node = given
+            for part in outer:
+                node = node.setdefault(part, {})
+            node[name] = getattr(args, dest)
+    return build(cls, given)

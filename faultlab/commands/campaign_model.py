@@ -34,14 +34,14 @@ def add_own_model_options(p: argparse.ArgumentParser) -> None:
                         "(outputs[B, C], labels[B]) -> per-sample values [B]")
 
 
-def data_source(args: argparse.Namespace):
+def data_source(args: argparse.Namespace, spec):
     """The test data of ``--data`` (with its options) as a ``faultlab.data.specs.DataSource``."""
     from faultlab._imports import parse_kwargs
     from faultlab.data.specs import resolve_data
 
     source = resolve_data(args.data, data_args=parse_kwargs(args.data_args, "--data-args"), data_dir=args.data_dir,
-                          eval_subset=args.eval_subset, image_size=args.image_size, normalize=args.normalize)
-    if args.bn_recalibration and source.train_batches is None:
+                          eval_subset=spec.eval_subset, image_size=args.image_size, normalize=args.normalize)
+    if spec.bn_recalibration and source.train_batches is None:
         from faultlab.campaign import CampaignError
 
         raise CampaignError(f"--bn-recalibration needs training batches, which --data {args.data} has not; "
@@ -63,7 +63,7 @@ def run_own_model(args: argparse.Namespace, spec, device: str) -> None:
     metric = resolve_metric(args.metric)
     model_args = parse_kwargs(args.model_args, "--model-args")
     net = load_model(args.model, args.weights, model_args, args.network)
-    source = data_source(args)
+    source = data_source(args, spec)
     config = {"model": args.model, "model_args": model_args, "weights": args.weights, "network": args.network,
               **source.describe}
     # everything is loaded and checked before the store is opened: a bad input writes nothing

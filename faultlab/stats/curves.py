@@ -14,14 +14,13 @@ import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
-from ._common import RngLike, as_1d, as_generator, check_columns, check_level, percentile_interval
+from ._common import RngLike, as_1d, as_generator, check_level, percentile_interval
 from ._common import check_positive_int as _check_int
 from .describe import bootstrap_means
-from .results import CurveCI, DegenerateTrialsWarning, MeanCI
+from .results import DegenerateTrialsWarning, MeanCI
 
-__all__ = ["auc", "critical_rate", "curve_bootstrap", "hierarchical_bootstrap"]
+__all__ = ["auc", "critical_rate", "curve_bootstrap"]
 
 _CHUNK = 4_000_000
 
@@ -142,96 +141,3 @@ def curve_bootstrap(
     point = np.array([x.mean() for x in xs])
     n = int(sum(x.size for x in xs))
     return _summaries(rates, boot, point, clean, clean, fraction, level, n, "percentile bootstrap (trials)")
-
-
-def _hierarchical_iv(df, value, unit, fraction, n_resamples, level):
-    check_columns(df, (unit, "rate", value, "clean_accuracy"))
-    if df.empty:
-        raise ValueError("df has no rows")
-    for col in ("architecture", "method", "fault", "layer"):
-        if col in df.columns and df[col].nunique(dropna=False) > 1:
-            raise ValueError(f"df must hold one curve, but column {col!r} has several values; filter it first")
-    _clean_fraction_iv(0.0, fraction)
-    return check_level(level), _check_int(n_resamples, "n_resamples")
-
-
-def hierarchical_bootstrap(
-    df: pd.DataFrame,
-    *,
-    value: str = "accuracy",
-    fraction: float = 0.9,
-    n_resamples: int = 2000,
-    level: float = 0.95,
-    rng: RngLike = None,
-    unit: str = "run_id",
-    resample_runs: bool = True,
-) -> CurveCI:
-    """Two-stage bootstrap of one architecture's curve over training runs, then trials.
-
-    Replicate b: draw K runs with replacement from the K runs (``unit``); for every drawn run and rate r
-    draw its n_{k,r} trials with replacement; ā*_b(r) = mean over drawn runs of their trial means, and
-    clean*_b the mean clean accuracy of the drawn runs. Percentile CIs of ā(r), AUC and critical rate
-    then include seed-to-seed spread, so one lucky training run cannot decide a comparison.
-    ``resample_runs=False`` keeps the runs fixed (trial-only bootstrap, for contrast).
-    ``df`` must hold one curve (one architecture, method, fault, layer) with every run at every rate.
-    """
-    level, n_resamples = _hierarchical_iv(df, value, unit, fraction, n_resamples, level)
-    gen = as_generator(rng)
-    d = df[np.isfinite(df[value].to_numpy(dtype=float))]
-    runs = np.array(sorted(d[unit].unique(), key=str), dtype=object)
-    rates = np.array(sorted(d["rate"].astype(float).unique()))
-    K = runs.size
-    clean = d.groupby(unit)["clean_accuracy"].mean().reindex(runs).to_numpy(dtype=float)
-    if not np.all(np.isfinite(clean)):
-        raise ValueError("clean_accuracy must be finite for every run")
-    groups = {k: g[value].to_numpy(dtype=float) for k, g in d.groupby([unit, "rate"], sort=False)}
-    tables, counts = [], []
-    for r in rates:
-        xs = []
-        for run in runs:
-            x = groups.get((run, r))
-            if x is None:
-                raise ValueError(f"run {run!r} has no trials at rate {r}; every run needs the full grid")
-            xs.append(x)
-        n = np.array([x.size for x in xs])
-        t = np.full((K, n.max()), np.nan)
-        for k, x in enumerate(xs):
-            t[k, : x.size] = x
-        tables.append(t)
-        counts.append(n)
-    if resample_runs and K == 1:
-        warnings.warn(
-            "hierarchical_bootstrap: a single run, so seed-to-seed spread cannot be estimated",
-            DegenerateTrialsWarning,
-            stacklevel=2,
-        )
-    picks = gen.integers(0, K, size=(n_resamples, K)) if resample_runs else np.tile(np.arange(K), (n_resamples, 1))
-    boot = np.empty((n_resamples, rates.size))
-    for j, (t, n) in enumerate(zip(tables, counts)):
-        step = max(1, _CHUNK // (K * t.shape[1]))
-        for s in range(0, n_resamples, step):
-            idx = picks[s : s + step]
-            nk = n[idx]
-            u = (gen.random((*idx.shape, t.shape[1])) * nk[..., None]).astype(np.intp)
-            mask = np.arange(t.shape[1]) < nk[..., None]
-            vals = np.where(mask, t[idx[..., None], u], 0.0)
-            boot[s : s + step, j] = (vals.sum(axis=-1) / nk).mean(axis=1)
-    run_means = np.array([[np.nanmean(t[k]) for t in tables] for k in range(K)])
-    point = run_means.mean(axis=0)
-    lo, hi = percentile_interval(boot, level)
-    per_rate = pd.DataFrame(
-        {
-            "rate": rates,
-            "estimate": point,
-            "ci_low": lo,
-            "ci_high": hi,
-            "n_runs": K,
-            "n_trials": [int(n.sum()) for n in counts],
-        }
-    )
-    label = "hierarchical bootstrap (runs, trials)" if resample_runs else "percentile bootstrap (trials)"
-    n_total = int(sum(n.sum() for n in counts))
-    auc_ci, crit_ci = _summaries(
-        rates, boot, point, clean[picks].mean(axis=1), clean.mean(), float(fraction), level, n_total, label
-    )
-    return CurveCI(per_rate, auc_ci, crit_ci, float(clean.mean()), K, label)

@@ -67,11 +67,12 @@ def trials_for_halfwidth(std: float, halfwidth: float, confidence: float = 0.95,
         n += 64
 
 
-def ci_halfwidth(x: Sequence[float] | np.ndarray, confidence: float = 0.95) -> float:
+def ci_halfwidth(x: Sequence[float] | np.ndarray, confidence: float = 0.95, *, warn: bool = True) -> float:
     """t half-width t_{n-1, 1-α/2} · s / √n of the mean of ``x`` (stopping rule of adaptive campaigns).
 
     Fewer than 2 values -> ``math.inf`` (not yet estimable); zero variance -> 0.0 with a
-    :class:`DegenerateTrialsWarning`.
+    :class:`DegenerateTrialsWarning` unless ``warn=False`` (a campaign's progress and cell summaries, where
+    rate 0 gives identical trials by design).
     """
     x = as_1d(x, "x")
     q = 0.5 + check_level(confidence, "confidence") / 2.0
@@ -79,6 +80,8 @@ def ci_halfwidth(x: Sequence[float] | np.ndarray, confidence: float = 0.95) -> f
         return math.inf
     s = float(x.std(ddof=1))
     if s == 0:
+        if not warn:
+            return 0.0
         warnings.warn("ci_halfwidth: all values equal (zero variance)", DegenerateTrialsWarning, stacklevel=2)
         return 0.0
     return float(stats.t.ppf(q, x.size - 1) * s / math.sqrt(x.size))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from faultlab.store import ResultsStore
+from faultlab.store import ALL_LAYERS, ResultsStore
 from faultlab.store.rows import norm_rate
 
 from ._common import key_generator
@@ -17,7 +17,6 @@ from .recipe import compare_recipes
 from .reliability import reliability_bootstrap
 
 RELIABLE_SHARE = 0.95  # a test point is reliable when correct in >= 95 % of trials
-ALL_LAYERS = "*"
 
 
 def _masks(store: ResultsStore, run_id: str, fault: str, rate: float) -> np.ndarray | None:

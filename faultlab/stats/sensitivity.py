@@ -12,12 +12,10 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from faultlab.store import ResultsStore
+from faultlab.store import ALL_LAYERS, GROUP_PREFIX, ResultsStore
 
 from .recipe import compare_recipes
 
-ALL_LAYERS = "*"
-GROUP_PREFIX = "group:"
 ALPHA = 0.05
 COMPARISON_COLUMNS = ("scope", "method", "fault", "group", "level", "variant_a", "variant_b", "drop_a", "drop_b",
                       "estimate", "ci_low", "ci_high", "n_a", "n_b", "pvalue", "tost_pvalue", "testable",

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from faultlab.store import ALL_LAYERS
+
 __all__ = ["simulate_study", "true_mean"]
 
 
@@ -63,7 +65,7 @@ def simulate_study(
         acc = np.clip(np.rint(acc * n_samples), 0, n_samples) / n_samples
         s, r, t = np.meshgrid(np.arange(seeds), np.arange(rates.size), np.arange(trials), indexing="ij")
         frames.append(pd.DataFrame({
-            "architecture": arch, "variant": arch, "method": method, "fault": fault, "layer": "*",
+            "architecture": arch, "variant": arch, "method": method, "fault": fault, "layer": ALL_LAYERS,
             "run_id": [f"{arch}-{method}-{k}" for k in s.ravel()], "train_seed": s.ravel(),
             "rate": rates[r.ravel()], "trial": t.ravel(), "accuracy": acc.ravel(),
             "clean_accuracy": np.repeat(clean + (effect if i == 0 else 0.0) + u, rates.size * trials),

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from faultlab import FaultlabError
-from faultlab.store import ResultsStore
+from faultlab.store import ALL_LAYERS, ResultsStore
 
 from . import wording as fmt
 from .describe import cell_summary
@@ -35,7 +35,6 @@ LEVEL_A = "conditional on the trained networks (fault maps as replicates)"
 LEVEL_B = "recipe (training runs as replicates)"
 KNOWN_CLASSES = {"mnist5k": 10, "mnist": 10, "digits": 10, "cifar10": 10, "cifar100": 100, "fashionmnist": 10,
                  "svhn": 10, "moons": 2}  # built-in data sets; a run config's num_classes takes precedence
-ALL_LAYERS = "*"
 CURVE_KEYS = ["variant", "method", "fault"]
 
 
@@ -155,7 +154,7 @@ def study_tables(store: ResultsStore, study: str, *, baseline_method: str = "van
         warnings.simplefilter("ignore", DegenerateTrialsWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         if af.empty:
-            missing.append("whole-model trials (layer '*'): the study has only per-layer rows")
+            missing.append(f"whole-model trials (layer {ALL_LAYERS!r}): the study has only per-layer rows")
             cells = curves = summary = methods = archs = maps_m = maps_a = runs = comps = empty
         else:
             cells = cell_summary(af, ("variant", "method", "train_seed", "run_id", "fault", "rate"),

@@ -15,14 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._common import check_columns, check_level, key_generator
+from faultlab.store import ALL_LAYERS
+
+from ._common import check_columns, check_level
 from .compare import compare_groups, compare_paired, hodges_lehmann, holm, tost, verdict
-from .curves import hierarchical_bootstrap
 from .results import DegenerateTrialsWarning
 
-__all__ = ["method_comparison_table", "architecture_comparison_table", "curve_table"]
-
-CURVE_KEYS = ("architecture", "method", "fault", "layer")
+__all__ = ["method_comparison_table", "architecture_comparison_table"]
 
 
 def _quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, bool]:
@@ -79,7 +78,7 @@ def method_comparison_table(
     method_b: str,
     fault: str,
     *,
-    layer: str = "*",
+    layer: str = ALL_LAYERS,
     value: str = "accuracy",
     margin: float = 0.01,
     alpha: float = 0.05,
@@ -153,15 +152,15 @@ def architecture_comparison_table(
     fault: str,
     margin: float = 0.01,
     *,
-    layer: str = "*",
+    layer: str = ALL_LAYERS,
     value: str = "accuracy",
     alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Per rate: ``arch_a`` vs ``arch_b`` trained with ``method``, as independent samples.
 
     Uses per-trial accuracies pooled over training seeds, so trials from different seeds count as
-    independent; this understates uncertainty when seeds differ. The seed-aware alternative is
-    :func:`~faultlab.stats.curves.hierarchical_bootstrap` (see :func:`curve_table`).
+    independent; this understates uncertainty when seeds differ. The seed-aware alternative, training runs
+    as replicates, is :func:`~faultlab.stats.recipe_tables.architecture_recipe_table`.
     Welch t and Mann-Whitney U, each Holm-adjusted across rates; Cohen's d, Cliff's δ; Welch TOST at
     ±``margin`` (level 1 - α). The verdict uses the Holm-adjusted Welch p and the TOST.
     """
@@ -208,30 +207,3 @@ def architecture_comparison_table(
     return table
 
 
-def curve_table(
-    df: pd.DataFrame,
-    fraction: float = 0.9,
-    n_resamples: int = 2000,
-    seed: int = 0,
-    *,
-    value: str = "accuracy",
-    level: float = 0.95,
-) -> pd.DataFrame:
-    """One row per curve (architecture, method, fault[, layer]): AUC and critical rate with CIs.
-
-    CIs come from :func:`~faultlab.stats.curves.hierarchical_bootstrap` (runs, then trials), seeded from
-    ``seed`` and the curve key. Critical rate ``inf`` means the curve never fell below fraction·clean.
-    """
-    keys = [k for k in CURVE_KEYS if k in df.columns]
-    check_columns(df, ("architecture", "method", "fault", "run_id", "rate", "clean_accuracy", value))
-    rows, degenerate = [], 0
-    for key, g in df.groupby(keys, sort=True):
-        curve, deg = _quiet(hierarchical_bootstrap, g, value=value, fraction=fraction,
-                            n_resamples=n_resamples, level=level, rng=key_generator(seed, key))
-        degenerate += deg
-        rows.append({**dict(zip(keys, key)), **curve.to_row(), "fraction": fraction,
-                     "n_rates": len(curve.per_rate), "n_resamples": n_resamples, "seed": seed})
-    if degenerate:
-        warnings.warn(f"curve_table: {degenerate} curve(s) from a single run (no seed-to-seed spread)",
-                      DegenerateTrialsWarning, stacklevel=2)
-    return pd.DataFrame(rows)

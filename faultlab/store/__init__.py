@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from .errors import FaultlabStoreError, StoreError
+from .errors import StoreError
 from .frame import FRAME_COLUMNS
 from .migrations import MIGRATIONS, apply_migrations
+from .rows import ALL_LAYERS, GROUP_PREFIX
 from .store import ResultsStore
 
 __all__ = [
-    "FRAME_COLUMNS", "MIGRATIONS", "FaultlabStoreError", "ResultsStore", "StoreError", "apply_migrations",
+    "ALL_LAYERS", "FRAME_COLUMNS", "GROUP_PREFIX", "MIGRATIONS", "ResultsStore", "StoreError", "apply_migrations",
 ]

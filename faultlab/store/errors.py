@@ -5,9 +5,5 @@ from __future__ import annotations
 from faultlab import FaultlabError
 
 
-class FaultlabStoreError(FaultlabError):
-    """Base class for every results-store error."""
-
-
-class StoreError(FaultlabStoreError):
+class StoreError(FaultlabError):
     """A store operation was refused: bad path, bad row, bad format, integrity violation."""

@@ -10,6 +10,9 @@ import numpy as np
 
 from .errors import StoreError
 
+ALL_LAYERS = "*"  # the layer label of a whole-network trial (every selected layer faulted at once)
+GROUP_PREFIX = "group:"  # the layer label of a group-scope trial, e.g. "group:depthwise"
+
 RUN_COLUMNS = (
     "run_id", "study", "architecture", "variant", "method", "train_seed", "checkpoint",
     "checkpoint_hash", "clean_accuracy", "clean_loss", "n_eval", "config", "created_at",
@@ -108,10 +111,10 @@ def encode_trial(row: dict, created_at: str) -> tuple:
     check_columns(row, TRIAL_COLUMNS, TRIAL_REQUIRED, "trial")
     out = dict(row)
     if "layer" in out and out["layer"] is None:
-        raise StoreError("trial layer must be a string ('*' = all selected layers), got None")
-    out.setdefault("layer", "*")
-    if out["layer"] == "*" and out.get("layer_group") is None:
-        out["layer_group"] = "*"
+        raise StoreError(f"trial layer must be a string ({ALL_LAYERS!r} = all selected layers), got None")
+    out.setdefault("layer", ALL_LAYERS)
+    if out["layer"] == ALL_LAYERS and out.get("layer_group") is None:
+        out["layer_group"] = ALL_LAYERS
     if out.get("equal_count") is None:
         out["equal_count"] = 0
     out["rate"] = norm_rate(out["rate"])

@@ -251,13 +251,6 @@ class ResultsStore:
             conn.executemany(sql, values)
             return conn.total_changes - before
 
-    def done_trials(self, run_id: str, fault: str, rate: float, layer: str = "*", equal_count: int = 0) -> set[int]:
-        """Trial indices already stored for one (run, fault, rate, layer, equal_count) cell, for resuming."""
-        cur = self.conn.execute(
-            "SELECT trial FROM trials WHERE run_id = ? AND fault = ? AND rate = ? AND layer = ? AND equal_count = ?",
-            (run_id, fault, rows.norm_rate(rate), layer, int(equal_count)))
-        return {r[0] for r in cur}
-
     def trials(self, where: str | None = None, params: tuple | dict = (),
                with_correct: bool = False) -> Iterator[dict]:
         """Yield trial rows as dicts, in insertion order, filtered by an optional SQL ``where``.
@@ -293,7 +286,7 @@ class ResultsStore:
         return int(self.conn.execute(sql, params).fetchone()[0])
 
     def per_sample_counts(self, run_id: str, fault: str, rate: float,
-                          layer: str = "*", equal_count: int = 0) -> tuple[np.ndarray, int]:
+                          layer: str = rows.ALL_LAYERS, equal_count: int = 0) -> tuple[np.ndarray, int]:
         """Per-test-sample number of correct trials in one cell, and the number of trials.
 
         Summed from the stored per-trial masks, so it always matches the stored trials.

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import torch
 
-from faultlab.campaign import CampaignSpec, RunInfo, run_campaign
+from faultlab.campaign import RunInfo, run_campaign
+from faultlab.campaign.spec import CampaignSpec
 from faultlab.data import build_data
-from faultlab.injection import LayerSelector
 from faultlab.store import ResultsStore
 
 from .grid import RunPlan
-from .spec import CampaignSpecYAML, StudySpec
+from .spec import StudySpec
 
 CACHE = "cache"
 
@@ -33,16 +33,6 @@ class RunOutcome:
 
 def checkpoint_path(plan: RunPlan, runs_dir: str | Path) -> Path:
     return Path(runs_dir) / CACHE / f"{plan.config_hash}.ckpt"
-
-
-def campaign_spec(c: CampaignSpecYAML, seed: int) -> CampaignSpec:
-    layers = LayerSelector(tuple(c.layers.kinds), tuple(c.layers.include) if c.layers.include else None,
-                           tuple(c.layers.exclude) if c.layers.exclude else None, c.layers.first, c.layers.last,
-                           c.layers.bias)
-    return CampaignSpec(fault=c.fault, rates=[float(r) for r in c.rates], trials=c.trials, seed=seed, layers=layers,
-                        ci_halfwidth=c.ci_halfwidth, min_trials=c.min_trials, max_trials=c.max_trials,
-                        bn_recalibration=c.bn_recalibration, per_layer=c.per_layer,
-                        equal_count=c.equal_count)
 
 
 def data_options(spec: StudySpec, plan: RunPlan) -> dict:
@@ -137,11 +127,10 @@ def execute(plan: RunPlan, spec: StudySpec, store_path: str, runs_dir: str, thre
     new, clean = 0, None
     with ResultsStore(store_path) as store:
         for c in spec.campaigns:
-            cs = campaign_spec(c, spec.seed)
-            if c.skip_without_layers and not selects_any(cs, classifier.net):
+            if c.skip_without_layers and not selects_any(c, classifier.net):
                 continue
             batches = [(xb.to(device), yb) for xb, yb in dm.train_dataloader()] if c.bn_recalibration else None
-            result = run_campaign(classifier.net, x, y, cs, store, info, train_batches=batches, progress="off",
+            result = run_campaign(classifier.net, x, y, c, store, info, train_batches=batches, progress="off",
                                   weight_scale=eval_weight_scale(classifier))
             new += sum(cell.new_trials for cell in result.cells)
             clean = result.clean.accuracy

@@ -12,8 +12,6 @@ import difflib
 import inspect
 import json
 import math
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +19,8 @@ from typing import Any
 import yaml
 
 from faultlab import FaultlabError
-
-DEFAULT_TRIALS = 20
+from faultlab.campaign.spec import MAX_SEED, CampaignError, CampaignSpec, validate
+from faultlab.config import ConfigError, build, unknown_keys
 
 
 class StudySpecError(FaultlabError):
@@ -61,31 +59,6 @@ class MethodSpec:
 
 
 @dataclass(frozen=True)
-class LayersSpec:
-    kinds: list[str] = field(default_factory=lambda: ["conv", "linear"])
-    include: list[str] | None = None
-    exclude: list[str] | None = None
-    first: bool = True
-    last: bool = True
-    bias: bool | None = None  # fault biases as a crossbar row; None: as the fault's device preset says
-
-
-@dataclass(frozen=True)
-class CampaignSpecYAML:
-    fault: str
-    rates: list[float] = field(default_factory=list)  # empty with equal_count
-    trials: int | str = DEFAULT_TRIALS  # or "auto"
-    ci_halfwidth: float = 0.005
-    min_trials: int = 30
-    max_trials: int = 500
-    layers: LayersSpec = field(default_factory=LayersSpec)
-    bn_recalibration: int = 0
-    per_layer: bool | str = False  # sensitivity: true/"layer" = each selected layer alone, "group" = each group
-    equal_count: list[int] | None = None  # per-layer: exactly K faulty weights per layer (instead of rates)
-    skip_without_layers: bool = False  # a network with no selected layer skips this campaign (else an error)
-
-
-@dataclass(frozen=True)
 class PairSpec:
     variant: str  # an architecture name: the network with linear bottlenecks
     control: str  # its control of matched size without them
@@ -109,7 +82,7 @@ class StudySpec:
     name: str
     architectures: list[ArchitectureSpec]
     methods: list[MethodSpec]
-    campaigns: list[CampaignSpecYAML]
+    campaigns: list[CampaignSpec]  # each without a seed: the study's seed keys every campaign
     question: str | None = None
     data: DataSpec = field(default_factory=DataSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
@@ -118,97 +91,17 @@ class StudySpec:
     answer: AnswerSpec | None = None  # the report's answer page
 
 
-# ------------------------------------------------------------------------------------ strict loading
+# ------------------------------------------------------------------------------------ validation
 
 
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _convert(value: Any, tp: Any, key: str) -> Any:
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if tp is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _convert(value, arg, key)
-            except StudySpecError as err:
-                errors.append(str(err))
-        raise StudySpecError(errors[0] if len(errors) == 1 else
-                             f"{key}: {value!r} is none of {' | '.join(_type_name(a) for a in args)}")
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, key)
-    if origin is list:
-        if not isinstance(value, list | tuple):
-            raise StudySpecError(f"{key}: expected a list, got {value!r}")
-        return [_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict or tp is dict:
-        if not isinstance(value, dict):
-            raise StudySpecError(f"{key}: expected a mapping, got {value!r}")
-        return dict(value)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise StudySpecError(f"{key}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise StudySpecError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise StudySpecError(f"{key}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise StudySpecError(f"{key}: expected a string, got {value!r}")
-        return value
-    raise StudySpecError(f"{key}: unsupported type {_type_name(tp)}")
-
-
-def _build(cls: type, data: Any, key: str) -> Any:
-    if not isinstance(data, dict):
-        raise StudySpecError(f"{key or 'spec'}: expected a mapping of {cls.__name__} fields, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for k in data:
-        if k not in fields:
-            close = difflib.get_close_matches(str(k), list(fields), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise StudySpecError(f"{key + '.' if key else ''}{k}: unknown key{hint}; allowed: {', '.join(fields)}")
-    kwargs = {}
-    for name, f in fields.items():
-        sub = f"{key}.{name}" if key else name
-        if name in data:
-            kwargs[name] = _convert(data[name], hints[name], sub)
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise StudySpecError(f"{sub}: required key missing")
-    return cls(**kwargs)
-
-
-def _campaign_key(c: CampaignSpecYAML) -> str:
+def _campaign_key(c: CampaignSpec) -> str:
     """What must be unique among a study's campaigns: the fault template within one scope (the store keeps
     one setting per (run, fault, scope))."""
     mode = {False: "whole network", True: "per layer", "layer": "per layer", "group": "per group"}.get(c.per_layer)
     return f"{c.fault} ({mode}{', equal count' if c.equal_count is not None else ''})"
 
 
-MAX_SEED = 2**63 - 1
 DATA_KEYS_SET_BY_THE_STUDY = {"eval_subset": "data.eval_subset"}
-
-
-def _unknown_keys(key: str, given: Any, allowed: list[str]) -> None:
-    """Refuse keys of ``given`` outside ``allowed``, naming the closest allowed one."""
-    for k in given:
-        if k not in allowed:
-            close = difflib.get_close_matches(str(k), allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise StudySpecError(f"{key}.{k}: unknown key{hint}; allowed: {', '.join(allowed)}")
 
 
 def _parameters(fn: Any, skip: tuple[str, ...] = ("self",)) -> list[str]:
@@ -228,7 +121,7 @@ def _validate_data(data: DataSpec) -> None:
             raise StudySpecError(f"data.options.{k}: set it as {where}")
     allowed = _parameters(DATASETS[data.name].__init__)
     if allowed:
-        _unknown_keys("data.options", data.options, [a for a in allowed if a not in DATA_KEYS_SET_BY_THE_STUDY])
+        unknown_keys("data.options", data.options, [a for a in allowed if a not in DATA_KEYS_SET_BY_THE_STUDY])
     if data.eval_subset is not None and data.eval_subset < 1:
         raise StudySpecError(f"data.eval_subset: {data.eval_subset}; allowed: a positive number of test samples")
     try:
@@ -254,12 +147,12 @@ def _validate_training(t: TrainingSpec) -> None:
         if taken:
             raise StudySpecError(f"training.options.{taken[0]}: set by the study (architectures, methods, "
                                  "training.lr/optimizer/seeds), not an option")
-        _unknown_keys("training.options", t.options,
+        unknown_keys("training.options", t.options,
                       [a for a in _parameters(Classifier.__init__) if a not in SET_BY_THE_STUDY])
     if t.trainer:
         import lightning as L
 
-        _unknown_keys("training.trainer", t.trainer, _parameters(L.Trainer.__init__))
+        unknown_keys("training.trainer", t.trainer, _parameters(L.Trainer.__init__))
 
 
 def _validate_seeds(spec: StudySpec) -> None:
@@ -277,7 +170,7 @@ def _validate_arch_kwargs(key: str, a: ArchitectureSpec, data_cls: type, options
 
     allowed = architectures.parameters(a.arch)
     if allowed is not None:
-        _unknown_keys(f"{key}.kwargs", a.kwargs, allowed)
+        unknown_keys(f"{key}.kwargs", a.kwargs, allowed)
     probe = data_cls(**{k: v for k, v in options.items() if k == "input_shape"})
     try:
         architectures.build_for_input(a.arch, probe.num_classes, tuple(probe.input_shape), **a.kwargs)
@@ -325,7 +218,6 @@ def _validate_methods_and_answer(spec: StudySpec) -> None:
 def _validate(spec: StudySpec) -> StudySpec:
     import architectures
     from faultlab.data import DATASETS
-    from faultlab.faults import FaultSpecError, parse_fault, sweep_parameter
 
     if spec.data.name not in DATASETS:
         raise StudySpecError(f"data.name: unknown dataset {spec.data.name!r}; allowed: {', '.join(DATASETS)}")
@@ -357,36 +249,11 @@ def _validate(spec: StudySpec) -> StudySpec:
             from faultlab.training.methods import FaultAware
 
             try:
-                FaultAware(**m.fault_aware).plan()
+                FaultAware.from_mapping(m.fault_aware).plan()
             except (TypeError, FaultlabError) as err:  # FaultSpecError is a FaultlabError
                 raise StudySpecError(f"methods[{i}].fault_aware: {err}") from err
     for i, c in enumerate(spec.campaigns):
-        key = f"campaigns[{i}]"
-        if c.per_layer not in (False, True, "layer", "group"):
-            raise StudySpecError(f"{key}.per_layer: {c.per_layer!r}; allowed: true, false, layer, group")
-        if c.equal_count is not None:
-            if not c.per_layer or c.rates or not c.equal_count or any(k < 1 for k in c.equal_count):
-                raise StudySpecError(f"{key}.equal_count: needs per_layer, positive counts and rates: [] "
-                                     f"(got per_layer={c.per_layer!r}, rates={c.rates}, equal_count={c.equal_count})")
-            try:
-                from faultlab.faults import full_rate_fault
-
-                full_rate_fault(c.fault)
-            except FaultSpecError as err:
-                raise StudySpecError(f"{key}.fault: {err}") from err
-        elif not c.rates:
-            raise StudySpecError(f"{key}.rates: empty; give at least one rate in [0, 1]")
-        for r in c.rates:
-            if not 0.0 <= r <= 1.0 or math.isnan(r):
-                raise StudySpecError(f"{key}.rates: {r} is outside [0, 1]")
-        if c.trials != "auto" and (not isinstance(c.trials, int) or c.trials < 1):
-            raise StudySpecError(f"{key}.trials: {c.trials!r}; allowed: a positive integer or 'auto'")
-        try:
-            sweep_parameter(c.fault)
-            for r in c.rates:
-                parse_fault(c.fault, rate=r)
-        except FaultSpecError as err:
-            raise StudySpecError(f"{key}.fault: {err}") from err
+        validate(c, key=lambda name, i=i: f"campaigns[{i}].{name}")
     return spec
 
 
@@ -394,7 +261,15 @@ def parse_study(data: Any, source: str = "spec") -> StudySpec:
     """Build and validate a StudySpec from parsed YAML."""
     if not isinstance(data, dict):
         raise StudySpecError(f"{source}: expected a mapping at the top level")
-    return _validate(_build(StudySpec, data, ""))
+    for i, c in enumerate(data.get("campaigns") or []):
+        if isinstance(c, dict) and "seed" in c:
+            raise StudySpecError(f"campaigns[{i}].seed: set by the study (its top-level seed keys every campaign)")
+    try:
+        spec = build(StudySpec, data, "")
+        return _validate(dataclasses.replace(spec, campaigns=[dataclasses.replace(c, seed=spec.seed)
+                                                              for c in spec.campaigns]))
+    except (ConfigError, CampaignError) as err:
+        raise StudySpecError(str(err)) from None
 
 
 def load_study(path: str | Path) -> tuple[StudySpec, dict]:

@@ -17,7 +17,11 @@ on W, ``gradient: masked`` (the default) gives them zero gradient; ``gradient: w
 gradient through the whole transform there too (the TiO2 paper's estimator). Either way the freezing
 methods (stuck_at, hw_transform) restore the failed weights after the optimizer step.
 
-Biases. ``bias: true`` faults each selected layer's bias as one more crossbar row sharing the layer's
+Layers. ``layers`` is the ``LayerSelector`` campaigns use (``faultlab.selector``): ``{kinds: [conv], first:
+false, bias: true}``. The flat keys of earlier configs (``kinds``, ``include``, ``exclude``, ``first``,
+``last``, ``bias`` next to ``method``) are still read from mappings (checkpoint hparams, study YAML).
+
+Biases. ``layers.bias: true`` faults each selected layer's bias as one more crossbar row sharing the layer's
 scale (``faultlab.injection.fault_targets``); ``bias: false`` keeps biases exact (trained as usual, never
 perturbed); the default (null) follows the fault's device preset (``device(tio2_drolet2023)`` maps them).
 """
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import torch
 from torch import Tensor
@@ -42,9 +46,9 @@ from faultlab.faults import (
     StuckAt,
     fault_seed,
     parse_fault,
+    sweep_parameter,
 )
-from faultlab.faults.selection import KINDS
-from faultlab.injection import LayerSelector
+from faultlab.selector import LayerSelector
 
 METHODS = ("vanilla", "dropconnect", "stuck_at", "aconnect", "mat", "multi_noise", "hw_transform")
 REQUIRED_MEMBER: dict[str, type[FaultModel]] = {
@@ -59,7 +63,6 @@ NATURAL_GRADIENT = (Drop, GaussianMult)  # maps whose autograd derivative is the
 RESCALES = (False, True, "train")  # dropconnect: no rescaling, 1/(1-p) in training and evaluation, training only
 GRADIENTS = ("masked", "whole")  # straight-through: faulty weights get zero gradient, or the gradient too
 FREEZING = ("stuck_at", "hw_transform")  # methods whose failed-device weights are not updated
-LEVEL_PLACEHOLDER = "rate"
 _EXAMPLES = {"dropconnect": "'drop(p=0.3)'", "stuck_at": "'stuck_at(sa0=0.01, sa1=0.01)'",
              "aconnect": "'gaussian_mult(sigma=0.3, kind=folded)'", "mat": "'gaussian_add(sigma=0.2)'"}
 
@@ -97,8 +100,8 @@ class FaultAware:
     clip_w: after every optimizer step W <- clamp(W, -clip_w·std(W), clip_w·std(W)) per selected layer (MAT).
     levels, levels_per_step: multi_noise's noise levels and how many are averaged per step.
     gradient: ``masked`` or ``whole`` (see the module doc): the straight-through gradient of faulty weights.
-    bias: fault biases as a crossbar row (true), never (false), or as the fault's device preset says (null).
-    kinds, include, exclude, first, last: the ``LayerSelector`` (default every conv and linear layer).
+    layers: the ``LayerSelector`` (default every conv and linear layer; ``bias``: fault biases as a crossbar
+        row (true), never (false), or as the fault's device preset says (null)).
     bn_reestimate_batches: after the final epoch, re-estimate BatchNorm statistics on this many
         training batches with the clean weights (``recalibrate_bn``), so they are not biased by the
         training fault rate; 0 keeps the training-time statistics.
@@ -113,14 +116,23 @@ class FaultAware:
     levels: list[float] | None = None
     levels_per_step: int = 1
     pool: int = 1
-    kinds: list[str] = field(default_factory=lambda: ["conv", "linear"])
-    include: list[str] | None = None
-    exclude: list[str] | None = None
-    first: bool = True
-    last: bool = True
+    layers: LayerSelector = field(default_factory=LayerSelector)
     bn_reestimate_batches: int = 0
     gradient: str = "masked"
-    bias: bool | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.layers, dict):  # from a mapping: checkpoint hparams, YAML
+            self.layers = LayerSelector(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.layers.items()})
+
+    @classmethod
+    def from_mapping(cls, data: dict) -> FaultAware:
+        """From a mapping (checkpoint hparams, a study's ``methods[].fault_aware``); the selector keys of
+        earlier configs (``kinds``, ``first``, ``bias``, ... next to ``method``) go into ``layers``."""
+        data = dict(data)
+        flat = {k: data.pop(k) for k in [f.name for f in fields(LayerSelector)] if k in data}
+        if flat:
+            data["layers"] = {**flat, **(data.get("layers") or {})}
+        return cls(**data)
 
     def plan(self) -> Plan:
         """Validate and resolve the fault models; a bad value raises FaultlabError (one line)."""
@@ -181,10 +193,8 @@ def _plan(c: FaultAware) -> Plan:
         (c.levels is not None and m != "multi_noise", f"levels apply to multi_noise only, not {m}"),
         (m == "multi_noise" and not c.levels, "multi_noise needs levels, e.g. [0.1, 0.2, 0.3]"),
         (c.levels_per_step != 1 and m != "multi_noise", f"levels_per_step applies to multi_noise only, not {m}"),
-        (not c.kinds or any(k not in KINDS for k in c.kinds), f"kinds={c.kinds} must be among {', '.join(KINDS)}"),
         (c.bn_reestimate_batches < 0, f"bn_reestimate_batches={c.bn_reestimate_batches} must be >= 0"),
         (c.gradient not in GRADIENTS, f"gradient={c.gradient!r} must be one of {', '.join(GRADIENTS)}"),
-        (c.bias is not None and not isinstance(c.bias, bool), f"bias={c.bias!r} must be true, false or null"),
         (m == "vanilla" and c.fault is not None, f"vanilla trains clean; remove fault={c.fault!r}"),
         (m in REQUIRED_MEMBER and c.fault is None, f"{m} needs a fault, e.g. {_EXAMPLES.get(m)}"),
     ]
@@ -192,6 +202,8 @@ def _plan(c: FaultAware) -> Plan:
     if m == "multi_noise":
         checks.append((not 1 <= c.levels_per_step <= n_levels,
                        f"levels_per_step={c.levels_per_step} must be in [1, {n_levels}] (the number of levels)"))
+    if (problem := c.layers.problem()) is not None:
+        checks.insert(0, (True, f"layers.{problem[0]}={problem[1]}"))
     for bad, message in checks:
         if bad:
             raise FaultlabError(f"fault_aware: {message}")
@@ -199,8 +211,10 @@ def _plan(c: FaultAware) -> Plan:
     faults: tuple[FaultModel, ...] = ()
     if m == "multi_noise":
         assert spec is not None
-        if "{" + LEVEL_PLACEHOLDER + "}" not in spec.replace(" ", ""):
-            raise FaultlabError(f"fault_aware.fault: multi_noise needs a {{rate}} placeholder, got {spec!r}")
+        try:
+            sweep_parameter(spec)
+        except FaultSpecError as err:
+            raise FaultlabError(f"fault_aware.fault: multi_noise sweeps its levels through the fault: {err}") from None
         faults = tuple(_parse(f"levels[{i}]", spec, rate=v) for i, v in enumerate(c.levels or ()))
     elif spec is not None:
         faults = (_parse("fault", spec),)
@@ -214,17 +228,13 @@ def _plan(c: FaultAware) -> Plan:
     p_train = _drop_p(faults[0]) if faults else None
     if c.gradient == "whole" and natural:
         raise FaultlabError("fault_aware: gradient=whole applies to straight-through maps, not drop/gaussian_mult")
-    selector = LayerSelector(tuple(c.kinds), _tuple(c.include), _tuple(c.exclude), c.first, c.last, c.bias)
+    selector = c.layers
     bias = selector.maps_bias(faults[0] if faults else eval_fault)
     train_scale = 1.0 / (1.0 - p_train) if c.rescale is not False and p_train is not None else 1.0
     p_eval = _drop_p(eval_fault)
     eval_scale = 1.0 / (1.0 - p_eval) if c.rescale is True and p_eval is not None and p_eval < 1.0 else 1.0
     return Plan(c, faults, eval_fault, natural, m in FREEZING, train_scale, eval_scale, selector, bias,
                 c.gradient == "whole")
-
-
-def _tuple(xs: list[str] | None) -> tuple[str, ...] | None:
-    return tuple(xs) if xs is not None else None
 
 
 # ----------------------------------------------------------------------------------------- per step

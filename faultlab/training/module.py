@@ -61,7 +61,7 @@ class Classifier(L.LightningModule):
         if lr <= 0:
             raise FaultlabError(f"lr={lr} must be > 0")
         if isinstance(fault_aware, dict):  # from a checkpoint's hparams
-            fault_aware = FaultAware(**fault_aware)
+            fault_aware = FaultAware.from_mapping(fault_aware)
         self.plan: Plan | None = fault_aware.plan() if fault_aware is not None else None
         fault_aware = asdict(fault_aware) if fault_aware is not None else None  # hparams hold plain data
         self.save_hyperparameters()  # reads the __init__ locals as they are now
