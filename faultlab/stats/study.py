@@ -124,10 +124,12 @@ def _maps_architecture_table(af: pd.DataFrame, margin: float) -> pd.DataFrame:
 
 def _verdicts(methods: pd.DataFrame, archs: pd.DataFrame, reliability: pd.DataFrame) -> pd.DataFrame:
     rows = [{"comparison": "summary", "sentence": s} for s in fmt.summary_sentences(methods, archs, reliability)]
-    rows += [{"comparison": "reliability", "sentence": s} for s in fmt.reliability_sentences(reliability)]
     rows += [{"comparison": "method", "sentence": s} for s in fmt.method_sentences(methods)]
     rows += [{"comparison": "architecture", "sentence": s} for s in fmt.architecture_sentences(archs)]
-    return pd.DataFrame(rows, columns=["comparison", "sentence"])
+    rows += [{"comparison": "reliability", "sentence": s} for s in fmt.reliability_sentences(reliability)]
+    decided = (" is better than ", " is worse than ", " is equivalent to ")
+    rows.sort(key=lambda r: (r["comparison"] != "summary", not any(d in r["sentence"] for d in decided)))
+    return pd.DataFrame(rows, columns=["comparison", "sentence"])  # page 1: what was decided comes first
 
 
 def study_tables(store: ResultsStore, study: str, *, baseline_method: str = "vanilla", margin: float = 0.01,
