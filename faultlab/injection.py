@@ -189,8 +189,23 @@ def inject(
     finally:
         for handle in handles:
             handle.remove()
-        with signals_deferred():  # a Ctrl-C or SIGTERM here must not leave half-restored weights
-            _write(params, saved)
+        _restore(params, saved)
+
+
+def _restore(params: Mapping[str, Tensor], saved: Mapping[str, Tensor]) -> None:
+    """Write the saved weights back whole even when a Ctrl-C or SIGTERM (raised as KeyboardInterrupt) lands
+    mid-way: signals are held back while writing, one that was already pending is caught and the write
+    repeated (it is idempotent), and the interrupt is re-raised once the weights are whole."""
+    pending: KeyboardInterrupt | None = None
+    while True:
+        try:
+            with signals_deferred():
+                _write(params, saved)
+            break
+        except KeyboardInterrupt as exc:
+            pending = exc
+    if pending is not None:
+        raise pending
 
 
 @contextmanager

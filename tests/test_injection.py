@@ -98,3 +98,25 @@ def test_bn_recalibration_changes_stats_and_preserved_state_restores_them(resnet
         assert not resnet.training
     assert same_state(resnet, before)
     assert all(m.momentum == 0.1 for m in resnet.modules() if isinstance(m, nn.BatchNorm2d))
+
+
+def test_restore_finishes_the_weights_before_an_interrupt_propagates():
+    """A Ctrl-C that lands while the saved weights are written back: the write is completed, then the
+    interrupt is raised (the campaign's weights check never sees a half-restored model)."""
+    from faultlab.injection import _restore
+
+    w = {"a": torch.zeros(3), "b": torch.zeros(3)}
+    saved = {"a": torch.ones(3), "b": torch.full((3,), 2.0)}
+
+    class InterruptOnce(dict):
+        hits = 0
+
+        def __getitem__(self, key):
+            InterruptOnce.hits += 1
+            if InterruptOnce.hits == 2:  # after "a" is written, before "b"
+                raise KeyboardInterrupt
+            return super().__getitem__(key)
+
+    with pytest.raises(KeyboardInterrupt):
+        _restore(InterruptOnce(w), saved)
+    assert torch.equal(w["a"], saved["a"]) and torch.equal(w["b"], saved["b"])
