@@ -59,9 +59,10 @@ def load_run(
 
 
 def check_data(classifier: Classifier, x, y, data_name: str, source: str = "the checkpoint") -> None:
-    """Refuse test data the network was not built for (input shape, labels beyond its classes), with one line,
-    before anything is evaluated or stored; a net without recorded shapes gets a one-sample probe pass."""
-    import torch
+    """Refuse test data the network was not built for, with one line, before anything is evaluated or stored:
+    the input shape recorded in the checkpoint, then :func:`~faultlab.campaign.models.check_fits` (a probe
+    pass; labels within the network's outputs)."""
+    from .models import check_fits
 
     h = classifier.hparams
     want = tuple(int(s) for s in h["input_shape"]) if "input_shape" in h else None
@@ -69,13 +70,4 @@ def check_data(classifier: Classifier, x, y, data_name: str, source: str = "the 
     if want is not None and want != got:
         raise FaultlabError(f"{source} was trained on inputs of shape {want}, but --data {data_name} has {got}; "
                             "pass the data set it was trained on")
-    classes = h.get("num_classes")
-    if classes is not None and len(y) and not y.is_floating_point() and int(y.max()) >= int(classes):
-        raise FaultlabError(f"{source} has {classes} classes, but --data {data_name} has labels up to "
-                            f"{int(y.max())}; pass the data set it was trained on")
-    try:
-        with torch.no_grad():
-            classifier.net.eval()(x[:1])
-    except RuntimeError as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise FaultlabError(f"{source} cannot evaluate --data {data_name} (inputs {got}): {first}") from None
+    check_fits(classifier.net, x, y)
