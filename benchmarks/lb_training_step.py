@@ -1,9 +1,9 @@
-"""Training step of the linear-bottleneck study's members (experiments/linear_bottleneck.yaml) on 1-channel 28x28
-digits: seconds per step (batch 128) per member, vanilla and DropConnect, the projected seconds per epoch of
-mnist5k (3,600 training digits), and where the time of the slowest member's step goes (torch.profiler, by
-operator: forward convs, their backward, BatchNorm, the optimizer, the DropConnect masks).
+"""Training step of the linear-bottleneck study's members (experiments/linear_bottleneck.yaml) on 1-channel
+28x28 digits: seconds per step (batch 32, as the study trains; --batch) per member, vanilla and DropConnect, the
+projected seconds per epoch of mnist5k (3,600 training digits), and where the time of the slowest member's step
+goes (torch.profiler, by operator: forward convs, their backward, BatchNorm, the optimizer, the DropConnect masks).
 
-    python benchmarks/lb_training_step.py [--threads 1] [--steps 8] [--members mini12,plain12,resnet20,mnv2]
+    python benchmarks/lb_training_step.py [--threads 1] [--batch 32] [--steps 8] [--members mini12,resnet20]
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ MEMBERS = {  # label -> (arch, kwargs)
     "mnv2": ("mobilenetv2_cifar", {"width": 0.35}),
 }
 TRAIN_DIGITS = 3600  # mnist5k: 4,000 training digits less the 10 % validation split
-BATCH = 128
 DROPCONNECT = FaultAware("dropconnect", "drop(p=0.3)")
 
 
@@ -45,10 +44,10 @@ def _step(model: Classifier, opt: torch.optim.Optimizer, x: torch.Tensor, y: tor
     opt.step()
 
 
-def seconds_per_step(arch: str, kwargs: dict, fault_aware: FaultAware | None, steps: int) -> float:
+def seconds_per_step(arch: str, kwargs: dict, fault_aware: FaultAware | None, steps: int, batch: int) -> float:
     model = _model(arch, kwargs, fault_aware).train()
     opt = torch.optim.Adam(model.parameters(), lr=0.003)
-    x, y = torch.randn(BATCH, 1, 28, 28), torch.randint(0, 10, (BATCH,))
+    x, y = torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
     for i in range(2):  # warm-up
         _step(model, opt, x, y, i)
     t0 = time.perf_counter()
@@ -57,14 +56,14 @@ def seconds_per_step(arch: str, kwargs: dict, fault_aware: FaultAware | None, st
     return (time.perf_counter() - t0) / steps
 
 
-def profile(arch: str, kwargs: dict, fault_aware: FaultAware | None, steps: int = 4) -> list[dict]:
+def profile(arch: str, kwargs: dict, fault_aware: FaultAware | None, batch: int, steps: int = 4) -> list[dict]:
     """Self CPU time per operator over ``steps`` steps, largest first (top 12)."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
     model = _model(arch, kwargs, fault_aware).train()
     opt = torch.optim.Adam(model.parameters(), lr=0.003)
-    x, y = torch.randn(BATCH, 1, 28, 28), torch.randint(0, 10, (BATCH,))
+    x, y = torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
     _step(model, opt, x, y, 0)
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
         for i in range(steps):
@@ -78,6 +77,7 @@ def profile(arch: str, kwargs: dict, fault_aware: FaultAware | None, steps: int 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1, help="torch threads (a sweep with --workers 2 on 2 cores: 1)")
+    ap.add_argument("--batch", type=int, default=32, help="training batch (experiments/linear_bottleneck.yaml: 32)")
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--members", default=",".join(MEMBERS))
     ap.add_argument("--no-profile", action="store_true")
@@ -91,18 +91,18 @@ def main() -> None:
         params = sum(p.numel() for p in _model(arch, kw, None).parameters())
         row = {"member": label, "params": f"{params:,}"}
         for name, fa in (("vanilla", None), ("dropconnect", DROPCONNECT)):
-            s = seconds_per_step(arch, kw, fa, args.steps)
+            s = seconds_per_step(arch, kw, fa, args.steps, args.batch)
             row[f"{name} ms/step"] = f"{1000 * s:.0f}"
-            row[f"{name} s/epoch"] = f"{s * TRAIN_DIGITS / BATCH:.1f}"
+            row[f"{name} s/epoch"] = f"{s * TRAIN_DIGITS / args.batch:.1f}"
         rows.append(row)
     table = print_table(rows, list(rows[0]))
     slowest = max(rows, key=lambda r: float(r["dropconnect ms/step"]))
-    config = {"threads": args.threads, "steps": args.steps, "batch": BATCH, "slowest": slowest["member"]}
+    config = {"threads": args.threads, "steps": args.steps, "batch": args.batch, "slowest": slowest["member"]}
     if not args.no_profile:
         arch, kw = MEMBERS[slowest["member"]]
         for name, fa in (("vanilla", None), ("dropconnect", DROPCONNECT)):
             print(f"\nwhere the time of a {slowest['member']} {name} step goes (self CPU time, top 12):")
-            prof = profile(arch, kw, fa)
+            prof = profile(arch, kw, fa, args.batch)
             table += f"\n\n{slowest['member']} {name}\n" + print_table(prof, ["operator", "share", "ms/step"])
     print("saved", save("lb_training_step", config, rows, table))
 

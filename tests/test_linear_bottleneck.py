@@ -26,7 +26,10 @@ def test_the_offline_study_grid():
     plans = expand(spec)
     reference = [p for p in plans if p.method.name == "dropconnect-reference"]
     assert {p.label for p in reference} == {"mini-4", "plain-4"}  # methods[].architectures restricts the grid
-    assert len(plans) == 12 * 2 * 5 + 2 * 5
+    dropconnect = {p.label for p in plans if p.method.name == "dropconnect"}
+    assert dropconnect == {"mini-1", "mini-2", "mini-4", "plain-1", "plain-2", "plain-4", "resnet20", "resnet20-lb1",
+                           "resnet20-lb3"}
+    assert len(plans) == (12 + 9 + 2) * 5  # vanilla everywhere, DropConnect on 9, the reference's on the n = 4 pair
     assert len(set(spec.training.seeds)) >= 5
     assert spec.answer is not None and spec.answer.margin == 0.01 and len(spec.answer.pairs) == 6
 
