@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from functools import partial
 
 import lightning as L
 import torch
@@ -67,7 +68,8 @@ def step_seconds(name: str, label: str, steps: int) -> float:
     if fa is not None and fa.get("pool") == -1:
         fa = {**fa, "pool": bs}
     torch.manual_seed(0)
-    model = Classifier(arch=name, arch_kwargs=kw, num_classes=10, input_shape=shape, optimizer="sgd", lr=0.05,
+    model = Classifier(arch=name, arch_kwargs=kw, num_classes=10, input_shape=shape,
+                      optimizer=partial(torch.optim.SGD, lr=0.05, momentum=0.9),
                        fault_aware=FaultAware(**fa) if fa else None, train_seed=0)
     dm = Synthetic(input_shape=shape, n_train=bs * (steps + WARMUP), n_test=bs, batch_size=bs)
     clock = _Clock()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -32,8 +33,9 @@ DROPCONNECT = FaultAware("dropconnect", "drop(p=0.3)")
 
 def _model(arch: str, kwargs: dict, fault_aware: FaultAware | None) -> Classifier:
     torch.manual_seed(0)
-    return Classifier(arch=arch, arch_kwargs=kwargs, num_classes=10, input_shape=(1, 28, 28), optimizer="adam",
-                      lr=0.003, fault_aware=fault_aware, train_seed=0)
+    return Classifier(arch=arch, arch_kwargs=kwargs, num_classes=10, input_shape=(1, 28, 28),
+                      optimizer=partial(torch.optim.Adam, lr=0.003),
+                      fault_aware=fault_aware, train_seed=0)
 
 
 def _step(model: Classifier, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, i: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 import lightning as L
 import torch
@@ -39,7 +40,8 @@ class _Clock(L.Callback):
 def _model(name: str, channels_last: bool) -> Classifier:
     shape, kw, _ = MODELS[name]
     torch.manual_seed(0)
-    return Classifier(arch=name, arch_kwargs=kw, num_classes=10, input_shape=shape, optimizer="sgd", lr=0.05,
+    return Classifier(arch=name, arch_kwargs=kw, num_classes=10, input_shape=shape,
+                      optimizer=partial(torch.optim.SGD, lr=0.05, momentum=0.9),
                       channels_last=channels_last)
 
 

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
     from faultlab.campaign import CampaignResult, CampaignSpec, RunInfo
     from faultlab.campaign.metrics import NamedMetric
-    from faultlab.selector import LayerSelector
     from faultlab.store import ResultsStore
 
 
@@ -92,49 +91,36 @@ def run(
     model: nn.Module,
     data: Any,
     fault: str,
-    rates: Sequence[float],
-    trials: int | Literal["auto"] = 30,
-    seed: int = 0,
+    rates: Sequence[float] = (),
     store: str | Path | ResultsStore | None = None,
     *,
-    layers: LayerSelector | Sequence[str] | None = None,
-    per_layer: bool | Literal["layer", "group"] = False,
     metric: str | Callable | None = None,
     study: str = "default",
     method: str = "vanilla",
     train_seed: int | None = None,
-    bn_recalibration: int = 0,
     train_data: Any = None,
     device: str | None = None,
     batch_size: int = 1000,
-    trials_per_pass: int | None = None,
     progress: Literal["auto", "bar", "lines", "off"] = "off",
+    **campaign: Any,
 ) -> pd.DataFrame:
     """Run a fault campaign of ``model`` on ``data``; return one row per trial (``faultlab export``'s columns).
 
     data: ``(x, y)`` tensors, a DataLoader (any iterable of (x, y) batches), a Dataset, a
     LightningDataModule (its test dataloader) or a ``faultlab campaign --data`` spec (``"tensors:FILE"``).
-    fault: a template with ``{rate}``. rates: values in [0, 1].
-    trials: per rate, or ``"auto"`` (until the 95 % CI half-width of the mean is 0.005). seed: keys every
-    fault map. store: a SQLite path (created, or resumed: stored trials are not rerun) or an open
-    ``ResultsStore``; None keeps the rows in memory. layers: a ``LayerSelector`` or layer kinds
-    (default conv and linear). metric: ``"top5"`` (any ``topK``) or ``fn(outputs[B, C], y[B]) -> [B]``
-    per-sample values, averaged per trial into the ``metric`` column. device: None = the model's.
-    trials_per_pass: fault maps per forward pass (None: as many as pay, see ``auto_trials_per_pass``).
+    fault: a template with ``{rate}``. rates: values in [0, 1]. store: a SQLite path (created, or resumed:
+    stored trials are not rerun) or an open ``ResultsStore``; None keeps the rows in memory.
+    campaign: any ``CampaignSpec`` field, with its defaults: ``trials`` (per rate, or ``"auto"``), ``seed``
+    (keys every fault map), ``layers`` (a ``LayerSelector`` or layer kinds), ``per_layer``, ``equal_count``,
+    ``bn_recalibration`` (needs ``train_data``), ``trials_per_pass``, ``eval_subset``, ...
+    metric: ``"top5"`` (any ``topK``) or ``fn(outputs[B, C], y[B]) -> [B]`` per-sample values, averaged per
+    trial into the ``metric`` column. device: None = the model's.
     """
-    from faultlab.campaign import CampaignSpec
-    from faultlab.selector import LayerSelector
+    from faultlab.campaign import CampaignError, campaign_spec
     from faultlab.store import ResultsStore
 
-    if layers is None:
-        layers = LayerSelector()
-    elif not isinstance(layers, LayerSelector):
-        layers = LayerSelector(tuple(layers))
-    spec = CampaignSpec(fault=fault, rates=list(rates), trials=trials, seed=seed, layers=layers, per_layer=per_layer,
-                        bn_recalibration=bn_recalibration, trials_per_pass=trials_per_pass)
-    if bn_recalibration and train_data is None:
-        from faultlab.campaign import CampaignError
-
+    spec = campaign_spec(fault, rates, **campaign)
+    if spec.bn_recalibration and train_data is None:
         raise CampaignError("bn_recalibration needs train_data (a DataLoader of training batches)")
     model, x, y, named_metric = prepare(model, data, spec, metric, device)  # bad input: nothing is written
     owned = not isinstance(store, ResultsStore)
@@ -148,8 +134,8 @@ def run(
         if owned:
             opened.close()
     mine = frame["campaign_id"] == result.campaign_id
-    if trials != "auto":  # a resumed store may hold more trials of this campaign than asked for now
-        mine &= frame["trial"] < trials
+    if spec.trials != "auto":  # a resumed store may hold more trials of this campaign than asked for now
+        mine &= frame["trial"] < spec.trials
     frame = frame[mine].reset_index(drop=True)
     frame.attrs.update(clean_accuracy=result.clean.accuracy, campaign_id=result.campaign_id)
     return frame

@@ -27,15 +27,13 @@ Stage = Literal["test", "fit"]
 
 
 class FaultCampaign(L.Callback):
-    """A campaign of ``fault`` over ``rates`` (``trials`` each, fault maps keyed by ``seed``) at the end of
-    ``when`` (``"test"``, ``"fit"`` or both); see the module doc."""
+    """A campaign of ``fault`` over ``rates`` at the end of ``when`` (``"test"``, ``"fit"`` or both); ``campaign``
+    takes any ``CampaignSpec`` field with its defaults (``trials``, ``seed``, ``layers``, ``per_layer``, ...)."""
 
     def __init__(
         self,
         fault: str,
-        rates: Sequence[float],
-        trials: int = 30,
-        seed: int = 0,
+        rates: Sequence[float] = (),
         store: str | Path | None = None,
         *,
         when: Stage | Sequence[Stage] = "test",
@@ -47,10 +45,11 @@ class FaultCampaign(L.Callback):
         train_seed: int | None = None,
         batch_size: int = 1000,
         prefix: str = "fault",
+        **campaign: Any,
     ) -> None:
-        from faultlab.campaign import CampaignSpec, validate
+        from faultlab.campaign import campaign_spec, validate
 
-        self.spec = CampaignSpec(fault=fault, rates=list(rates), trials=trials, seed=seed)
+        self.spec = campaign_spec(fault, rates, **campaign)
         validate(self.spec)  # a bad fault or rate fails when the callback is built, not after training
         self.when = {when} if isinstance(when, str) else set(when)
         if not self.when <= {"test", "fit"}:

@@ -3,6 +3,8 @@ gradient conventions, and the moons data seed."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import lightning as L
 import pytest
 import torch
@@ -141,9 +143,7 @@ def test_training_with_mapped_biases_restores_failed_weights_and_biases(gradient
         arch_kwargs={"hidden": [32]},
         num_classes=4,
         input_shape=(16,),
-        lr=0.05,
-        optimizer="adam",
-        weight_decay=0.1,
+        optimizer=partial(torch.optim.Adam, lr=0.05, weight_decay=0.1),
         fault_aware=fa,
         train_seed=0,
     )

@@ -243,15 +243,21 @@ def test_cli_per_layer_equal_count(checkpoint, tmp_path):
         (["--normalize", "[0.5]"], "normalize"),
     ],
 )
-def test_cli_bad_input(checkpoint, tmp_path, extra, message):
+def test_cli_bad_input(checkpoint, tmp_path, extra, message, capsys):
+    """In process, as the CLI's main runs it (a subprocess's exit path is tested by test_cli_campaign_and_export)."""
+    from faultlab.cli import main
+
     store = tmp_path / "r.sqlite"
     base = {"--checkpoint": str(checkpoint), "--data": "synthetic", "--fault": "drop(p={rate})", "--rates": "0.1",
             "--trials": "2", "--store": str(store)}
     for i in range(0, len(extra), 2):
         base[extra[i]] = extra[i + 1]
-    res = faultlab("campaign", *[t for kv in base.items() for t in kv])
-    assert res.returncode == 2, res.stderr
-    assert message in res.stderr and "Traceback" not in res.stderr
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["campaign", *[t for kv in base.items() for t in kv]])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2, err
+    assert message in err and "Traceback" not in err and err.strip().count("\n") == 0
     if store.exists():
         with ResultsStore(store) as s:
             assert s.count_trials() == 0

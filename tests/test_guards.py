@@ -415,7 +415,7 @@ def test_data_seed_option_is_a_recorded_data_seed(capsys, tmp_path):
     ("args", "fragment"),
     [
         (["--trainer.max_epoch", "3"], "did you mean trainer.max_epochs"),
-        (["--model.lrr", "0.1"], "did you mean model.lr"),
+        (["--model.optimiser", "torch.optim.SGD"], "did you mean model.optimizer"),
         (["--confg", "x.yaml"], "did you mean config"),
     ],
 )

@@ -350,3 +350,24 @@ def test_python_call_with_bad_input_raises_one_line_and_writes_nothing(tmp_path)
     with pytest.raises(faultlab.FaultlabError, match="outside"):
         faultlab.run(net, (x, y), fault=FAULT, rates=[2.0], store=tmp_path / "s.sqlite")
     assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_python_call_takes_every_campaign_option_with_the_specs_defaults(tmp_path):
+    """``faultlab.run`` and ``FaultCampaign`` build ``CampaignSpec`` from keyword options: its defaults, any of
+    its fields (here ``eval_subset`` and ``layers`` as kinds), and a misspelled one is one line naming the field."""
+    from dataclasses import fields
+
+    from faultlab.campaign import CampaignError, CampaignSpec
+    from faultlab.lightning import FaultCampaign
+
+    net = small_cnn()
+    x, y = tiny_data(16)
+    default_trials = next(f.default for f in fields(CampaignSpec) if f.name == "trials")
+    df = faultlab.run(net, (x, y), fault=FAULT, rates=[0.1], eval_subset=8, layers=["linear"])
+    assert len(df) == default_trials and (df.n_samples == 8).all()
+    assert FaultCampaign(FAULT, rates=[0.1]).spec == CampaignSpec(fault=FAULT, rates=[0.1])
+    for call in (lambda: faultlab.run(net, (x, y), fault=FAULT, rates=[0.1], trails=3, store=tmp_path / "s.sqlite"),
+                 lambda: FaultCampaign(FAULT, rates=[0.1], trails=3)):
+        with pytest.raises(CampaignError, match="trails: not a campaign option \\(did you mean 'trials'\\?\\)"):
+            call()
+    assert not (tmp_path / "s.sqlite").exists()

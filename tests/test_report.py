@@ -205,3 +205,33 @@ def test_group_comparison_and_equal_count_heatmap(tmp_path):
     assert set(sens[sens.counted]["level"]) == {"K=4", "K=16"}
     summary = render_report(store, "groups", tmp_path / "groups.pdf", **FAST)
     assert "Per-layer sensitivity" in summary.pages and "Per-group comparison between architectures" in summary.pages
+
+
+def test_a_pre_specified_answer_is_page_one(tmp_path):
+    """With an ``answer:`` block, page 1 gives the answer (overall outcome, then one sentence per surface) in place
+    of the secondary verdicts, and its facts list the rates and the equal counts K apart."""
+    store = ResultsStore(tmp_path / "answer.db")
+    rng = np.random.default_rng(1)
+    for variant, drop in (("lb", 0.02), ("plain", 0.20)):
+        for seed in range(4):
+            run = f"r-{variant}-{seed}"
+            store.add_run({"run_id": run, "study": "ans", "architecture": variant, "variant": variant,
+                           "method": "vanilla", "train_seed": seed, "clean_accuracy": 0.9})
+            store.add_campaign({"campaign_id": f"c-{run}", "run_id": run, "fault": FAULT})
+            shift = rng.normal(0, 0.01)
+            rows = [{"campaign_id": f"c-{run}", "run_id": run, "fault": FAULT, "rate": r, "trial": t, "layer": "*",
+                     "accuracy": 0.9 - drop * r / 0.2 + shift + rng.normal(0, 0.005)}
+                    for r in (0.1, 0.2) for t in range(4)]
+            rows += [{"campaign_id": f"c-{run}", "run_id": run, "fault": FAULT, "rate": 8 / 100, "trial": t,
+                      "layer": "fc", "layer_group": "linear", "equal_count": 8,
+                      "accuracy": 0.9 - 0.01 + rng.normal(0, 0.001)} for t in range(4)]
+            store.add_trials(rows)
+    spec = {"answer": {"margin": 0.01, "pairs": [{"variant": "lb", "control": "plain"}], "reference": "no advantage"}}
+    summary = render_report(store, "ans", tmp_path / "ans.pdf", spec=spec, **FAST)
+    first = _flat(PdfReader(summary.path).pages[0].extract_text())
+    assert "the pre-specified pairs, one Holm family" in first
+    assert 'Overall, the reference\'s conclusion ("no advantage") depends on the fault surface' in first
+    assert "every conv and linear layer, equal rate (drop(p={rate})): the bottleneck network loses less in 1 of 1: " \
+           "lb vs plain (vanilla) +" in first
+    assert "K = 8 weights per layer, one layer at a time (drop(p={rate})): equivalent within ±1 pp in 1 of 1" in first
+    assert "rates: 0.1, 0.2" in first and "equal counts: K = 8 faulty weights per layer" in first

@@ -83,6 +83,19 @@ def test_known_effects_give_better_equivalent_and_not_comparable():
     assert (eff.loc[eff["testable"], "pvalue_holm"] >= eff.loc[eff["testable"], "pvalue"]).all()
 
 
+def test_an_open_pair_says_how_many_runs_would_decide_it():
+    """No true effect and 3 runs per arm at a run sd near the margin: inconclusive, and the equivalence runs
+    needed are those of runs_needed at α / (family size)."""
+    from faultlab.stats.recipe import runs_needed
+
+    eff = bottleneck_effects(_trials(effect_all=0.0, runs=3), [("lb", "plain")], margin=0.004)
+    row = eff[eff["surface"].str.startswith("every")].iloc[0]
+    assert row["verdict"] == "inconclusive"
+    m = int(eff["testable"].sum()) * 2
+    assert row["runs_for_equivalence"] == runs_needed(row["sd"], 0.004, paired=False, alpha=0.05 / m,
+                                                      equivalence=True) > 3
+
+
 def test_with_one_run_per_arm_nothing_is_decided():
     eff = bottleneck_effects(_trials(runs=1), [("lb", "plain")], margin=0.01)
     tested = eff[eff["surface"].str.startswith("every")].iloc[0]
@@ -106,5 +119,13 @@ def test_answer_tables_say_the_reference_depends_on_the_surface():
     outcome = {s.split(" (")[0]: o for s, o in zip(out["outcomes"]["surface"], out["outcomes"]["outcome"])}
     assert outcome == {"every conv and linear layer, equal rate": "fails", "depthwise layers only": "not testable",
                        "K = 16 weights per layer, one layer at a time": "holds"}
-    assert len(out["paragraphs"]) == 4 and out["paragraphs"][-1].endswith("depends on the fault surface.")
+    first, *surfaces = out["paragraphs"]
+    assert first.startswith('Overall, the reference\'s conclusion ("no significant advantage") depends on the fault')
+    assert [p.split(":")[0] for p in surfaces] == [  # the whole network first, then equal counts, then groups
+        "every conv and linear layer, equal rate (drop(p={rate}))",
+        "K = 16 weights per layer, one layer at a time (drop(p={rate}))", "depthwise layers only (drop(p={rate}))"]
+    assert "the bottleneck network loses less in 1 of 1: lb vs plain (vanilla) +" in surfaces[0]
+    assert surfaces[0].endswith("Here the reference's conclusion fails.")
+    assert "equivalent within ±1 pp in 1 of 1" in surfaces[1] and surfaces[1].endswith("holds.")
+    assert surfaces[2] == "depthwise layers only (drop(p={rate})): not testable (plain has no trials on this surface)."
     assert list(out["trend"]["x"]) == [1, 2] and out["trend"]["n_runs"].eq(8).all()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from faultlab.cli import main
 from faultlab.store import ResultsStore
 from faultlab.sweep import StudySpecError, expand, load_study, parse_study
 
@@ -122,13 +123,17 @@ def test_dry_run_prints_the_grid(tmp_path):
         ({"methods": [{"name": "x", "fault_aware": {"method": "dropkonnect"}}]}, "methods[0].fault_aware"),
     ],
 )
-def test_bad_specs_are_one_clear_line(tmp_path, change, message):
+def test_bad_specs_are_one_clear_line(tmp_path, change, message, capsys):
+    """In process (the exit path of a subprocess is the malformed-YAML test's): exit 2, one line, nothing written."""
     path = write_spec(tmp_path, **change)
     with pytest.raises(StudySpecError) as err:
         load_study(path)
     assert message in str(err.value)
-    res = sweep(path, "--store", tmp_path / "s.sqlite", "--runs-dir", tmp_path / "runs")
-    assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", str(path), "--store", str(tmp_path / "s.sqlite"), "--runs-dir", str(tmp_path / "runs")])
+    err_text = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and message in err_text and "\n" not in err_text and "Traceback" not in err_text
     assert not (tmp_path / "s.sqlite").exists()
 
 

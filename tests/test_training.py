@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import statistics
+from functools import partial
 from pathlib import Path
 
 import lightning as L
@@ -44,7 +45,8 @@ def _one_thread():
 
 def tiny(fault_aware: FaultAware | None = None, **kw) -> Classifier:
     torch.manual_seed(0)
-    opts = {"arch": "mlp", "arch_kwargs": {"hidden": [32]}, "num_classes": 4, "input_shape": (16,), "lr": 0.05}
+    opts = {"arch": "mlp", "arch_kwargs": {"hidden": [32]}, "num_classes": 4, "input_shape": (16,),
+            "optimizer": partial(torch.optim.Adam, lr=0.05)}
     return Classifier(**{**opts, **kw}, fault_aware=fault_aware, train_seed=0)
 
 
@@ -94,6 +96,24 @@ def test_config_records_method_and_hparams():
     assert model.fault_layers == ["layers.1", "layers.3"]
     again = Classifier(**model.hparams)  # as load_from_checkpoint does: fault_aware comes back as a dict
     assert again.plan == model.plan
+    assert "optimizer" not in model.hparams and "lr_scheduler" not in model.hparams  # callables stay out
+
+
+@pytest.mark.parametrize(("optimizer", "scheduler", "message"), [
+    (partial(torch.optim.Adam, lr=-1.0), None, "model.optimizer / model.lr_scheduler: Invalid learning rate: -1.0"),
+    (torch.optim.Adam, torch.optim.lr_scheduler.CosineAnnealingLR, "missing 1 required positional argument: 'T_max'"),
+])
+def test_bad_optimizer_or_scheduler_is_one_clear_line(optimizer, scheduler, message):
+    with pytest.raises(FaultlabError) as err:
+        trainer(max_steps=1).fit(tiny(optimizer=optimizer, lr_scheduler=scheduler), synthetic())
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_scheduler_steps_once_per_epoch():
+    model = tiny(optimizer=partial(torch.optim.SGD, lr=0.1),
+                 lr_scheduler=partial(torch.optim.lr_scheduler.MultiStepLR, milestones=[1, 2], gamma=0.5))
+    trainer(max_epochs=3).fit(model, synthetic())
+    assert model.trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 2)
 
 
 @pytest.mark.parametrize(
@@ -209,11 +229,12 @@ class _StepRecorder(L.Callback):
     [("stuck_at", "stuck_at(sa0=0.1, sa1=0.1)"),
      ("hw_transform", "chain(quantize(16), programming(sigma=0.05), stuck_at(sa0=0.1, sa1=0.1))")],
 )
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("optimizer", [torch.optim.SGD, torch.optim.Adam])
 def test_weights_on_failed_devices_are_not_updated(method, fault, optimizer):
     """Zero gradient on the failed devices' weights, and unchanged by the step even with momentum,
     Adam moments and weight decay (which move zero-gradient weights): they are restored."""
-    model = tiny(FaultAware(method, fault), optimizer=optimizer, momentum=0.9, weight_decay=0.1)
+    extra = {"momentum": 0.9} if optimizer is torch.optim.SGD else {}
+    model = tiny(FaultAware(method, fault), optimizer=partial(optimizer, lr=0.05, weight_decay=0.1, **extra))
     recorder = _StepRecorder()
     trainer(max_steps=3, callbacks=[recorder]).fit(model, synthetic())
     assert len(recorder.steps) == 3
@@ -308,7 +329,7 @@ EPOCHS = 15  # batch 128, Adam 3e-3: clean accuracy about 0.93 on the 1,000 test
 
 def _mnist_mlp(fault_aware: FaultAware | None, epochs: int, dm: MNIST5k) -> Classifier:
     L.seed_everything(0, verbose=False)
-    model = Classifier(arch="mlp", arch_kwargs={"hidden": [128]}, optimizer="adam", lr=3e-3,
+    model = Classifier(arch="mlp", arch_kwargs={"hidden": [128]}, optimizer=partial(torch.optim.Adam, lr=3e-3),
                        fault_aware=fault_aware, train_seed=0)
     trainer(max_epochs=epochs).fit(model, dm)
     return model.eval()

@@ -8,7 +8,8 @@ _LAZY = {
     "CampaignResult": "engine", "CellSummary": "scopes", "run_campaign": "engine",
     "EvalResult": "evaluation", "evaluate": "evaluation", "evaluate_stacked": "evaluation",
     "trial_correct": "metrics",
-    "CampaignError": "spec", "CampaignSpec": "spec", "RunInfo": "spec", "campaign_id": "spec", "validate": "spec",
+    "CampaignError": "spec", "CampaignSpec": "spec", "campaign_spec": "spec", "RunInfo": "spec",
+    "campaign_id": "spec", "validate": "spec",
 }
 __all__ = sorted(_LAZY)
 

@@ -10,13 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from faultlab import FaultlabError
 from faultlab.selector import LayerSelector
-
-if TYPE_CHECKING:
-    pass
 
 PerLayer = Literal[False, True, "layer", "group"]
 MAX_SEED = 2**63 - 1  # seeds are stored as SQLite INTEGERs and fed to torch.Generator.manual_seed
@@ -85,6 +82,12 @@ class CampaignSpec:
         return None if self.per_layer is False else "layer" if self.per_layer is True else self.per_layer
 
     @property
+    def scope_words(self) -> str:
+        """The scope in words: whole network, per layer or per layer group (and ', equal count')."""
+        words = {None: "whole network", "layer": "per layer", "group": "per layer group"}[self.mode]
+        return words + (", equal count" if self.equal_count is not None else "")
+
+    @property
     def scope(self) -> str:
         base = {None: "all", "layer": "per_layer", "group": "per_group"}.get(self.mode, str(self.per_layer))
         return f"{base}_count" if self.equal_count else base
@@ -103,6 +106,27 @@ class RunInfo:
     checkpoint: str | None = None
     checkpoint_hash: str | None = None
     config: dict = field(default_factory=dict)
+
+
+def campaign_spec(fault: str, rates: Sequence[float] = (), **options: object) -> CampaignSpec:
+    """A ``CampaignSpec`` from keyword options (``faultlab.run``, ``FaultCampaign``): the defaults are the
+    dataclass's, ``layers`` may be a list of layer kinds, and an unknown option is one CampaignError line
+    with the closest field (``trails`` -> ``trials``)."""
+    import difflib
+    from dataclasses import fields
+
+    names = [f.name for f in fields(CampaignSpec) if f.name not in ("fault", "rates")]
+    for k in options:
+        if k not in names:
+            close = difflib.get_close_matches(k, names, n=1)
+            raise CampaignError(f"{k}: not a campaign option{f' (did you mean {close[0]!r}?)' if close else ''}; "
+                                f"allowed: {', '.join(names)}")
+    layers = options.get("layers")
+    if layers is not None and not isinstance(layers, LayerSelector):
+        options["layers"] = LayerSelector(tuple(layers))  # type: ignore[arg-type]
+    elif "layers" in options and layers is None:
+        del options["layers"]
+    return CampaignSpec(fault=fault, rates=list(rates), **options)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------ validation

@@ -91,6 +91,16 @@ def explain(message: str, parser, prog: str) -> str:
     return f"{text}{' (' + '; '.join(hints) + ')' if hints else ''}; see '{prog} --help'"
 
 
+def build(config: dict) -> FaultlabCLI:
+    """Model, data module and trainer from a ``faultlab fit`` config, built as ``faultlab fit --config`` builds
+    them (seed, links, instantiation) but not run and with no config file written (the sweep trains with it)."""
+    from unittest import mock
+
+    with mock.patch.object(sys, "argv", sys.argv[:1]):  # the config is the whole input (no sys.argv warning)
+        return FaultlabCLI(Classifier, TensorDataModule, subclass_mode_data=True, args=config, run=False,
+                           save_config_callback=None, auto_configure_optimizers=False)
+
+
 def lightning_main(args: list[str] | None = None) -> FaultlabCLI:
     return FaultlabCLI(
         Classifier,

@@ -60,9 +60,11 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
         doc = Doc(part, study)
         doc.missing += tables["missing"]["missing"].tolist()
         try:
-            title_page(doc, df, spec, verdicts, str(store.path))
+            answer = None
             if spec and spec.get("answer"):
                 answer = answer_tables(df, spec["answer"], fraction=fraction, n_resamples=n_resamples, seed=seed)
+            title_page(doc, df, spec, verdicts, str(store.path), answer=answer["paragraphs"] if answer else None)
+            if answer:
                 answer_pages(doc, answer, question(df, spec))
             accuracy_pages(doc, tables["curves"], style, n_resamples)
             if not af.empty:

@@ -39,13 +39,20 @@ def question(df: pd.DataFrame, spec: dict | None) -> str:
     return f"How well does {methods[0]}-trained {variants[0]} tolerate {faults}?"
 
 
-def title_page(doc: Doc, df: pd.DataFrame, spec: dict | None, sentences: list[str], store_path: str) -> None:
+def title_page(doc: Doc, df: pd.DataFrame, spec: dict | None, sentences: list[str], store_path: str,
+               answer: list[str] | None = None) -> None:
+    """The question, its answer (``answer``: the spec's pre-specified answer, else the report's verdict
+    ``sentences``), and the study's facts."""
     fig = doc.page(f"Fault-tolerance report: {doc.study}")
     q = textwrap.wrap(question(df, spec), 100)
     fig.text(0.05, 0.86, "\n".join(q), size=13, style="italic", va="top")
     y = 0.86 - 0.03 * len(q) - 0.04
-    fig.text(0.05, y, "Answer (recipe level: training runs are the replicates; one Holm family over every verdict):",
-             size=10, weight="bold", va="top")
+    heading = ("Answer (recipe level: training runs are the replicates; the pre-specified pairs, one Holm family):"
+               if answer else
+               "Answer (recipe level: training runs are the replicates; one Holm family over every verdict):")
+    fig.text(0.05, y, heading, size=10, weight="bold", va="top")
+    if answer:
+        sentences = answer
     y -= 0.04
     shown = 0
     for s in sentences or ["No comparison could be computed (see the pages that follow)."]:
@@ -57,21 +64,34 @@ def title_page(doc: Doc, df: pd.DataFrame, spec: dict | None, sentences: list[st
         y -= step
         shown += 1
     if sentences and shown < len(sentences):
-        fig.text(0.05, y, f"… and {len(sentences) - shown} more comparisons: see the comparison tables.", size=9,
-                 va="top", style="italic")
+        more = "parts of the answer: see the next page" if answer else "comparisons: see the comparison tables"
+        fig.text(0.05, y, f"… and {len(sentences) - shown} more {more}.", size=9, va="top", style="italic")
+    elif answer:
+        fig.text(0.05, y, "Every other comparison (methods, unmatched architectures) is a secondary family: see the "
+                 "comparison tables.", size=9, va="top", style="italic")
     facts = [
         ("date", date.today().isoformat()),
         ("runs", f"{df['run_id'].nunique()} ({fmt.plural(df['variant'].nunique(), 'variant')} × "
                  f"{fmt.plural(df['method'].nunique(), 'method')})"),
         ("trials", f"{len(df):,}"),
         ("fault models", ", ".join(sorted(df["fault"].unique()))),
-        ("rates", ", ".join(f"{r:g}" for r in sorted(df["rate"].unique()))),
+        *_cells(df),
         ("store", store_path),
     ]
     for i, (k, v) in enumerate(facts):
         fig.text(0.05, FACTS_TOP - 0.025 * i, f"{k}:", size=9, weight="bold", va="top")
         fig.text(0.16, FACTS_TOP - 0.025 * i, v, size=9, va="top")
     doc.save(fig)
+
+
+def _cells(df: pd.DataFrame) -> list[tuple[str, str]]:
+    """The facts' rates (of rate campaigns) and equal counts K (whose rows carry K / weights as their rate)."""
+    counts = df["equal_count"].fillna(0).astype(int) if "equal_count" in df else pd.Series(0, index=df.index)
+    out = [("rates", ", ".join(f"{r:g}" for r in sorted(df.loc[counts == 0, "rate"].unique())) or "none")]
+    if (counts > 0).any():
+        out.append(("equal counts", ", ".join(f"K = {k}" for k in sorted(counts[counts > 0].unique()))
+                    + " faulty weights per layer"))
+    return out
 
 
 def _span(counts: pd.DataFrame | pd.Series) -> str:
@@ -86,7 +106,9 @@ def _span(counts: pd.DataFrame | pd.Series) -> str:
 def methods_paragraphs(df: pd.DataFrame, campaigns: list[dict], *, baseline: str, margin: float, fraction: float,
                        n_resamples: int, seed: int, spec: dict | None, meta: dict | None) -> list[str]:
     """The methods text, generated from the stored grid, the report options and ``meta``."""
-    rates = df.groupby("fault")["rate"].unique()
+    counted = df["equal_count"].fillna(0).astype(int) > 0 if "equal_count" in df else pd.Series(False, index=df.index)
+    rates = df[~counted].groupby("fault")["rate"].unique()
+    counts = df[counted].groupby("fault")["equal_count"].unique()
     per_cell = df.groupby(["run_id", "fault", "layer", "rate"]).size().groupby(level="layer").agg(["min", "max"])
     whole = per_cell.loc[["*"]] if "*" in per_cell.index else per_cell.iloc[:0]
     single = per_cell.drop(index="*", errors="ignore")
@@ -101,6 +123,8 @@ def methods_paragraphs(df: pd.DataFrame, campaigns: list[dict], *, baseline: str
         f"• Training seeds: {', '.join(str(s) for s in sorted(df['train_seed'].dropna().unique()))} "
         f"({_span(seeds)} per variant · method).",
         *[f"• Fault model {f}: rates {', '.join(f'{r:g}' for r in sorted(r_))}." for f, r_ in rates.items()],
+        *[f"• Fault model {f}: K = {', '.join(str(int(k)) for k in sorted(k_))} faulty weights per layer (equal "
+          "count; stored rate K / weights in scope)." for f, k_ in counts.items()],
         f"• Trials per cell (run × fault × rate), whole model: {_span(whole)}; {len(df):,} trials in all.",
     ]
     if layers:

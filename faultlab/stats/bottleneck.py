@@ -17,13 +17,14 @@ at ±margin; estimate > 0 means the variant loses less accuracy. One Holm family
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from .compare import holm
-from .recipe import compare_recipes
+from .recipe import compare_recipes, runs_needed
 
 __all__ = ["surface_of", "run_losses", "bottleneck_effects", "reference_outcome", "surface_outcomes"]
 
@@ -109,7 +110,7 @@ def bottleneck_effects(trials: pd.DataFrame, pairs: Sequence[tuple[str, str]], *
                     "rates": g["rates"].iloc[0], "loss_variant": a.mean(), "loss_control": b.mean()}
             absent = [name for name, s in ((variant, a), (control, b)) if s.empty]
             if absent:
-                rows.append({**head, "n_a": len(a), "n_b": len(b), "testable": False,
+                rows.append({**head, "n_a": len(a), "n_b": len(b), "testable": False, "absent": absent[0],
                              "status": f"not comparable: {absent[0]} has no trials on this surface"})
                 continue
             res = compare_recipes(a, b, margin=margin, level=1 - alpha, paired=False)
@@ -123,8 +124,15 @@ def bottleneck_effects(trials: pd.DataFrame, pairs: Sequence[tuple[str, str]], *
     tp = np.where(ok, out.get("tost_pvalue", np.nan), np.nan)
     adj = holm(np.concatenate([p, tp]))
     out["pvalue_holm"], out["tost_pvalue_holm"] = adj[: len(out)], adj[len(out):]
-    out["family"] = f"Holm over the answer's {int(np.sum(~np.isnan(adj)))} tests (difference and TOST)"
+    m = int(np.sum(~np.isnan(adj)))
+    out["family"] = f"Holm over the answer's {m} tests (difference and TOST)"
     out["verdict"] = [_verdict(r, alpha) for _, r in out.iterrows()]
+    # what would decide an open pair: runs per arm for a TOST at ±margin with 80 % power when the true effect
+    # is 0, at the run-level sd seen here, and α/m (Holm's first step: a bound for the whole family)
+    sd = out["sd"] if "sd" in out else pd.Series(np.nan, index=out.index)
+    out["runs_for_equivalence"] = [
+        runs_needed(float(v), margin, paired=False, alpha=alpha / max(m, 1), equivalence=True) if t else math.nan
+        for v, t in zip(sd, ok)]
     return out
 
 
@@ -142,13 +150,21 @@ def reference_outcome(verdicts: Sequence[str]) -> str:
     return "not shown"
 
 
+def _by_surface(effects: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Effects grouped by surface: the whole network first, then equal-count surfaces, then layer groups."""
+    def order(surface: str) -> tuple[int, str]:
+        return (0 if surface.startswith("every") else 1 if surface.startswith("K =") else 2, surface)
+
+    groups = dict(list(effects.groupby("surface", sort=False)))
+    return [(s, groups[s]) for s in sorted(groups, key=order)]
+
+
 def surface_outcomes(effects: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The reference conclusion per (surface, method) and overall: ``holds``/``fails``/``not shown`` when every
-    surface agrees, else ``depends on the fault surface``."""
+    """The reference conclusion per surface (over its methods and pairs) and overall: ``holds``/``fails``/``not
+    shown`` when every testable surface agrees, else ``depends on the fault surface``."""
     if effects.empty:
-        return pd.DataFrame(columns=["surface", "method", "outcome"]), "not testable"
-    rows = [{"surface": s, "method": m, "outcome": reference_outcome(list(g["verdict"]))}
-            for (s, m), g in effects.groupby(["surface", "method"], sort=True)]
+        return pd.DataFrame(columns=["surface", "outcome"]), "not testable"
+    rows = [{"surface": s, "outcome": reference_outcome(list(g["verdict"]))} for s, g in _by_surface(effects)]
     table = pd.DataFrame(rows)
     found = set(table["outcome"]) - {"not testable"}
     overall = found.pop() if len(found) == 1 else ("depends on the fault surface" if found else "not testable")
@@ -177,29 +193,59 @@ def _pp(v: float) -> str:
     return f"{v * 100:+.2f} pp"
 
 
+def _named(rows: pd.DataFrame) -> str:
+    return "; ".join(f"{r['variant']} vs {r['control']} ({r['method']}) {_pp(r['estimate'])} "
+                     f"[{r['ci_low'] * 100:+.1f}, {r['ci_high'] * 100:+.1f}]" for _, r in rows.iterrows())
+
+
+def _why_untested(rows: pd.DataFrame) -> str:
+    """``plain-1, plain-2 and resnet20 have no trials here`` (an arm without the surface's layers), and any other
+    reason (too few runs) once."""
+    absent = rows["absent"].dropna().unique().tolist() if "absent" in rows else []
+    other = sorted(set(rows.loc[rows.get("absent", pd.Series(index=rows.index)).isna(), "status"]))
+    said = [f"{', '.join(absent)} {'has' if len(absent) == 1 else 'have'} no trials on this surface"] if absent else []
+    return "; ".join(said + other)
+
+
+def _surface_sentence(surface: str, g: pd.DataFrame, outcome: str, margin: float) -> str:
+    """One sentence per surface: the decided comparisons with effect and CI, how many stay open and what would
+    decide them, why a pair is not tested, and whether the reference conclusion holds there."""
+    tested = g[g["testable"].astype(bool)]
+    if tested.empty:
+        return f"{surface}: not testable ({_why_untested(g)})."
+    parts = []
+    for verdict, words in (("better", "the bottleneck network loses less"), ("worse", "it loses more"),
+                           ("equivalent", f"equivalent within ±{margin * 100:g} pp")):
+        rows = tested[tested["verdict"] == verdict]
+        if len(rows):
+            parts.append(f"{words} in {len(rows)} of {len(tested)}: {_named(rows)}")
+    open_ = tested[tested["verdict"] == "inconclusive"]
+    if len(open_):
+        need = open_["runs_for_equivalence"].replace(math.inf, np.nan).dropna() if "runs_for_equivalence" in open_ \
+            else pd.Series(dtype=float)
+        lo, hi = int(open_["n_a"].min()), int(open_["n_a"].max())
+        runs = f"{lo}" if lo == hi else f"{lo}-{hi}"
+        decide = (f"; a ±{margin * 100:g} pp equivalence verdict would need a median of {int(need.median())} runs "
+                  "per arm at the spread seen" if len(need) else "")
+        parts.append(f"inconclusive in {len(open_)} of {len(tested)} ({runs} runs per arm{decide})")
+    skipped = g[~g["testable"].astype(bool)]
+    if len(skipped):
+        parts.append(f"{len(skipped)} not tested ({_why_untested(skipped)})")
+    return f"{surface}: " + "; ".join(parts) + f". Here the reference's conclusion {outcome}."
+
+
 def answer_paragraphs(effects: pd.DataFrame, outcomes: pd.DataFrame, overall: str, *, reference: str | None,
                       margin: float) -> list[str]:
-    """One generated paragraph per (surface, method): every pair's effect, CI, Holm TOST p and verdict, then
-    whether the reference conclusion holds there; last, the overall outcome."""
+    """The answer: first the overall outcome, then one sentence per fault surface (decided comparisons with
+    effect and CI, open ones with what would decide them, and whether the reference conclusion holds there)."""
     if effects.empty:
         return ["No pair of the answer has trials: run the study first."]
-    out = []
     what = f'the reference\'s conclusion ("{reference}")' if reference else "\"no significant advantage\""
-    for (surface, method), g in effects.groupby(["surface", "method"], sort=True):
-        parts = []
-        for _, r in g.iterrows():
-            if not r["testable"]:
-                parts.append(f"{r['variant']} vs {r['control']}: {r['status']}")
-                continue
-            parts.append(
-                f"{r['variant']} vs {r['control']}: {_pp(r['estimate'])} "
-                f"[{r['ci_low'] * 100:+.2f}, {r['ci_high'] * 100:+.2f}], {int(r['n_a'])} vs {int(r['n_b'])} runs, "
-                f"Holm p = {r['pvalue_holm']:.3g}, Holm TOST p = {r['tost_pvalue_holm']:.3g}: {r['verdict']}")
-        outcome = outcomes.loc[(outcomes["surface"] == surface) & (outcomes["method"] == method), "outcome"].iloc[0]
-        out.append(f"{method}-trained, faults on {surface}. Effect of the bottleneck on the run-mean accuracy loss "
-                   f"(variant - control; > 0: the variant loses less; 95 % CI; TOST at ±{margin * 100:g} pp): "
-                   + "; ".join(parts) + f". Here {what} {outcome}.")
-    out.append(f"Overall, {what} {overall}.")
+    out = [f"Overall, {what} {overall}. Effect = variant - control in run-mean accuracy loss, > 0: the bottleneck "
+           f"network loses less; 95 % CI over training runs; Holm over the answer's tests."]
+    for surface, g in _by_surface(effects):
+        outcome = outcomes.loc[outcomes["surface"] == surface, "outcome"].iloc[0]
+        out.append(_surface_sentence(surface, g, outcome, margin))
     return out
 
 

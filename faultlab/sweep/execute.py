@@ -16,6 +16,7 @@ from faultlab.campaign.spec import CampaignSpec
 from faultlab.data import build_data
 from faultlab.store import ResultsStore
 
+from .fit import fit_config
 from .grid import RunPlan
 from .spec import StudySpec
 
@@ -65,26 +66,17 @@ def is_complete(store: ResultsStore, plan: RunPlan, spec: StudySpec) -> bool:
     return n is not None and store.count_trials(run_id=plan.run_id) >= n
 
 
-def train(plan: RunPlan, spec: StudySpec, ckpt: Path) -> None:
-    """Train the run deterministically and write its checkpoint atomically (a kill leaves no partial file)."""
-    import lightning as L
-
-    from faultlab.training import Classifier
+def train(plan: RunPlan, runs_dir: str | Path, ckpt: Path) -> None:
+    """Train the run deterministically, through the same LightningCLI construction as ``faultlab fit`` (from
+    ``fit_config``), and write its checkpoint atomically (a kill leaves no partial file)."""
+    from faultlab.commands.train import build
 
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)  # one line per run comes from the sweep instead
-    L.seed_everything(plan.seed, verbose=False)
-    t = spec.training
-    dm = build_data(spec.data.name, **data_options(spec, plan))
-    model = Classifier(arch=plan.arch.arch, arch_kwargs=plan.arch.kwargs, num_classes=dm.num_classes,
-                       input_shape=dm.input_shape, optimizer=t.optimizer, lr=t.lr,
-                       fault_aware=plan.method.fault_aware, train_seed=plan.seed, **t.options)
-    kwargs = {"max_epochs": t.epochs, "accelerator": "auto", "devices": 1, "deterministic": True, "logger": False,
-              "enable_checkpointing": False, "enable_progress_bar": False, "enable_model_summary": False,
-              "limit_val_batches": 0, **t.trainer}
-    trainer = L.Trainer(**kwargs)
+    cli = build(fit_config(plan.config, str(Path(runs_dir) / CACHE)))
+    trainer = cli.trainer
     try:
-        trainer.fit(model, dm)
+        trainer.fit(cli.model, cli.datamodule)
     except SystemExit as exc:  # Lightning turns Ctrl-C into sys.exit(1); keep it an interrupt (no checkpoint)
         if trainer.interrupted:
             raise (exc.__context__ if isinstance(exc.__context__, KeyboardInterrupt) else KeyboardInterrupt()) from None
@@ -114,7 +106,7 @@ def execute(plan: RunPlan, spec: StudySpec, store_path: str, runs_dir: str, thre
     ckpt = checkpoint_path(plan, runs_dir)
     trained = not ckpt.is_file()
     if trained:
-        train(plan, spec, ckpt)
+        train(plan, runs_dir, ckpt)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     classifier = load_classifier(str(ckpt), map_location=device)
     dm = build_data(spec.data.name, eval_subset=spec.data.eval_subset, **data_options(spec, plan))

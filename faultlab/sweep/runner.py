@@ -33,8 +33,7 @@ class StudySummary:
 
 def _describe(c) -> str:
     cells = f"K = {', '.join(map(str, c.equal_count))} faulty weights" if c.equal_count else f"{len(c.rates)} rates"
-    scope = {False: "", True: ", per layer", "layer": ", per layer", "group": ", per layer group"}[c.per_layer]
-    return f"{c.fault} at {cells} x {c.trials} trials{scope}"
+    return f"{c.fault} at {cells} x {c.trials} trials ({c.scope_words})"
 
 
 def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=None) -> tuple[int, int | None]:

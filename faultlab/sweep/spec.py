@@ -97,8 +97,7 @@ class StudySpec:
 def _campaign_key(c: CampaignSpec) -> str:
     """What must be unique among a study's campaigns: the fault template within one scope (the store keeps
     one setting per (run, fault, scope))."""
-    mode = {False: "whole network", True: "per layer", "layer": "per layer", "group": "per group"}.get(c.per_layer)
-    return f"{c.fault} ({mode}{', equal count' if c.equal_count is not None else ''})"
+    return f"{c.fault} ({c.scope_words})"
 
 
 DATA_KEYS_SET_BY_THE_STUDY = {"eval_subset": "data.eval_subset"}
@@ -130,25 +129,23 @@ def _validate_data(data: DataSpec) -> None:
         raise StudySpecError(f"data.options: {err}") from None
 
 
-SET_BY_THE_STUDY = {"arch", "arch_kwargs", "num_classes", "input_shape", "optimizer", "lr", "fault_aware",
-                    "train_seed"}
-
-
 def _validate_training(t: TrainingSpec) -> None:
-    """Classifier options and Trainer kwargs against their signatures (Lightning is imported only if given)."""
+    """The optimizer name, ``training.options`` (``fit.TRAINING_OPTIONS``) and Trainer kwargs (Lightning is
+    imported only if some are given)."""
+    from .fit import OPTIMIZERS, SCHEDULERS, TRAINING_OPTIONS
+
     if t.epochs < 1:
         raise StudySpecError(f"training.epochs: {t.epochs}; allowed: a positive integer")
     if not t.lr > 0 or math.isinf(t.lr):
         raise StudySpecError(f"training.lr: {t.lr}; allowed: a positive number")
-    if t.options:
-        from faultlab.training import Classifier
-
-        taken = sorted(SET_BY_THE_STUDY & set(t.options))
-        if taken:
-            raise StudySpecError(f"training.options.{taken[0]}: set by the study (architectures, methods, "
-                                 "training.lr/optimizer/seeds), not an option")
-        unknown_keys("training.options", t.options,
-                      [a for a in _parameters(Classifier.__init__) if a not in SET_BY_THE_STUDY])
+    if t.optimizer not in OPTIMIZERS:
+        raise StudySpecError(f"training.optimizer: {t.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+    if "lr" in t.options or "optimizer" in t.options:
+        raise StudySpecError("training.options: set lr and optimizer as training.lr / training.optimizer")
+    unknown_keys("training.options", t.options, list(TRAINING_OPTIONS))
+    if t.options.get("scheduler", "none") not in SCHEDULERS:
+        raise StudySpecError(f"training.options.scheduler: {t.options['scheduler']!r}; "
+                             f"allowed: {', '.join(SCHEDULERS)}")
     if t.trainer:
         import lightning as L
 
