@@ -198,6 +198,12 @@ def _named(rows: pd.DataFrame) -> str:
                      f"[{r['ci_low'] * 100:+.1f}, {r['ci_high'] * 100:+.1f}]" for _, r in rows.iterrows())
 
 
+def _says(outcome: str) -> str:
+    """An outcome as a predicate: ``fails``, ``holds``, ``depends on …``, ``is not shown (…)``, ``is not testable``."""
+    return {"not shown": "is not shown (neither refuted nor shown equivalent)",
+            "not testable": "is not testable"}.get(outcome, outcome)
+
+
 def _why_untested(rows: pd.DataFrame) -> str:
     """``plain-1, plain-2 and resnet20 have no trials here`` (an arm without the surface's layers), and any other
     reason (too few runs) once."""
@@ -231,7 +237,7 @@ def _surface_sentence(surface: str, g: pd.DataFrame, outcome: str, margin: float
     skipped = g[~g["testable"].astype(bool)]
     if len(skipped):
         parts.append(f"{len(skipped)} not tested ({_why_untested(skipped)})")
-    return f"{surface}: " + "; ".join(parts) + f". Here the reference's conclusion {outcome}."
+    return f"{surface}: " + "; ".join(parts) + f". Here the reference's conclusion {_says(outcome)}."
 
 
 def answer_paragraphs(effects: pd.DataFrame, outcomes: pd.DataFrame, overall: str, *, reference: str | None,
@@ -241,8 +247,8 @@ def answer_paragraphs(effects: pd.DataFrame, outcomes: pd.DataFrame, overall: st
     if effects.empty:
         return ["No pair of the answer has trials: run the study first."]
     what = f'the reference\'s conclusion ("{reference}")' if reference else "\"no significant advantage\""
-    out = [f"Overall, {what} {overall}. Effect = variant - control in run-mean accuracy loss, > 0: the bottleneck "
-           f"network loses less; 95 % CI over training runs; Holm over the answer's tests."]
+    out = [f"Overall, {what} {_says(overall)}. Effect = variant - control in run-mean accuracy loss, > 0: the "
+           "bottleneck network loses less; 95 % CI over training runs; Holm over the answer's tests."]
     for surface, g in _by_surface(effects):
         outcome = outcomes.loc[outcomes["surface"] == surface, "outcome"].iloc[0]
         out.append(_surface_sentence(surface, g, outcome, margin))
