@@ -84,9 +84,14 @@ def title_page(doc: Doc, df: pd.DataFrame, spec: dict | None, sentences: list[st
     doc.save(fig)
 
 
+def _equal_counts(df: pd.DataFrame) -> pd.Series:
+    """K per row: > 0 for equal-count rows (whose rate is K / weights in scope), 0 for rate rows."""
+    return df["equal_count"].fillna(0).astype(int) if "equal_count" in df else pd.Series(0, index=df.index)
+
+
 def _cells(df: pd.DataFrame) -> list[tuple[str, str]]:
     """The facts' rates (of rate campaigns) and equal counts K (whose rows carry K / weights as their rate)."""
-    counts = df["equal_count"].fillna(0).astype(int) if "equal_count" in df else pd.Series(0, index=df.index)
+    counts = _equal_counts(df)
     out = [("rates", ", ".join(f"{r:g}" for r in sorted(df.loc[counts == 0, "rate"].unique())) or "none")]
     if (counts > 0).any():
         out.append(("equal counts", ", ".join(f"K = {k}" for k in sorted(counts[counts > 0].unique()))
@@ -106,7 +111,7 @@ def _span(counts: pd.DataFrame | pd.Series) -> str:
 def methods_paragraphs(df: pd.DataFrame, campaigns: list[dict], *, baseline: str, margin: float, fraction: float,
                        n_resamples: int, seed: int, spec: dict | None, meta: dict | None) -> list[str]:
     """The methods text, generated from the stored grid, the report options and ``meta``."""
-    counted = df["equal_count"].fillna(0).astype(int) > 0 if "equal_count" in df else pd.Series(False, index=df.index)
+    counted = _equal_counts(df) > 0
     rates = df[~counted].groupby("fault")["rate"].unique()
     counts = df[counted].groupby("fault")["equal_count"].unique()
     per_cell = df.groupby(["run_id", "fault", "layer", "rate"]).size().groupby(level="layer").agg(["min", "max"])

@@ -207,10 +207,10 @@ def _says(outcome: str) -> str:
 def _why_untested(rows: pd.DataFrame) -> str:
     """``plain-1, plain-2 and resnet20 have no trials here`` (an arm without the surface's layers), and any other
     reason (too few runs) once."""
-    absent = rows["absent"].dropna().unique().tolist() if "absent" in rows else []
-    other = sorted(set(rows.loc[rows.get("absent", pd.Series(index=rows.index)).isna(), "status"]))
-    said = [f"{', '.join(absent)} {'has' if len(absent) == 1 else 'have'} no trials on this surface"] if absent else []
-    return "; ".join(said + other)
+    absent = rows["absent"] if "absent" in rows else pd.Series(np.nan, index=rows.index)
+    names = absent.dropna().unique().tolist()
+    said = [f"{', '.join(names)} {'has' if len(names) == 1 else 'have'} no trials on this surface"] if names else []
+    return "; ".join(said + sorted(set(rows.loc[absent.isna(), "status"])))
 
 
 def _surface_sentence(surface: str, g: pd.DataFrame, outcome: str, margin: float) -> str:
@@ -227,8 +227,7 @@ def _surface_sentence(surface: str, g: pd.DataFrame, outcome: str, margin: float
             parts.append(f"{words} in {len(rows)} of {len(tested)}: {_named(rows)}")
     open_ = tested[tested["verdict"] == "inconclusive"]
     if len(open_):
-        need = open_["runs_for_equivalence"].replace(math.inf, np.nan).dropna() if "runs_for_equivalence" in open_ \
-            else pd.Series(dtype=float)
+        need = open_["runs_for_equivalence"].replace(math.inf, np.nan).dropna()
         lo, hi = int(open_["n_a"].min()), int(open_["n_a"].max())
         runs = f"{lo}" if lo == hi else f"{lo}-{hi}"
         decide = (f"; a ±{margin * 100:g} pp equivalence verdict would need a median of {int(need.median())} runs "
