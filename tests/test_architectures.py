@@ -302,3 +302,21 @@ def test_mlp_784_128_10_by_name():
     assert net.variant == "mlp-784-128-10" and n_params(net) == 101_770
     assert select_layers(net) == ["layers.1", "layers.3"]
     assert n_params(architectures.build("mlp", hidden=[300, 100])) == 266_610
+
+
+@pytest.mark.parametrize(("name", "kwargs", "label"), [
+    ("mini_mobilenet", {"stem_channels": 16, "head": "pool"}, "mini_mobilenet-1x(8,1,6)-pool-stem16"),
+    ("mini_mobilenet", {"blocks": [(4, 1, 6), (8, 2, 1)], "expand_conv": True},
+     "mini_mobilenet-(4,1,6)+(8,2,1)-expandconv"),
+    ("plain_cnn", {"n": 2, "width": 4, "head": "pool", "shortcut": True}, "plain_cnn-2x4-shortcut-pool"),
+    ("mlp", {"hidden": [32, 16], "activation": "tanh", "bias": False}, "mlp-784-32-16-10-tanh-nobias"),
+    ("moons_net", {"hidden": 5}, "moons_net-2-5-1"),
+    ("mobilenetv2_cifar", {"width": 0.35}, "mobilenetv2_cifar-w0.35"),
+    ("lenet5", {"conv_bias": True}, "lenet5-convbias"),
+    ("resnet32", {"bottlenecks": ["s3b5c1e4"], "bottleneck_depthwise": False}, "resnet32-lb[s3b5c1e4]-dense"),
+])
+def test_labels_say_each_non_default_option_and_build_the_same_network(name, kwargs, label):
+    net = architectures.build(name, **kwargs)
+    again = architectures.build(label)
+    assert net.variant == again.variant == label
+    assert [p.shape for p in net.parameters()] == [p.shape for p in again.parameters()]
