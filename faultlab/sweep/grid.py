@@ -31,11 +31,6 @@ class RunPlan:
     def config(self) -> dict:
         return json.loads(self.config_json)
 
-    @property
-    def run_id(self) -> str:
-        """Rows of this run in this study (the same trained model in another study gets new rows)."""
-        return f"{fault_seed(self.study, self.config_hash):016x}"
-
     def describe(self) -> str:
         return f"{self.label} / {self.method.name} / seed {self.seed}"
 
