@@ -210,6 +210,7 @@ def test_torchvision_data_sets_by_name_fail_offline_in_one_line(tmp_path, capsys
 
 @pytest.mark.parametrize(("model", "expected"), [
     ("resnet2", "did you mean resnet32"),
+    ("resnet18", "did you mean torchvision:resnet18 or timm:resnet18?"),  # a bare library name
     ("torchvision:resnet81", "did you mean torchvision:resnet18"),
     ("timm:test_resnte", "did you mean timm:test_resnet"),
     ("own_models:smal_cnn", "has no 'smal_cnn'"),

@@ -58,7 +58,7 @@ def expand(spec: StudySpec) -> list[RunPlan]:
     dm_cls = DATASETS[spec.data.name]
     plans = []
     for arch in spec.architectures:
-        probe = dm_cls(**{k: v for k, v in spec.data.options.items() if k == "input_shape"})
+        probe = dm_cls(**{k: v for k, v in spec.data.options.items() if k in ("input_shape", "num_classes")})
         label = arch.name or _variant(arch.arch, json.dumps(arch.kwargs, sort_keys=True), probe.num_classes,
                                       tuple(probe.input_shape))
         for method in spec.methods:

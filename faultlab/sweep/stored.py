@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
+from faultlab import FaultlabError
 from faultlab.campaign.identity import IdentityError, differences, shown, store_name
 from faultlab.store import ResultsStore
 
 from .grid import RunPlan
-from .spec import StudySpec
+from .spec import StudySpec, StudySpecError, load_study
 
 FIX = "use a new study name or a new --store"
 
@@ -29,6 +31,26 @@ FIX = "use a new study name or a new --store"
 def study_record(spec: StudySpec) -> dict[str, Any]:
     """The full resolved spec as plain JSON data (what the store keeps, and the report shows)."""
     return json.loads(json.dumps(dataclasses.asdict(spec), default=str))
+
+
+def read_spec(path: str | Path) -> dict[str, Any]:
+    """A study spec file as the store keeps specs (:func:`study_record`); a file that does not load as a spec
+    of this version (an older format) as written."""
+    import yaml
+
+    if not Path(path).is_file():
+        raise FaultlabError(f"--spec {path}: file not found")
+    try:
+        return study_record(load_study(path)[0])
+    except StudySpecError:
+        pass
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as err:
+        raise FaultlabError(f"--spec {path}: not a readable YAML study spec ({type(err).__name__})") from None
+    if not isinstance(raw, dict):
+        raise FaultlabError(f"--spec {path}: not a study spec (expected a mapping)")
+    return raw
 
 
 def data_options(spec: StudySpec, plan: RunPlan) -> dict:
