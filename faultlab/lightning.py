@@ -10,6 +10,8 @@ Trainer's test dataloader (after ``test``) or the data module's test dataloader 
 ``data=`` is given. One logged step per rate: ``fault/rate``, ``fault/accuracy`` (mean of the trials),
 ``fault/ci_low``, ``fault/ci_high`` (t-interval, ``faultlab.stats.ci_halfwidth``), ``fault/trials``.
 Rows go into ``store`` when given (else an in-memory store); ``callback.results`` holds the trial frame.
+The run is opened by ``faultlab.campaign.session.open_lightning``: run id = study + a hash of the weights (the
+same rows as any other door on these weights), labelled by the LightningModule's class (``label=`` names it).
 """
 
 from __future__ import annotations

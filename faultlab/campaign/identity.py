@@ -95,12 +95,11 @@ def module_run(
     label: str | None = None, evaluation: dict[str, Any] | None = None, legacy_hashes: tuple[str, ...] = (),
 ) -> RunInfo:
     """A ``RunInfo`` for ``model``: run id from (study, weights hash); ``label`` (the variant column) defaults
-    to :func:`architecture_name`'s variant, ``architecture`` to that name too (a zoo or timm name, else the
-    class)."""
+    to :func:`architecture_name`'s variant (a zoo or timm name, else the class), ``architecture`` to the label."""
     digest = weights_hash(model)
-    variant = architecture_name(model)[1]
+    label = label or architecture_name(model)[1]
     return RunInfo(
-        run_id=run_id(study, digest), study=study, architecture=architecture or variant, variant=label or variant,
+        run_id=run_id(study, digest), study=study, architecture=architecture or label, variant=label,
         method=method, train_seed=train_seed, checkpoint=checkpoint, weights_hash=digest, config=config or {},
         evaluation=evaluation or {}, legacy_hashes=tuple(h for h in legacy_hashes if h != digest),
     )
