@@ -255,3 +255,13 @@ def test_an_old_store_reads_unchanged_migrates_and_resumes(tmp_path, capsys):
     x, y = torch.randn(16, 1, 8, 8, generator=g), torch.randint(0, 4, (16,), generator=g)
     df = faultlab.run(net, (x, y), fault=FAULT, rates=[0.2], trials=2, study="own", store=store)
     assert len(df) == 2 and df.run_id.nunique() == 1 and contents(store)[1] == 6
+
+
+def test_two_architectures_with_one_label_are_refused():
+    from faultlab.sweep import StudySpecError, expand, parse_study
+
+    raw = copy.deepcopy(STUDY)
+    raw["architectures"] = [{"arch": "mlp", "kwargs": {"hidden": [8]}}, {"arch": "mlp", "kwargs": {"hidden": [8],
+                                                                                              "bias": True}}]
+    with pytest.raises(StudySpecError, match="both labelled 'mlp-64-8-4'; give them distinct 'name:'s"):
+        expand(parse_study(raw))
