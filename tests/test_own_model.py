@@ -377,3 +377,16 @@ def test_python_call_takes_every_campaign_option_with_the_specs_defaults(tmp_pat
         with pytest.raises(CampaignError, match="trails: not a campaign option \\(did you mean 'trials'\\?\\)"):
             call()
     assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_bn_recalibration_gives_every_trial_the_same_training_batches():
+    """Each trial re-estimates BatchNorm on the same first N training batches, whichever door gave them (a
+    DataLoader, a generator function): with no fault (p = 0) every trial is the same network."""
+    net = small_cnn()
+    x, y = tiny_data(16)
+    train = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*tiny_data(64, seed=1)), batch_size=8)
+    df = faultlab.run(net, (x, y), fault="drop(p={rate})", rates=[0.0], trials=4, bn_recalibration=2, train_data=train)
+    assert df.accuracy.nunique() == 1 and df.loss.nunique() == 1
+    once = faultlab.run(net, (x, y), fault="drop(p={rate})", rates=[0.0], trials=4, bn_recalibration=2,
+                        train_data=lambda: iter(train))
+    assert once.loss.tolist() == df.loss.tolist()

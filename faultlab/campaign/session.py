@@ -16,6 +16,7 @@ LightningModule's class; a run keeps the labels it was first stored with.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,9 @@ class Session:
             raise CampaignError("bn_recalibration needs training batches (train_data: a DataLoader, or data with a "
                                 "training split)")
         loader = self.train_data() if callable(self.train_data) else self.train_data
-        return ((xb.to(self.x.device), yb) for xb, yb in loader)
+        # every trial re-estimates its BatchNorm statistics on the same first batches (a list, not a one-shot
+        # generator that later trials would find exhausted)
+        return [(xb.to(self.x.device), yb) for xb, yb in itertools.islice(loader, spec.bn_recalibration)]
 
 
 def campaign_frame(store: ResultsStore, result: CampaignResult, spec: CampaignSpec) -> pd.DataFrame:
