@@ -10,6 +10,8 @@ Trainer's test dataloader (after ``test``) or the data module's test dataloader 
 ``data=`` is given. One logged step per rate: ``fault/rate``, ``fault/accuracy`` (mean of the trials),
 ``fault/ci_low``, ``fault/ci_high`` (t-interval, ``faultlab.stats.ci_halfwidth``), ``fault/trials``.
 Rows go into ``store`` when given (else an in-memory store); ``callback.results`` holds the trial frame.
+The run is opened by ``faultlab.campaign.session.open_lightning``: run id = study + a hash of the weights (the
+same rows as any other door on these weights), labelled by the LightningModule's class (``label=`` names it).
 """
 
 from __future__ import annotations
@@ -41,8 +43,9 @@ class FaultCampaign(L.Callback):
         data: Any = None,
         metric: str | Callable | None = None,
         study: str = "default",
-        method: str = "vanilla",
+        method: str | None = None,
         train_seed: int | None = None,
+        label: str | None = None,
         batch_size: int = 1000,
         prefix: str = "fault",
         **campaign: Any,
@@ -55,7 +58,7 @@ class FaultCampaign(L.Callback):
         if not self.when <= {"test", "fit"}:
             raise FaultlabError(f"when={when!r}; use 'test', 'fit' or both")
         self.store, self.network, self.data, self.metric = store, network, data, metric
-        self.study, self.method, self.train_seed = study, method, train_seed
+        self.study, self.method, self.train_seed, self.label = study, method, train_seed, label
         self.batch_size, self.prefix = batch_size, prefix
         self.results = None  # the trial frame of the last campaign
         self.result = None  # its CampaignResult
@@ -81,25 +84,22 @@ class FaultCampaign(L.Callback):
     def _campaign(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: Stage) -> None:
         if not trainer.is_global_zero:
             return
-        from faultlab.api import campaign_on, prepare
-        from faultlab.campaign.models import network_of
+        from faultlab.campaign.session import campaign_frame, open_lightning
         from faultlab.store import ResultsStore
 
-        net = network_of(pl_module, self.network)
-        was_training = net.training
+        modes = {m: m.training for m in pl_module.modules()}
         # Lightning runs the end-of-test hooks under inference mode; fault injection edits weights in place
         with torch.inference_mode(False):
             try:
-                net, x, y, metric = prepare(net, self._test_data(trainer, stage), self.spec, self.metric)
+                session = open_lightning(pl_module, self._test_data(trainer, stage), network=self.network,
+                                         study=self.study, method=self.method, train_seed=self.train_seed,
+                                         label=self.label, metric=self.metric, batch_size=self.batch_size)
                 with ResultsStore(self.store or ":memory:") as store:
-                    self.result, run = campaign_on(
-                        net, (x, y), self.spec, store, study=self.study, method=self.method,
-                        train_seed=self.train_seed, metric=metric, batch_size=self.batch_size,
-                    )
-                    frame = store.to_frame(self.study)
+                    self.result = session.campaign(self.spec, store)
+                    self.results = campaign_frame(store, self.result, self.spec)
             finally:
-                net.train(was_training)
-        self.results = frame[frame["campaign_id"] == self.result.campaign_id].reset_index(drop=True)
+                for module, training in modes.items():
+                    module.train(training)
         self._log(trainer)
 
     def _log(self, trainer: L.Trainer) -> None:

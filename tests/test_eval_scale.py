@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from faultlab.campaign import CampaignSpec, RunInfo, evaluate, run_campaign
-from faultlab.campaign.checkpoint import eval_weight_scale, load_run
+from faultlab.campaign.checkpoint import eval_weight_scale
+from faultlab.campaign.session import open_checkpoint
 from faultlab.data import Synthetic
 from faultlab.faults import parse_fault
 from faultlab.injection import draw_maps, trial_seeds
@@ -112,8 +113,8 @@ def test_cli_campaign_of_a_rescaled_checkpoint_records_and_applies_the_scale(tmp
     )
     trainer.fit(model, Synthetic(n_train=64, n_test=32))
     trainer.save_checkpoint(path)
-    _, info = load_run(path)
-    assert info.config["eval_weight_scale"].startswith("1/(1 - p)")
+    session = open_checkpoint(path, Synthetic(n_train=64, n_test=32).tensors("test"))
+    assert session.run.config["eval_weight_scale"].startswith("1/(1 - p)") and session.weight_scale is not None
     store = tmp_path / "r.sqlite"
     res = subprocess.run(
         [

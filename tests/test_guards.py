@@ -401,7 +401,8 @@ def test_data_seed_option_is_a_recorded_data_seed(capsys, tmp_path):
     assert code == 0, err
     with ResultsStore(store, read_only=True) as s:
         run = s.runs("tiny")[0]
-        assert run["config"]["data"]["options"]["seed"] == 7 and s.count_trials() == 2
+        assert run["config"]["training"]["data"]["options"]["seed"] == 7 and s.count_trials() == 2
+        assert run["evaluation"]["data"]["options"]["seed"] == 7
     listing = sorted(os.listdir(tmp_path))
     code, out, err = cli(capsys, "sweep", spec, "--store", store, "--dry-run")
     assert code == 0 and "to do: 0 trainings, 0 trials" in out, err

@@ -24,9 +24,12 @@ def trainer(tmp_path, **kw) -> L.Trainer:
                      enable_checkpointing=False, default_root_dir=tmp_path, **kw)
 
 
-def frame(path) -> pd.DataFrame:
+LABELS = ["architecture", "variant"]  # each door labels what it was given (a class, a builder, a network)
+
+
+def frame(path, labels: bool = False) -> pd.DataFrame:
     with ResultsStore(path) as store:
-        return store.to_frame().drop(columns="seconds")
+        return store.to_frame().drop(columns=["seconds"] + ([] if labels else LABELS))
 
 
 @pytest.fixture
@@ -49,10 +52,12 @@ def test_own_lightning_checkpoint_by_class_and_by_prefix(checkpoint, tmp_path):
     # the network's builder: its weights found in the checkpoint's state_dict under the ``backbone.`` prefix
     main(["campaign", "--model", "own_models:small_cnn", *common, "--store", str(tmp_path / "prefix.sqlite")])
     by_class, by_prefix = frame(tmp_path / "class.sqlite"), frame(tmp_path / "prefix.sqlite")
-    pd.testing.assert_frame_equal(by_class, by_prefix)
+    pd.testing.assert_frame_equal(by_class, by_prefix)  # the same run id and trials
     python = faultlab.run(trained.backbone, OwnDataModule(), fault=FAULT, rates=[0, 0.05], trials=2)
-    pd.testing.assert_frame_equal(python.drop(columns="seconds"), by_class)
-    assert by_class.architecture.iloc[0] == "Sequential" and len(by_class) == 4
+    pd.testing.assert_frame_equal(python.drop(columns=["seconds", *LABELS]), by_class)
+    assert len(by_class) == 4 and set(python.variant) == {"Sequential"}
+    assert set(frame(tmp_path / "class.sqlite", labels=True).variant) == {"OwnLitModule"}  # the class named
+    assert set(frame(tmp_path / "prefix.sqlite", labels=True).variant) == {"own_models:small_cnn"}
     assert not torch.equal(trained.backbone[0].weight, small_cnn()[0].weight)  # the trained weights were used
 
 
@@ -70,7 +75,8 @@ def test_callback_after_test_logs_each_rate_to_csv_and_fills_the_store(tmp_path)
     assert len(rows) == 6 and rows.rate.tolist() == [0, 0, 0, 0.1, 0.1, 0.1]
     # the same rows as faultlab.run on the trained network and the test data
     direct = faultlab.run(model.backbone, dm, fault=FAULT, rates=[0, 0.1], trials=3)
-    pd.testing.assert_frame_equal(direct.drop(columns="seconds"), rows)
+    pd.testing.assert_frame_equal(direct.drop(columns=["seconds", *LABELS]), rows)
+    assert set(frame(tmp_path / "cb.sqlite", labels=True).variant) == {"OwnLitModule"}  # the LightningModule's class
     with open(t.logger.log_dir + "/metrics.csv") as f:
         logged = [r for r in csv.DictReader(f) if r.get("fault/rate")]
     assert [float(r["fault/rate"]) for r in logged] == [0.0, 0.1]

@@ -19,7 +19,7 @@ FAULT = "drop(p={rate})"
 
 def _run(run_id: str = "r1", **kw) -> dict:
     row = {"run_id": run_id, "study": "s1", "architecture": "lenet", "variant": "base", "method": "plain",
-           "train_seed": 0, "checkpoint": "ckpt.pt", "checkpoint_hash": "abc", "clean_accuracy": 0.9,
+           "train_seed": 0, "checkpoint": "ckpt.pt", "weights_hash": "abc", "clean_accuracy": 0.9,
            "clean_loss": 0.3, "n_eval": 10, "config": {"lr": 0.1}}
     row.update(kw)
     return row

@@ -14,13 +14,12 @@ a built-in name or a LightningDataModule class package.module:Class with --data-
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 from faultlab.campaign.spec import CampaignSpec
 
-from ._guards import check_store_target, interruptible
+from ._guards import check_store_target
 from ._options import add_dataclass_options, add_store_option, dataclass_from_args, device, flag, resolve_device, seed
-from .campaign_model import add_own_model_options, data_source, run_own_model
+from .campaign_model import add_own_model_options, run_checkpoint, run_own_model
 
 HELP = "Monte Carlo fault campaign of a checkpoint (one store row per trial)"
 
@@ -54,10 +53,7 @@ def campaign_spec(args: argparse.Namespace) -> CampaignSpec:
 
 
 def run(args: argparse.Namespace) -> None:
-    import torch
-
-    from faultlab.campaign import CampaignError, run_campaign
-    from faultlab.store import ResultsStore
+    from faultlab.campaign import CampaignError
 
     spec = campaign_spec(args)
     device = resolve_device(args.device)
@@ -67,31 +63,4 @@ def run(args: argparse.Namespace) -> None:
     if args.checkpoint is None:
         raise CampaignError("give --checkpoint FILE (faultlab fit), or --model SPEC and/or --weights FILE")
     check_store_target(args.store, inputs={"checkpoint": args.checkpoint})
-    from faultlab.campaign.checkpoint import check_data, eval_weight_scale, load_run
-    from faultlab.campaign.metrics import resolve_metric
-
-    metric = resolve_metric(args.metric)
-    classifier, info = load_run(args.checkpoint, args.study, args.method, args.train_seed, device)
-    source = data_source(args, spec)
-    info = dataclasses.replace(info, config={**info.config, "evaluation_data": source.describe})  # normalize etc.
-    x, y = source.x, source.y
-    check_data(classifier, x, y, args.data, args.checkpoint)  # a moons net on mnist5k fails here, not in a pass
-    x, y = x.to(device), y.to(device)
-    if classifier.channels_last and x.dim() == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
-    net = classifier.net
-    forward = torch.compile(net) if args.compile else None
-    train = ((xb.to(device), yb) for xb, yb in source.train_batches()) if spec.bn_recalibration else None
-    with interruptible(lambda: stored_trials(args.store, info.run_id)), ResultsStore(args.store) as store:
-        result = run_campaign(net, x, y, spec, store, info, train_batches=train, forward=forward, metric=metric,
-                              weight_scale=eval_weight_scale(classifier))
-    print(f"run {info.run_id} ({info.variant}, {info.method}): clean accuracy {result.clean.accuracy:.4f} "
-          f"on {len(y)} test samples; {sum(c.new_trials for c in result.cells)} new trials in {args.store}")
-
-
-def stored_trials(store: str, run_id: str) -> str:
-    """What an interrupted campaign leaves: the run's trials in the store."""
-    from faultlab.store import ResultsStore
-
-    with ResultsStore(store, read_only=True) as s:
-        return f"{s.count_trials(run_id=run_id)} trials of run {run_id} are stored in {store}"
+    run_checkpoint(args, spec, device)

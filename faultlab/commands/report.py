@@ -1,6 +1,6 @@
 """``faultlab report``: render a study's PDF report (plots, comparison tables, verdicts, methods).
 
-    faultlab report demo [--store results/demo.sqlite] [--out reports/demo.pdf] [--spec experiments/demo.yaml]
+    faultlab report demo [--store results/demo.sqlite] [--out reports/demo.pdf]   # the spec stored with the study
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import platform
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
-
-from faultlab import FaultlabError
 
 from ._guards import add_force_option, check_output
 from ._options import count, existing_store, open_unit, seed
@@ -23,7 +21,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help=HELP, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_study_options(p)
     p.add_argument("--out", default=None, help="PDF path (default reports/<study>.pdf)")
-    p.add_argument("--spec", default=None, help="study spec shown in the report (default experiments/<study>.yaml)")
     add_force_option(p)
 
 
@@ -37,10 +34,32 @@ def add_study_options(p: argparse.ArgumentParser) -> None:
                    help="critical rate: fraction of clean accuracy, in (0, 1) (default 0.9)")
     p.add_argument("--resamples", type=count, default=1000, help="bootstrap resamples, >= 1 (default 1000)")
     p.add_argument("--seed", type=seed, default=0, help="bootstrap seed, 0..2^63-1")
+    p.add_argument("--spec", default=None, help="show this study spec file instead of the one the sweep stored with "
+                                                "the study (a warning says when they differ)")
 
 
 def store_of(args: argparse.Namespace) -> str:
     return existing_store(args.store or f"results/{args.study}.sqlite")
+
+
+def shown_spec(args: argparse.Namespace, store, quiet: bool = False) -> dict | None:
+    """The study spec (question, answer block, spec pages): the one the sweep stored with the study; ``--spec
+    FILE`` only as an explicit override, with a one-line warning when it differs from the stored one."""
+    import sys
+
+    stored = store.study_spec(args.study)
+    if args.spec is None:
+        if stored is None and not quiet:
+            print(f"note: {args.store or store_of(args)} holds no spec of study {args.study!r} (a campaign's store, or "
+                  "one swept before specs were stored); pass --spec FILE to show one", file=sys.stderr)
+        return stored
+    from faultlab.sweep.stored import read_spec
+
+    override = read_spec(args.spec)
+    if stored is not None and override != stored:
+        print(f"warning: --spec {args.spec} differs from the spec stored with study {args.study!r}; showing --spec",
+              file=sys.stderr)
+    return override
 
 
 def meta() -> dict[str, str]:
@@ -65,24 +84,17 @@ def meta() -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> None:
-    import yaml
-
     from faultlab.report import render_report
     from faultlab.store import ResultsStore
 
     store_path = store_of(args)
-    spec_path = Path(args.spec or f"experiments/{args.study}.yaml")
-    if args.spec is not None and not spec_path.is_file():
-        raise FaultlabError(f"--spec {args.spec}: file not found")
-    try:
-        spec = yaml.safe_load(spec_path.read_text()) if spec_path.is_file() else None
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise FaultlabError(f"--spec {spec_path}: not a readable YAML study spec ({type(err).__name__})") from None
     out = Path(args.out or f"reports/{args.study}.pdf")
     if args.out is None:
         out.parent.mkdir(parents=True, exist_ok=True)
-    out = check_output(out, "pdf", inputs={"store": store_path, "study spec": spec_path}, force=args.force)
+    inputs = {"store": store_path, **({"study spec": args.spec} if args.spec else {})}
+    out = check_output(out, "pdf", inputs=inputs, force=args.force)
     with ResultsStore(store_path, read_only=True) as store:
+        spec = shown_spec(args, store)
         summary = render_report(store, args.study, out, spec=spec, baseline_method=args.baseline, margin=args.margin,
                                 fraction=args.fraction, n_resamples=args.resamples, seed=args.seed, meta=meta())
     print(f"wrote {summary.path} ({len(summary.pages)} pages)")

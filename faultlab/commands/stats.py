@@ -12,7 +12,7 @@ import math
 
 from ._guards import add_force_option, atomic_files, check_output_folder
 from ._options import existing_store, float_in, open_unit, positive
-from .report import add_study_options, store_of
+from .report import add_study_options, shown_spec, store_of
 
 HELP = "print a study's statistics tables (and CSVs), or 'stats plan' for trial counts"
 SHOWN = ("verdicts", "curve_summary", "method_comparison", "architecture_comparison", "variance_components",
@@ -117,8 +117,11 @@ def run(args: argparse.Namespace) -> None:
     folder = check_output_folder(args.csv or f"results/{args.study}-tables", "csv", inputs={"store": store_path},
                                  force=args.force)
     with ResultsStore(store_path, read_only=True) as store:
+        spec = shown_spec(args, store, quiet=True)  # the question the sweep stored (or --spec FILE)
         tables = study_tables(store, args.study, baseline_method=args.baseline, margin=args.margin,
                               fraction=args.fraction, n_resamples=args.resamples, seed=args.seed)
+    if spec and spec.get("question"):
+        print(f"study {args.study}: {' '.join(str(spec['question']).split())}")
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 200,
                            "display.float_format", "{:.4g}".format):
         for name in SHOWN:

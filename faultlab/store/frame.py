@@ -16,7 +16,7 @@ FRAME_DTYPES: dict[str, str] = {
     "variant": "object",
     "method": "object",
     "train_seed": "Int64",
-    "checkpoint_hash": "object",
+    "weights_hash": "object",
     "clean_accuracy": "float64",
     "campaign_id": "object",
     "fault": "object",
@@ -35,7 +35,7 @@ FRAME_DTYPES: dict[str, str] = {
 }
 FRAME_COLUMNS = tuple(FRAME_DTYPES)
 
-_RUN_SIDE = ("study", "architecture", "variant", "method", "train_seed", "checkpoint_hash", "clean_accuracy")
+_RUN_SIDE = ("study", "architecture", "variant", "method", "train_seed", "weights_hash", "clean_accuracy")
 _SELECT = ", ".join([f"r.{c}" for c in _RUN_SIDE[:1]] + ["t.run_id"] + [f"r.{c}" for c in _RUN_SIDE[1:]]
                     + [f"t.{c}" for c in FRAME_COLUMNS[8:]])
 _ORDER = "r.study, r.architecture, r.method, r.train_seed, t.fault, t.layer, t.rate, t.trial, t.rowid"

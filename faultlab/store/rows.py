@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -15,8 +16,9 @@ GROUP_PREFIX = "group:"  # the layer label of a group-scope trial, e.g. "group:d
 
 RUN_COLUMNS = (
     "run_id", "study", "architecture", "variant", "method", "train_seed", "checkpoint",
-    "checkpoint_hash", "clean_accuracy", "clean_loss", "n_eval", "config", "created_at",
+    "weights_hash", "clean_accuracy", "clean_loss", "n_eval", "config", "created_at", "eval_hash", "evaluation",
 )
+JSON_COLUMNS = ("config", "evaluation")  # stored as JSON text, read back as dicts
 CAMPAIGN_COLUMNS = (
     "campaign_id", "run_id", "fault", "sweep_param", "campaign_seed", "bn_recalibration",
     "layers", "scope", "config", "created_at",
@@ -69,10 +71,20 @@ def encode_config(value: Any) -> str | None:
         raise StoreError(f"config is not JSON-serialisable: {exc}") from exc
 
 
+def spec_json(spec: dict) -> tuple[str, str]:
+    """A study spec as canonical JSON text (sorted keys) and the first 16 hex digits of its SHA-256."""
+    try:
+        text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"study spec is not JSON-serialisable: {exc}") from exc
+    return text, hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def decode_config(row: dict) -> dict:
-    """Return ``row`` with its ``config`` JSON text parsed (in place)."""
-    if row.get("config") is not None:
-        row["config"] = json.loads(row["config"])
+    """Return ``row`` with its JSON columns (``config``, ``evaluation``) parsed (in place)."""
+    for key in JSON_COLUMNS:
+        if row.get(key) is not None:
+            row[key] = json.loads(row[key])
     return row
 
 
@@ -143,7 +155,8 @@ def encode_row(row: dict, allowed: tuple[str, ...], required: tuple[str, ...], t
     """Validate a run/campaign row; return a copy with config as JSON text and a created_at."""
     check_columns(row, allowed, required, table)
     out = {k: plain(v) for k, v in row.items()}
-    if "config" in out:
-        out["config"] = encode_config(out["config"])
+    for key in JSON_COLUMNS:
+        if key in out:
+            out[key] = encode_config(out[key])
     out.setdefault("created_at", now())
     return out

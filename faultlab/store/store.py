@@ -10,6 +10,7 @@ does so for the whole cluster.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -204,10 +205,39 @@ class ResultsStore:
         return [rows.decode_config(r) for r in
                 self._select(f"SELECT * FROM runs {where} ORDER BY study, run_id", params)]
 
+    def find_runs(self, study: str, **equal: Any) -> list[dict]:
+        """The runs of ``study`` whose columns equal ``equal`` (None matches NULL), e.g.
+        ``find_runs("demo", variant="resnet20", method="vanilla", train_seed=0)``; ordered by creation."""
+        unknown = sorted(set(equal) - set(rows.RUN_COLUMNS))
+        if unknown:
+            raise StoreError(f"find_runs: unknown column(s) {unknown}; allowed: {list(rows.RUN_COLUMNS)}")
+        where = " AND ".join(["study = ?", *(f"{k} IS ?" for k in equal)])
+        params = (study, *(rows.plain(v) for v in equal.values()))
+        return [rows.decode_config(r) for r in self._select(f"SELECT * FROM runs WHERE {where} ORDER BY rowid", params)]
+
     def studies(self) -> list[str]:
         """Distinct study names, sorted."""
         return [r[0] for r in self.conn.execute(
             "SELECT DISTINCT study FROM runs WHERE study IS NOT NULL ORDER BY study")]
+
+    # -- study specs ----------------------------------------------------------------------------
+    def record_study(self, name: str, spec: dict) -> str:
+        """Store the spec a sweep of study ``name`` runs (its full resolved form, JSON-serialisable) and return
+        its hash; a version stored before becomes the latest again."""
+        text, digest = rows.spec_json(spec)
+        with self._write() as conn:
+            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM studies").fetchone()[0]
+            conn.execute("INSERT INTO studies (name, spec_hash, spec, created_at, seq) VALUES (?, ?, ?, ?, ?) "
+                         "ON CONFLICT(name, spec_hash) DO UPDATE SET seq = excluded.seq",
+                         (name, digest, text, rows.now(), seq))
+        return digest
+
+    def study_spec(self, name: str) -> dict | None:
+        """The spec the latest sweep of study ``name`` ran, or None (no sweep stored one: a campaign's
+        store, or one written before specs were stored)."""
+        found = self.conn.execute("SELECT spec FROM studies WHERE name = ? ORDER BY seq DESC LIMIT 1",
+                                  (name,)).fetchone()
+        return json.loads(found[0]) if found else None
 
     # -- campaigns ------------------------------------------------------------------------------
     def add_campaign(self, row: dict) -> None:

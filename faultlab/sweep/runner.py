@@ -20,6 +20,7 @@ from faultlab.store.store import JOURNAL_ENV
 from .execute import RunOutcome, checkpoint_path, execute, expected_trials, is_complete
 from .grid import expand
 from .spec import StudySpec
+from .stored import cell_run, check_against_store, study_record
 
 
 @dataclass
@@ -44,14 +45,16 @@ def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=None) -> tup
     stored = {}
     if os.path.exists(store_path):
         with ResultsStore(store_path, read_only=True) as store:
-            stored = {p.run_id: store.count_trials(run_id=p.run_id) for p in plans}
+            check_against_store(spec, plans, store)  # what the sweep would refuse, --dry-run refuses too
+            rows = [cell_run(store, p) for p in plans]
+            stored = {i: store.count_trials(run_id=r["run_id"]) for i, r in enumerate(rows) if r is not None}
     trainings, trials = 0, 0
     print(f"study {spec.name}: {len(plans)} runs = {len(spec.architectures)} architectures x {len(spec.methods)} "
           f"methods x {len(spec.training.seeds)} seeds; campaigns: "
           + "; ".join(_describe(c) for c in spec.campaigns), file=stream)
-    for p in plans:
+    for i, p in enumerate(plans):
         cached = checkpoint_path(p, runs_dir).is_file()
-        done = stored.get(p.run_id, 0)
+        done = stored.get(i, 0)
         left = None if per_run is None else max(0, per_run - done)
         if not cached and (left is None or left > 0):
             trainings += 1
@@ -129,9 +132,10 @@ def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int 
         from .ray_executor import check_address
 
         check_address(address)  # before anything is written
-    ResultsStore(store, journal).close()  # fail early on a bad store path, create the schema once
     plans = expand(spec)
-    with ResultsStore(store, journal) as s:
+    with ResultsStore(store, journal) as s:  # fails early on a bad store path; creates the schema once
+        check_against_store(spec, plans, s)  # before anything trains: no stored run's numbers may change
+        s.record_study(spec.name, study_record(spec))  # the spec this sweep runs, for stats and the report
         todo = [p for p in plans if not is_complete(s, p, spec)]
     progress = StudyProgress(len(todo))
     outcomes: list[RunOutcome] = []
