@@ -101,7 +101,7 @@ def run(
     train_data: Any = None,
     device: str | None = None,
     batch_size: int = 1000,
-    progress: Literal["auto", "bar", "lines", "off"] = "off",
+    progress: Literal["auto", "bar", "lines", "off"] = "auto",
     **campaign: Any,
 ) -> pd.DataFrame:
     """Run a fault campaign of ``model`` on ``data``; return one row per trial (``faultlab export``'s columns).
@@ -114,7 +114,9 @@ def run(
     (keys every fault map), ``layers`` (a ``LayerSelector`` or layer kinds), ``per_layer``, ``equal_count``,
     ``bn_recalibration`` (needs ``train_data``), ``trials_per_pass``, ``eval_subset``, ...
     metric: ``"top5"`` (any ``topK``) or ``fn(outputs[B, C], y[B]) -> [B]`` per-sample values, averaged per
-    trial into the ``metric`` column. device: None = the model's.
+    trial into the ``metric`` column. device: None = the model's. progress: ``"auto"`` shows a bar (a widget in
+    a notebook, a bar on a terminal) and keeps one line per rate (mean accuracy and 95 % CI), plain lines when
+    not a terminal; ``"off"`` is silent (``faultlab.campaign.progress.Progress``).
     """
     from faultlab.campaign import CampaignError, campaign_spec
     from faultlab.store import ResultsStore
