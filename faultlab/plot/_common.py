@@ -99,7 +99,15 @@ def note(text: str) -> Line2D:
     return Line2D([], [], ls="none", label=text)
 
 
+LEGEND_WRAP = 52  # characters per legend line
+
+
 def bottom_legend(fig: Figure, handles: Sequence, ncol: int | None = None) -> None:
+    """The legend under the panels (labels wrapped, so two columns fit a 7.5-inch figure)."""
+    import textwrap
+
+    for h in handles:
+        h.set_label(textwrap.fill(h.get_label(), LEGEND_WRAP))
     if handles:
         fig.legend(handles=list(handles), loc="outside lower center", frameon=False, fontsize=8,
                    ncol=ncol or min(3, len(handles)))

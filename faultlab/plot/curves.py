@@ -5,6 +5,7 @@ AUC per arm, drawn from a trial frame. The numbers come from ``faultlab.stats`` 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -42,6 +43,7 @@ CLEAN = "hollow: clean accuracy (no faults)"
 def _curves(frame: pd.DataFrame, fault: str | None, fraction: float, level: float, n_resamples: int, seed: int,
             what: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(whole-model trials, recipe_curves' per-rate and summary tables) of the frame."""
+    from faultlab.stats import DegenerateTrialsWarning
     from faultlab.stats.recipe_tables import recipe_curves
 
     df = trial_frame(frame, what, fault)
@@ -49,7 +51,9 @@ def _curves(frame: pd.DataFrame, fault: str | None, fraction: float, level: floa
     if af.empty:
         raise PlotError(f"{what}: no whole-network trials (layer '*'); per-layer campaigns: use layer_sensitivity")
     af["architecture"] = af["variant"]  # the stats key curves on the readable variant
-    curves, summary = recipe_curves(af, fraction, level, n_resamples=n_resamples, seed=seed)
+    with warnings.catch_warnings():  # rate-0 cells of one run have equal trials: their interval is the point
+        warnings.simplefilter("ignore", DegenerateTrialsWarning)
+        curves, summary = recipe_curves(af, fraction, level, n_resamples=n_resamples, seed=seed)
     return af, curves, summary
 
 
