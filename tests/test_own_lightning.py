@@ -161,3 +161,27 @@ def test_callback_logs_a_table_to_wandb_when_installed(tmp_path, monkeypatch):
     assert summary["fault/accuracy@0.1"] == pytest.approx(callback.results[callback.results.rate == 0.1]
                                                          .accuracy.mean())
     assert summary["fault/by_rate"]["_type"] == "table-file" and summary["fault/by_rate"]["nrows"] == 2
+
+
+def test_fit_without_tensorboard_logs_to_csv_without_lightnings_warning(tmp_path, monkeypatch):
+    """Without the tensorboard extra, ``faultlab fit`` names the CSV logger Lightning would fall back to, so
+    Lightning's "tensorboardX has been removed" warning does not appear on every fit."""
+    from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.trainer.connectors.logger_connector import logger_connector
+
+    from faultlab.cli import lightning_main
+
+    monkeypatch.setattr(logger_connector, "_TENSORBOARD_AVAILABLE", False)
+    monkeypatch.setattr(logger_connector, "_TENSORBOARDX_AVAILABLE", False)
+    warned = logger_connector.warning_cache
+    monkeypatch.setattr(warned, "warn", lambda message, *a, **k: warned.add(message))  # record every call
+    warned.clear()
+    L.Trainer(logger=True, default_root_dir=tmp_path / "plain")  # Lightning alone warns (the test can see it)
+    assert any("tensorboardX" in m for m in warned)
+    warned.clear()
+    fit = lightning_main(["fit", "--config", "experiments/train/moons.yaml", "--trainer.max_epochs", "1",
+                          "--trainer.default_root_dir", str(tmp_path / "fit"), "--trainer.enable_progress_bar",
+                          "false"])
+    assert not any("tensorboardX" in m for m in warned)
+    assert isinstance(fit.trainer.logger, CSVLogger) and fit.trainer.logger.save_dir == str(tmp_path / "fit")
+    assert (tmp_path / "fit" / "lightning_logs" / "version_0" / "metrics.csv").is_file()
