@@ -219,6 +219,20 @@ def test_figures_are_deterministic_and_need_no_pyplot(frames, tmp_path):
     assert "matplotlib.pyplot" not in sys.modules or not __import__("matplotlib.pyplot").pyplot.get_fignums()
 
 
+def test_figures_draw_into_part_of_a_page(frames, tmp_path):
+    """As a report page uses them: each figure in a subfigure of one A4 page, a forest plot in given axes."""
+    page = Figure(figsize=(8.27, 11.69), layout="constrained")
+    top, middle, bottom = page.subfigures(3, 1)
+    assert fp.accuracy_vs_rate(frames["whole"], fig=top) is top
+    assert fp.critical_rate_auc(frames["whole"], fig=middle) is middle
+    left, right = bottom.subplots(1, 2)
+    minimal = pd.DataFrame({"contrast": ["a"], "estimate": [0.05], "low": [0.01], "high": [0.09],
+                            "verdict": ["better"]})
+    assert fp.contrast_forest(minimal, ax=right) is bottom
+    saved(page, tmp_path, "page")
+    assert len(top.axes) == 2 and len(middle.axes) == 2 and right.get_yticklabels()[0].get_text() == "a"
+
+
 def test_plot_errors_are_one_line():
     with pytest.raises(fp.PlotError, match="lacks column"):
         fp.accuracy_vs_rate(pd.DataFrame({"rate": [0.1]}))

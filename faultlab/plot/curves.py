@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
+from matplotlib.figure import FigureBase
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -66,8 +66,8 @@ def _runs_label(counts: list[int]) -> str:
 def accuracy_vs_rate(
     frame: pd.DataFrame, *, fault: str | None = None, level: float = 0.95, log_rate: bool | None = None,
     min_runs_for_band: int = MIN_RUNS_FOR_BAND, ncols: int | None = None, palette: Mapping[str, object] | None = None,
-    n_resamples: int = 1000, seed: int = 0,
-) -> Figure:
+    n_resamples: int = 1000, seed: int = 0, fig: FigureBase | None = None,
+) -> FigureBase:
     """Accuracy (%) vs rate, one panel per (fault, variant), one line per method: the mean over training runs.
 
     Arms with ``min_runs_for_band`` runs or more get the 95 % t band over runs (training runs as replicates);
@@ -76,7 +76,8 @@ def accuracy_vs_rate(
     rate axis is log when the positive rates span a decade or more (``log_rate`` forces it), with rate 0
     left of a break; hollow markers there give the clean accuracy. Intervals are clipped to [0, 100] %
     (the legend says so when that happened). Columns used: variant (or architecture), method, fault,
-    run_id, train_seed, rate, trial, layer, accuracy, clean_accuracy.
+    run_id, train_seed, rate, trial, layer, accuracy, clean_accuracy. ``fig``: draw into this figure or
+    subfigure (e.g. part of a report page; it should use constrained layout) instead of a new one.
     """
     from faultlab.stats.recipe import run_means
 
@@ -85,7 +86,8 @@ def accuracy_vs_rate(
     faults, variants = sorted(curves["fault"].unique()), sorted(curves["variant"].unique())
     panels = [(f, v) for f in faults for v in variants if ((curves["fault"] == f) & (curves["variant"] == v)).any()]
     nrows, ncols = (len(faults), len(variants)) if len(faults) > 1 else grid_shape(len(panels), ncols)
-    fig = new_figure(max(MIN_WIDTH_IN, PANEL_IN[0] * ncols + 0.6), PANEL_IN[1] * nrows + 1.2)
+    if fig is None:
+        fig = new_figure(max(MIN_WIDTH_IN, PANEL_IN[0] * ncols + 0.6), PANEL_IN[1] * nrows + 1.2)
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
     styles = method_styles(curves["method"], palette)
     axis = {f: RateAxis.of(curves.loc[curves["fault"] == f, "rate"], log_rate) for f in faults}
@@ -180,13 +182,15 @@ def _band(ax, axis: RateAxis, rates: np.ndarray, lo: np.ndarray, hi: np.ndarray,
 def critical_rate_auc(
     frame: pd.DataFrame, *, fault: str | None = None, fraction: float = 0.9, level: float = 0.95,
     log_rate: bool | None = None, palette: Mapping[str, object] | None = None, n_resamples: int = 1000, seed: int = 0,
-) -> Figure:
+    fig: FigureBase | None = None,
+) -> FigureBase:
     """Per arm (variant, method): the critical rate (first rate where accuracy < ``fraction`` × clean) and the
     AUC (mean accuracy over the tested rate span, %), each with its 95 % interval, as computed by
     ``faultlab.stats.recipe_tables.recipe_curves`` (training runs as replicates; one run: over fault maps).
     One row of two panels per fault. ▶ at the right edge: not crossed within the tested grid. Takes the trial
     frame (as :func:`accuracy_vs_rate`) or a ``curve_summary`` table (columns variant, method, fault, auc,
-    auc_low, auc_high, critical_rate, critical_low, critical_high, n_runs, fraction)."""
+    auc_low, auc_high, critical_rate, critical_low, critical_high, n_runs, fraction). ``fig``: draw into this
+    figure or subfigure instead of a new one."""
     if {"auc", "critical_rate"} <= set(frame.columns):
         summary, grid = frame, None
         if fault is not None:
@@ -199,7 +203,8 @@ def critical_rate_auc(
         raise PlotError("critical_rate_auc: no curve with at least 2 rates to compute an AUC from")
     faults = sorted(summary["fault"].unique())
     n_arms = summary.groupby("fault").size().max()
-    fig = new_figure(9.0, len(faults) * (0.5 + 0.32 * n_arms) + 1.0)
+    if fig is None:
+        fig = new_figure(9.0, len(faults) * (0.5 + 0.32 * n_arms) + 1.0)
     axes = fig.subplots(len(faults), 2, squeeze=False, width_ratios=(1.2, 1.0))
     styles = method_styles(summary["method"], palette)
     clipped = False

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import FigureBase
 from matplotlib.lines import Line2D
 
 from ._common import PCT, PlotError, bottom_legend, check_columns, clip, new_figure, note
@@ -40,7 +40,7 @@ def _row_label(row: pd.Series, columns: list[str]) -> str:
 def contrast_forest(
     table: pd.DataFrame, *, margin: float | None = None, scale: float = PCT, unit: str | None = None,
     ax: Axes | None = None,
-) -> Figure:
+) -> FigureBase:
     """Each row of a contrast table as an estimate with its interval, top to bottom in table order.
 
     ``table``: columns contrast, estimate, low, high, verdict (required), surface, endpoint, unit, margin
@@ -48,7 +48,7 @@ def contrast_forest(
     accuracy, drawn × ``scale`` (100: percentage points); ``unit`` defaults to the table's ``unit`` column, else
     "pp". ``margin`` (a fraction, else the table's ``margin`` column) draws the equivalence margins ±margin.
     Intervals are clipped to ±100 pp (the legend says so when that happened). ``ax``: draw into these axes
-    (the figure is returned either way)."""
+    (a report page's); the (sub)figure drawn in is returned either way."""
     check_columns(table, REQUIRED, "contrast_forest")
     rows = table.reset_index(drop=True)
     if rows.empty:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
-from matplotlib.figure import Figure
+from matplotlib.figure import FigureBase
 from matplotlib.lines import Line2D
 
 from faultlab.store import GROUP_PREFIX
@@ -53,14 +53,14 @@ def _incomplete(panel: pd.DataFrame, trials: int | None) -> tuple[pd.Series, int
 
 def layer_sensitivity(
     frame: pd.DataFrame, *, fault: str | None = None, order: Sequence[str] | None = None, trials: int | None = None,
-    ncols: int | None = None, palette: Mapping[str, object] | None = None,
-) -> Figure:
+    ncols: int | None = None, palette: Mapping[str, object] | None = None, fig: FigureBase | None = None,
+) -> FigureBase:
     """Mean accuracy drop from clean (pp) per layer or layer group, one panel per (fault, variant, scope),
     layers top to bottom in ``order`` (default: natural order of the names), one series per (method, rate
     or equal count K). A panel whose cells have fewer trials than its largest cell (or than ``trials``), or
     where one series lacks layers another has, is flagged in its title and its short cells are hollow.
     Columns used: variant (or architecture), method, fault, run_id, rate, trial, layer, layer_group,
-    equal_count, accuracy, clean_accuracy."""
+    equal_count, accuracy, clean_accuracy. ``fig``: draw into this figure or subfigure instead of a new one."""
     from faultlab.stats.sensitivity import layer_sensitivity as sensitivity_table
 
     df = trial_frame(frame, "layer_sensitivity", fault)
@@ -76,7 +76,8 @@ def layer_sensitivity(
     panels = list(table.groupby(["fault", "variant", "scope"], sort=True))
     nrows, ncols = grid_shape(len(panels), ncols, max_cols=2)
     most = max(g["layer"].nunique() for _, g in panels)
-    fig = new_figure(5.2 * ncols + 0.4, nrows * (1.3 + ROW_IN * max(most, 3)) + 1.0)
+    if fig is None:
+        fig = new_figure(5.2 * ncols + 0.4, nrows * (1.3 + ROW_IN * max(most, 3)) + 1.0)
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
     styles = method_styles(table["method"], palette)
     levels = sorted(table["level"].unique(), key=lambda s: (s.startswith("K="), float(s.lstrip("K="))))
