@@ -3,6 +3,7 @@ faultlab.run, draw every figure from the returned frames, save them as PNG and c
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 
@@ -24,15 +25,18 @@ RATES = [0, 0.001, 0.003, 0.01, 0.03]  # spans a decade: a log rate axis with 0 
 TRIALS = 6
 
 
+@functools.cache
 def digits() -> tuple[torch.Tensor, ...]:
     d = load_digits()
     x, y = torch.tensor(d.data / 16.0, dtype=torch.float32), torch.tensor(d.target)
     return x[:1200], y[:1200], x[1200:], y[1200:]
 
 
-def trained_mlp(width: int, seed: int, steps: int, data) -> nn.Module:
-    """A 64-width-10 MLP after ``steps`` full-batch Adam steps; ``variant`` names it in the frame."""
-    x, y = data[0], data[1]
+@functools.cache
+def trained_mlp(width: int, seed: int, steps: int) -> nn.Module:
+    """A 64-width-10 MLP after ``steps`` full-batch Adam steps on the first 1200 digits; ``variant`` names it in
+    the frame (cached: a campaign leaves the weights as they were)."""
+    x, y = digits()[:2]
     torch.manual_seed(seed)
     net = nn.Sequential(nn.Linear(64, width), nn.ReLU(), nn.Linear(width, 10))
     net.variant = f"mlp-{width}"
@@ -49,15 +53,14 @@ def frames() -> dict[str, pd.DataFrame]:
     """Whole-network campaigns with 3 runs (a band over runs), 2 runs (each run drawn) and 1 run (a band over
     fault maps) per arm, an arm whose runs disagree wildly (a t band far outside [0, 100] %), and per-layer
     and per-group campaigns, one of them with fewer trials than the others (an incomplete campaign)."""
-    data = digits()
-    test = (data[2], data[3])
+    test = digits()[2:]
     arms = [(16, "vanilla", (0, 1, 2), 60), (16, "short", (0, 1), 15), (64, "vanilla", (0,), 60)]
-    whole = [faultlab.run(trained_mlp(w, s, steps, data), test, FAULT, rates=RATES, trials=TRIALS, method=m,
+    whole = [faultlab.run(trained_mlp(w, s, steps), test, FAULT, rates=RATES, trials=TRIALS, method=m,
                           train_seed=s, progress="off")
              for w, m, seeds, steps in arms for s in seeds]
-    wild = [faultlab.run(trained_mlp(64, s, steps, data), test, FAULT, rates=RATES, trials=TRIALS, method="mixed",
+    wild = [faultlab.run(trained_mlp(64, s, steps), test, FAULT, rates=RATES, trials=TRIALS, method="mixed",
                          train_seed=s, progress="off") for s, steps in ((0, 1), (1, 60), (2, 60))]
-    per_layer = [faultlab.run(trained_mlp(w, 0, 60, data), test, FAULT, rates=[0.01], trials=t, per_layer=scope,
+    per_layer = [faultlab.run(trained_mlp(w, 0, 60), test, FAULT, rates=[0.01], trials=t, per_layer=scope,
                               method=m, train_seed=0, progress="off")
                  for w, m, t in ((16, "vanilla", TRIALS), (16, "short", TRIALS // 2), (64, "vanilla", TRIALS))
                  for scope in ("layer", "group")]
