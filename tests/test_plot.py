@@ -236,6 +236,21 @@ def test_figures_draw_into_part_of_a_page(frames, tmp_path):
     assert len(top.axes) == 2 and len(middle.axes) == 2 and right.get_yticklabels()[0].get_text() == "a"
 
 
+def test_figures_from_faultlab_exports_parquet(tmp_path):
+    from faultlab.cli import main
+
+    net = trained_mlp(16, 0, 60)
+    rows = faultlab.run(net, digits()[2:], FAULT, rates=RATES, trials=3, store=tmp_path / "s.sqlite", progress="off")
+    main(["export", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "trials.parquet")])
+    exported = pd.read_parquet(tmp_path / "trials.parquet")
+    fig = fp.accuracy_vs_rate(exported)
+    (ax,) = panels(fig)
+    assert ax.get_title() == "mlp-16" and any("conditional on that network" in t for t in legend_texts(fig))
+    means = rows.groupby("rate").accuracy.mean().to_numpy()
+    (line,) = [line for line in ax.get_lines() if line.get_linewidth() > 1.5 and len(line.get_xdata()) == 4]
+    assert line.get_ydata() == pytest.approx(100 * means[1:])  # the positive rates; rate 0 behind the break
+
+
 def test_plot_errors_are_one_line():
     with pytest.raises(fp.PlotError, match="lacks column"):
         fp.accuracy_vs_rate(pd.DataFrame({"rate": [0.1]}))

@@ -81,7 +81,7 @@ def accuracy_vs_rate(
     """
     from faultlab.stats.recipe import run_means
 
-    af, curves, _ = _curves(frame, fault, 0.9, level, n_resamples, 0 if seed is None else seed, "accuracy_vs_rate")
+    af, curves, _ = _curves(frame, fault, 0.9, level, n_resamples, seed, "accuracy_vs_rate")
     runs = run_means(af)
     faults, variants = sorted(curves["fault"].unique()), sorted(curves["variant"].unique())
     panels = [(f, v) for f in faults for v in variants if ((curves["fault"] == f) & (curves["variant"] == v)).any()]
