@@ -39,7 +39,7 @@ def run(
     train_data: Any = None,
     device: str | None = None,
     batch_size: int = 1000,
-    progress: Literal["auto", "bar", "lines", "off"] = "off",
+    progress: Literal["auto", "bar", "lines", "off"] = "auto",
     **campaign: Any,
 ) -> pd.DataFrame:
     """Run a fault campaign of ``model`` on ``data``; return one row per trial (``faultlab export``'s columns).
@@ -55,6 +55,9 @@ def run(
     trial into the ``metric`` column. device: None = the model's. label: what the rows call the network
     (``variant``; default: its zoo or timm name, else its class). The run id is (study, a hash of the
     weights), as for every other door (``faultlab.campaign.session``).
+    progress: ``"auto"`` shows a bar (a widget in
+    a notebook, a bar on a terminal) and keeps one line per rate (mean accuracy and 95 % CI), plain lines when
+    not a terminal; ``"off"`` is silent (``faultlab.campaign.progress.Progress``).
     """
     from faultlab.campaign import CampaignError, campaign_spec, validate
     from faultlab.campaign.session import campaign_frame, open_network

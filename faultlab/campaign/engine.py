@@ -198,8 +198,9 @@ def run_campaign(
         split = PrefixSplit.trace(model)
 
     total = None if spec.trials == "auto" else sum(len(c) for _, c in plan) * spec.trials
-    ctx = Campaign(model, x, y, spec, store, run, cid, per_pass, eval_batch_size, bias, Progress(total, progress),
-                   metric, train_batches, on_trial)
+    bar = Progress(total, progress, initial=_stored_trials(store, run, spec, plan) if progress != "off" else 0)
+    ctx = Campaign(model, x, y, spec, store, run, cid, per_pass, eval_batch_size, bias, bar, metric, train_batches,
+                   on_trial)
     results = []
     try:
         for scope, scope_cells in plan:
@@ -216,6 +217,14 @@ def run_campaign(
         if changed:  # an invariant of inject/preserved_bn_state, checked on every campaign
             raise AssertionError(f"campaign left model weights modified: {changed[:5]}")
     return CampaignResult(cid, clean, results, layers, run)
+
+
+def _stored_trials(store: ResultsStore, run: RunInfo, spec: CampaignSpec, plan: list) -> int:
+    """Trials of the planned cells already in the store (that count: as ``_run_cell`` reads them)."""
+    limit = spec.max_trials if spec.trials == "auto" else spec.trials
+    where = "run_id = ? AND fault = ? AND layer = ? AND equal_count = ? AND rate = ? AND trial < ?"
+    return sum(store.count_trials(where, (run.run_id, spec.fault, scope.label, count, rate, limit))
+               for scope, scope_cells in plan for rate, count, _ in scope_cells)
 
 
 def _stacks(model: nn.Module, x: Tensor, layers: list[str], bias: bool) -> bool:

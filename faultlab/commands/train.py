@@ -9,6 +9,7 @@ import sys
 from argparse import ArgumentError
 from pathlib import Path
 
+from jsonargparse import Namespace
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
@@ -58,6 +59,10 @@ class FaultlabCLI(LightningCLI):
             cfg.trainer.default_root_dir = os.path.join(RUNS_DIR, name)
         if not cfg.checkpoint.get("dirpath"):
             cfg.checkpoint.dirpath = os.path.join(cfg.trainer.default_root_dir, "checkpoints")
+        if cfg.trainer.get("logger") in (None, True) and not tensorboard_available():
+            # the CSV logger Lightning falls back to, named, so it does not warn on every fit
+            cfg.trainer.logger = Namespace(class_path="lightning.pytorch.loggers.CSVLogger",
+                                           init_args=Namespace(save_dir=cfg.trainer.default_root_dir))
         ckpt = cfg.get("ckpt_path")
         if ckpt and ckpt not in ("last", "best", "hpc") and not Path(ckpt).is_file():
             raise FaultlabError(f"checkpoint not found: {ckpt} (train one with 'faultlab fit --config ...')")
@@ -76,6 +81,13 @@ class FaultlabCLI(LightningCLI):
         if self.trainer.log_dir:
             check_output(Path(self.trainer.log_dir) / "config.yaml", "yaml", inputs=inputs, force=self._force,
                          option="saved config", folder_may_be_missing=True)
+
+
+def tensorboard_available() -> bool:
+    """Whether Lightning's default logger is TensorBoard (``pip install faultlab[tensorboard]``)."""
+    from lightning.pytorch.trainer.connectors.logger_connector import logger_connector
+
+    return bool(logger_connector._TENSORBOARD_AVAILABLE or logger_connector._TENSORBOARDX_AVAILABLE)
 
 
 def explain(message: str, parser, prog: str) -> str:
