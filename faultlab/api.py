@@ -72,7 +72,9 @@ def campaign_on(
     validate (``prepare``), derive the run identity, run the engine."""
     from faultlab.campaign import CampaignError, run_campaign
     from faultlab.campaign.identity import module_run
+    from faultlab.names import check_name
 
+    check_name(study, "study")  # a study name becomes part of paths (results/<study>.sqlite, reports/)
     model, x, y, named_metric = prepare(model, data, spec, metric, device)
     if run is None:
         run = module_run(model, study, method, train_seed, checkpoint=checkpoint, config=run_config)

@@ -12,8 +12,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from faultlab import FaultlabError
+from faultlab.names import check_name
 
-from ._guards import add_force_option, check_output
+from ._guards import add_force_option, check_output, writes_whole_outputs
 from ._options import count, existing_store, open_unit, seed
 
 HELP = "render the PDF report of a study"
@@ -40,7 +41,8 @@ def add_study_options(p: argparse.ArgumentParser) -> None:
 
 
 def store_of(args: argparse.Namespace) -> str:
-    return existing_store(args.store or f"results/{args.study}.sqlite")
+    """The study's store; the study name is checked first (it becomes part of the default paths)."""
+    return existing_store(args.store or f"results/{check_name(args.study, 'study name')}.sqlite")
 
 
 def meta() -> dict[str, str]:
@@ -64,6 +66,7 @@ def meta() -> dict[str, str]:
     return info
 
 
+@writes_whole_outputs
 def run(args: argparse.Namespace) -> None:
     import yaml
 
@@ -71,6 +74,7 @@ def run(args: argparse.Namespace) -> None:
     from faultlab.store import ResultsStore
 
     store_path = store_of(args)
+    check_name(args.study, "study name")  # it names the default --out and --spec
     spec_path = Path(args.spec or f"experiments/{args.study}.yaml")
     if args.spec is not None and not spec_path.is_file():
         raise FaultlabError(f"--spec {args.spec}: file not found")
