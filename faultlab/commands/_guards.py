@@ -192,7 +192,8 @@ def check_output_folder(path: str | Path, kind: str, *, inputs: Mapping[str, str
             if f.is_file() and f.suffix.lower() in suffixes and not ours(f):
                 raise FaultlabError(f"{option} {path}: {f.name} is {describe_file(f)}, not a {KIND_WORDS[kind]}; "
                                     "pick another folder, or pass --force to replace it")
-    check_writable_folder(folder if folder.is_dir() else _existing_ancestor(folder), f"{option} {path}: folder")
+    for where in {folder, folder.parent}:  # the tables are written in a temporary folder beside ``folder``
+        check_writable_folder(where if where.is_dir() else _existing_ancestor(where), f"{option} {path}: folder")
     return folder
 
 
