@@ -425,6 +425,30 @@ def test_bad_test_data_is_refused_by_faultlab_run(tmp_path, x, y, fragment):
     assert "\n" not in str(err.value) and not store.exists()
 
 
+def test_bad_test_data_is_refused_by_the_lightning_callback(tmp_path):
+    import lightning as L
+
+    from faultlab.lightning import FaultCampaign
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2))
+
+    class Module(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def test_step(self, batch, batch_idx):
+            return None
+
+    store = tmp_path / "s.sqlite"
+    callback = FaultCampaign(FAULT, rates=[0.1], trials=2, store=store, data=(BAD_DATA[0][0], Y))
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        enable_checkpointing=False, default_root_dir=tmp_path, callbacks=[callback])
+    with pytest.raises(FaultlabError, match="NaN") as err:
+        trainer.test(Module(), dataloaders=torch.utils.data.DataLoader(list(zip(X, Y)), batch_size=8))
+    assert "\n" not in str(err.value) and not store.exists()
+
+
 @pytest.mark.parametrize(("y", "fragment"), [(np.array(["cat", "dog"] * 20), "text"),
                                              (np.arange(40, dtype=np.float64) % 2, "pass y.long()")])
 def test_labels_from_numpy_files_are_checked(capsys, tmp_path, moons_checkpoint, y, fragment):
@@ -597,7 +621,8 @@ def test_a_really_full_disk_is_one_line(capsys, tmp_path):
             one_line_error(code, err, "the disk is full")
         assert snapshot(disk) == before
     finally:
-        subprocess.run(["umount", str(disk)])
+        if subprocess.run(["umount", str(disk)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(disk)])  # a file still open: detach it now, free it when closed
 
 
 def _render(store: str, out: str) -> None:

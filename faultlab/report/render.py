@@ -59,7 +59,8 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
         warnings.simplefilter("ignore", UserWarning)  # layout hints from matplotlib/seaborn
         warnings.simplefilter("ignore", matplotlib.MatplotlibDeprecationWarning)  # seaborn's calls, not ours
         part = temp_path(out, "report")  # its own file: a failed render leaves ``out`` whole, nothing half-written
-        doc = Doc(part, study)
+        fh = part.open("wb")  # closed here whatever happens (PdfPages leaves a file it failed to finish open)
+        doc = Doc(fh, study)
         doc.missing += tables["missing"]["missing"].tolist()
         try:
             answer = None
@@ -92,6 +93,8 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
         except BaseException as exc:
             with contextlib.suppress(Exception):  # closing a PDF whose write failed fails too; the first error counts
                 doc.close()
+            with contextlib.suppress(OSError):
+                fh.close()
             part.unlink(missing_ok=True)
             error = refusal(exc, out, "report")
             if error is not None:
@@ -99,6 +102,6 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
             raise
         finally:
             plt.close("all")
-        with finishing(part, out, "report"):  # synced, then renamed onto ``out``; a refusal is one line
+        with finishing(part, out, "report"), fh:  # synced, then renamed onto ``out``; a refusal is one line
             doc.close()
     return ReportSummary(out, doc.pages, verdicts, doc.missing)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
+import threading
 from collections.abc import Callable
 
 from faultlab import FaultlabError
@@ -83,7 +85,10 @@ def run_on_ray(todo: list[RunPlan], spec: StudySpec, store: str, runs_dir: str,
         return []
     # workers may have another working directory (another node): ship absolute paths
     store, runs_dir = os.path.abspath(store), os.path.abspath(runs_dir)
+    on_sigterm = signal.getsignal(signal.SIGTERM)
     started = _connect(ray, address, cpus)
+    if threading.current_thread() is threading.main_thread() and on_sigterm is not None:
+        signal.signal(signal.SIGTERM, on_sigterm)  # ray.init installs sys.exit; the command stops its tasks first
     try:
         _check_gpus(ray, task_gpus)
         task = ray.remote(execute)
