@@ -51,6 +51,13 @@ def write_study(folder: Path, text: str | None = None, **changes) -> Path:
     return spec
 
 
+def ended_by(code: int, signum: int) -> bool:
+    """Exit status 128 + signal, as faultlab exits on an interrupt; or, for Ctrl-C, death by SIGINT itself:
+    seen once in many runs, after faultlab had printed its line (the interrupt had landed in an import; CPython
+    can end such a process by SIGINT at exit). A shell shows 130 for both."""
+    return code == 128 + signum or (signum == signal.SIGINT and code == -signum)
+
+
 def trials_in(store: Path) -> int:
     try:
         with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:
@@ -254,7 +261,7 @@ def interrupt_sweep(tmp_path: Path, signum: int, *extra: str) -> tuple[subproces
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 def test_an_interrupted_sweep_stops_its_workers_and_counts_what_is_stored(tmp_path):
     proc, err, seconds, workers = interrupt_sweep(tmp_path, signal.SIGINT)
-    assert proc.returncode == 128 + signal.SIGINT and seconds < 20, (seconds, err)
+    assert ended_by(proc.returncode, signal.SIGINT) and seconds < 20, (seconds, err)
     lines = [line for line in err.splitlines() if line.startswith("faultlab:")]
     assert len(lines) == 1 and "Traceback" not in err, err
     stored = trials_in(tmp_path / "s.sqlite")
@@ -270,7 +277,7 @@ def test_an_interrupted_sweep_stops_its_workers_and_counts_what_is_stored(tmp_pa
 def test_an_interrupted_ray_sweep_stops_its_tasks_and_counts_what_is_stored(tmp_path):
     pytest.importorskip("ray")
     proc, err, seconds, _ = interrupt_sweep(tmp_path, signal.SIGTERM, "--executor", "ray")
-    assert proc.returncode == 128 + signal.SIGTERM and seconds < 40, (seconds, err)
+    assert ended_by(proc.returncode, signal.SIGTERM) and seconds < 40, (seconds, err)
     lines = [line for line in err.splitlines() if line.startswith("faultlab:")]
     stored = trials_in(tmp_path / "s.sqlite")
     assert len(lines) == 1 and f"interrupted (SIGTERM): {stored} trials" in lines[0], err
@@ -279,9 +286,12 @@ def test_an_interrupted_ray_sweep_stops_its_tasks_and_counts_what_is_stored(tmp_
 
 
 def catches_sigterm(pid: int) -> bool:
-    """Whether the process has a SIGTERM handler: faultlab's commands install one when their work starts."""
+    """Whether the faultlab process has a SIGTERM handler: its commands install one when their work starts
+    (before ``exec`` a forked child still shows its parent's handlers: those do not count)."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
+        if b"faultlab.cli" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return False
     except OSError:
         return False
     mask = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
@@ -303,7 +313,7 @@ def test_stats_and_report_interrupted_end_in_one_line(tmp_path, command):
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signal.SIGINT, err
+    assert ended_by(proc.returncode, signal.SIGINT), err
     one_line_error(2, err, "interrupted (SIGINT): no output was written or changed")
     assert snapshot(tmp_path) == before and sorted(os.listdir(tmp_path)) == ["S.sqlite"]
 
