@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import lightning  # noqa: F401  (imported here, its log handler keeps the real stderr, not one test's capture)
@@ -24,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from reliability_tools import alive, catches_sigterm, ended_by, file_size_limit, trials_in, unwritable, workers_of
 from test_guards import _checkpoint, cli, make_store, one_line_error, snapshot
 
 from faultlab import FaultlabError
@@ -49,21 +47,6 @@ def write_study(folder: Path, text: str | None = None, **changes) -> Path:
     spec = folder / "study.yaml"
     spec.write_text(text if text is not None else yaml.safe_dump({**STUDY, **changes}, sort_keys=False))
     return spec
-
-
-def ended_by(code: int, signum: int) -> bool:
-    """Exit status 128 + signal, as faultlab exits on an interrupt; or, for Ctrl-C, death by SIGINT itself:
-    seen once in many runs, after faultlab had printed its line (the interrupt had landed in an import; CPython
-    can end such a process by SIGINT at exit). A shell shows 130 for both."""
-    return code == 128 + signum or (signum == signal.SIGINT and code == -signum)
-
-
-def trials_in(store: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:
-            return conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
-    except sqlite3.Error:  # not created yet
-        return 0
 
 
 # ------------------------------------------------------------------------------------ names are names
@@ -218,28 +201,6 @@ SLOW_STUDY = {**STUDY, "name": "intr", "training": {"epochs": 1, "seeds": [0, 1,
               "campaigns": [{"fault": FAULT, "rates": [0.1, 0.2, 0.3], "trials": 400, "trials_per_pass": 1}]}
 
 
-def workers_of(pid: int) -> set[int]:
-    """The worker processes (multiprocessing's spawn_main, or Ray's) whose parent is ``pid`` (Linux /proc)."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and b"spawn_main" in cmdline:
-            found.add(int(stat.parent.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def interrupt_sweep(tmp_path: Path, signum: int, *extra: str) -> tuple[subprocess.Popen, str, int, set[int]]:
     spec = write_study(tmp_path, yaml.safe_dump(SLOW_STUDY, sort_keys=False))
     store = tmp_path / "s.sqlite"
@@ -283,19 +244,6 @@ def test_an_interrupted_ray_sweep_stops_its_tasks_and_counts_what_is_stored(tmp_
     assert len(lines) == 1 and f"interrupted (SIGTERM): {stored} trials" in lines[0], err
     time.sleep(3)
     assert trials_in(tmp_path / "s.sqlite") == stored, "a trial was written after the sweep ended"
-
-
-def catches_sigterm(pid: int) -> bool:
-    """Whether the faultlab process has a SIGTERM handler: its commands install one when their work starts
-    (before ``exec`` a forked child still shows its parent's handlers: those do not count)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-        if b"faultlab.cli" not in Path(f"/proc/{pid}/cmdline").read_bytes():
-            return False
-    except OSError:
-        return False
-    mask = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
-    return bool(mask >> (signal.SIGTERM - 1) & 1)
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
@@ -487,38 +435,6 @@ def test_data_options_out_of_range_fail_at_dry_run(capsys, tmp_path, options, fr
 
 
 # ------------------------------------------------------------------------------------ the OS says no
-
-
-@contextmanager
-def file_size_limit(nbytes: int) -> Iterator[None]:
-    """Writes past ``nbytes`` of any file fail with EFBIG, a real refusal of the OS (RLIMIT_FSIZE; SIGXFSZ
-    ignored), as a full disk fails them with ENOSPC."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-        signal.signal(signal.SIGXFSZ, previous)
-
-
-@contextmanager
-def unwritable(folder: Path) -> Iterator[None]:
-    """``folder`` refuses new files: chmod for a user, ``chattr +i`` for root (whom permissions do not bind)."""
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-        try:
-            yield
-        finally:
-            folder.chmod(0o755)
-        return
-    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
-        pytest.skip("running as root and chattr +i is not permitted here")
-    try:
-        yield
-    finally:
-        subprocess.run(["chattr", "-i", str(folder)])
 
 
 @pytest.fixture(scope="module")
