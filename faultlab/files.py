@@ -71,6 +71,15 @@ def check_writable_folder(folder: str | Path, what: str = "output folder") -> Pa
     return folder
 
 
+def existing_ancestor(path: str | Path) -> Path:
+    """``path`` if it is a folder, else the nearest existing folder above it (where it would be created)."""
+    path = Path(path).absolute()
+    for folder in (path, *path.parents):
+        if folder.is_dir():
+            return folder
+    return Path(path.anchor or "/")
+
+
 def _read_only_fs(folder: Path) -> bool:
     try:
         return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from faultlab import FaultlabError, files
-from faultlab.files import check_writable_folder
+from faultlab.files import check_writable_folder, existing_ancestor
 
 # ------------------------------------------------------------------------------------ argument errors
 
@@ -193,16 +193,8 @@ def check_output_folder(path: str | Path, kind: str, *, inputs: Mapping[str, str
                 raise FaultlabError(f"{option} {path}: {f.name} is {describe_file(f)}, not a {KIND_WORDS[kind]}; "
                                     "pick another folder, or pass --force to replace it")
     for where in {folder, folder.parent}:  # the tables are written in a temporary folder beside ``folder``
-        check_writable_folder(where if where.is_dir() else _existing_ancestor(where), f"{option} {path}: folder")
+        check_writable_folder(existing_ancestor(where), f"{option} {path}: folder")
     return folder
-
-
-def _existing_ancestor(path: Path) -> Path:
-    """The nearest existing folder above ``path`` (where a missing output folder will be created)."""
-    for parent in path.absolute().parents:
-        if parent.is_dir():
-            return parent
-    return Path("/")
 
 
 def check_store_target(path: str | Path, *, inputs: Mapping[str, str | Path | None] = (),
@@ -260,7 +252,11 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so the same clean-up runs (store transactions roll back)."""
 
 
+_received: list[int] = []  # the signals interruptible's handlers saw (a library may re-raise a plain KeyboardInterrupt)
+
+
 def _raise_terminated(signum: int, frame: object) -> None:
+    _received.append(signum)
     raise _Terminated()
 
 
@@ -270,10 +266,12 @@ def interruptible(stored: Callable[[], str], advice: str = "re-run the same comm
     ``advice`` (that re-running resumes). Every trial batch is one transaction, so the store stays consistent."""
     previous_term = signal.signal(signal.SIGTERM, _raise_terminated)
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning may have ignored it
+    _received.clear()
     try:
         yield
     except KeyboardInterrupt as exc:
-        signum = signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT
+        terminated = isinstance(exc, _Terminated) or signal.SIGTERM in _received  # Ray re-raises a plain one
+        signum = signal.SIGTERM if terminated else signal.SIGINT
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the summary short
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise Interrupted(f"interrupted ({signal.Signals(signum).name}): {stored()}; {advice}", int(signum)) from None

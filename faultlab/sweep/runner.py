@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from faultlab.files import check_writable_folder, refusal, remove_stale_temps
+from faultlab import FaultlabError
+from faultlab.files import check_writable_folder, existing_ancestor, remove_stale_temps
 from faultlab.store import ResultsStore
 from faultlab.store.store import JOURNAL_ENV
 
@@ -137,13 +138,12 @@ def _stop_workers(pool: ProcessPoolExecutor, runs_dir: str) -> None:
 
 
 def check_runs_dir(runs_dir: str) -> Path:
-    """The checkpoint cache folder, created if missing; one line if the OS refuses it (before any work)."""
-    cache = Path(runs_dir) / CACHE
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise (refusal(exc, runs_dir, "--runs-dir") or exc) from None
-    return check_writable_folder(cache, f"--runs-dir {runs_dir}: folder")
+    """One line, before any work, if the checkpoint cache folder (or the folder it will be created in) does
+    not take new files; nothing is created here."""
+    if Path(runs_dir).exists() and not Path(runs_dir).is_dir():
+        raise FaultlabError(f"--runs-dir {runs_dir} exists and is not a folder; pick a folder path")
+    where = existing_ancestor(Path(runs_dir) / CACHE)
+    return check_writable_folder(where, f"--runs-dir {runs_dir}: folder")
 
 
 def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int | None = None,
