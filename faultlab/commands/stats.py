@@ -15,15 +15,15 @@ from ._options import existing_store, float_in, open_unit, positive
 from .report import add_study_options, store_of
 
 HELP = "print a study's statistics tables (and CSVs), or 'stats plan' for trial counts"
-SHOWN = ("verdicts", "curve_summary", "method_comparison", "architecture_comparison", "variance_components",
-         "reliability_recipe", "family", "missing")
+SHOWN = ("verdicts", "contrasts", "curve_summary", "method_comparison", "architecture_comparison",
+         "variance_components", "reliability", "family", "missing")
 COLUMNS = {  # the columns worth reading in a terminal; the CSVs have them all
+    "contrasts": ["contrast", "role", "fault", "scope", "endpoint", "rate", "design", "n_a", "n_b", "estimate", "low",
+                  "high", "p_adjusted", "tost_p_adjusted", "runs_to_detect", "verdict", "reason"],
     "method_comparison": ["variant", "method_a", "method_b", "fault", "endpoint", "rate", "design", "n_a", "n_b",
-                          "estimate", "ci_low", "ci_high", "pvalue_holm", "tost_pvalue_holm", "runs_to_detect",
-                          "verdict"],
+                          "estimate", "ci_low", "ci_high", "pvalue", "verdict", "reason"],
     "architecture_comparison": ["variant_a", "variant_b", "method", "fault", "endpoint", "rate", "n_a", "n_b",
-                                "estimate", "ci_low", "ci_high", "pvalue_holm", "tost_pvalue_holm",
-                                "runs_to_detect", "verdict"],
+                                "estimate", "ci_low", "ci_high", "pvalue", "verdict", "reason"],
     "variance_components": ["architecture", "method", "fault", "rate", "n_runs", "trials_per_run", "sd_run",
                             "sd_map", "var_test", "se_recipe", "next"],
 }
@@ -72,16 +72,17 @@ def plan_recipe(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from faultlab import FaultlabError
+    from faultlab.report.inputs import read_study
     from faultlab.stats import run_means, variance_components
     from faultlab.stats.planning import plan_runs_and_trials
-    from faultlab.stats.study import analysis_frame, load_frame
+    from faultlab.stats.study import analysis_frame
     from faultlab.store import ResultsStore
 
     if args.train_seconds is None or not args.train_seconds > 0:
         raise FaultlabError("stats plan --from needs --train-seconds S (> 0): the time one training run takes")
     h = args.halfwidth or args.margin
     with ResultsStore(existing_store(args.store or f"results/{args.pilot}.sqlite"), read_only=True) as store:
-        af = analysis_frame(load_frame(store, args.pilot))
+        af = analysis_frame(read_study(store, args.pilot).trials)
     comps = variance_components(run_means(af))
     comps = comps[comps["n_runs"] >= 2]
     if comps.empty:
@@ -110,6 +111,7 @@ def run(args: argparse.Namespace) -> None:
         return
     import pandas as pd
 
+    from faultlab.report.inputs import read_study
     from faultlab.stats.study import export_tables, study_tables
     from faultlab.store import ResultsStore
 
@@ -117,8 +119,10 @@ def run(args: argparse.Namespace) -> None:
     folder = check_output_folder(args.csv or f"results/{args.study}-tables", "csv", inputs={"store": store_path},
                                  force=args.force)
     with ResultsStore(store_path, read_only=True) as store:
-        tables = study_tables(store, args.study, baseline_method=args.baseline, margin=args.margin,
-                              fraction=args.fraction, n_resamples=args.resamples, seed=args.seed)
+        data = read_study(store, args.study)
+    tables = study_tables(data.trials, data.runs, masks=data.masks, layer_order=data.layer_order,
+                          baseline_method=args.baseline, margin=args.margin, fraction=args.fraction,
+                          n_resamples=args.resamples, seed=args.seed)
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 200,
                            "display.float_format", "{:.4g}".format):
         for name in SHOWN:
