@@ -3,6 +3,7 @@
     faultlab stats demo [--store results/demo.sqlite] [--csv results/demo-tables]
     faultlab stats plan --margin 0.01 --confidence 0.99 [--population N] [--pilot-std 0.02 --halfwidth 0.005]
     faultlab stats plan --from demo --train-seconds 40 --halfwidth 0.01   # runs x trials from a pilot study
+    faultlab stats plan --from demo --effect 0.04     # runs per arm per contrast: fixed vs sequential seeds
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import math
 
 from ._guards import add_force_option, atomic_files, check_output_folder
-from ._options import existing_store, float_in, open_unit, positive
+from ._options import count, existing_store, float_in, int_in, open_unit, positive
 from .report import add_study_options, store_of
 
 HELP = "print a study's statistics tables (and CSVs), or 'stats plan' for trial counts"
@@ -44,6 +45,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "recipe-level difference from its variance components and measured trial seconds")
     p.add_argument("--train-seconds", type=positive, default=None,
                    help="plan --from: seconds one training run takes (not stored)")
+    p.add_argument("--effect", type=open_unit, default=None,
+                   help="plan --from: the true difference to detect (accuracy, e.g. 0.04 = 4 pp): runs per arm of "
+                        "each primary contrast, fixed and sequential, from the study's own variance")
+    p.add_argument("--first", type=int_in(2), default=3, help="plan --effect: runs per arm at the first look")
+    p.add_argument("--step", type=count, default=2, help="plan --effect: runs per arm added per look (default 2)")
     add_force_option(p)
 
 
@@ -78,11 +84,17 @@ def plan_recipe(args: argparse.Namespace) -> None:
     from faultlab.stats.study import analysis_frame
     from faultlab.store import ResultsStore
 
-    if args.train_seconds is None or not args.train_seconds > 0:
-        raise FaultlabError("stats plan --from needs --train-seconds S (> 0): the time one training run takes")
+    if args.train_seconds is None and args.effect is None:
+        raise FaultlabError("stats plan --from needs --effect D (runs per contrast, e.g. 0.04) or --train-seconds S "
+                            "(runs x trials; the time one training run takes)")
     h = args.halfwidth or args.margin
     with ResultsStore(existing_store(args.store or f"results/{args.pilot}.sqlite"), read_only=True) as store:
-        af = analysis_frame(read_study(store, args.pilot).trials)
+        data = read_study(store, args.pilot)
+    if args.effect is not None:
+        plan_sequential(data, args)
+    if args.train_seconds is None:
+        return
+    af = analysis_frame(data.trials)
     comps = variance_components(run_means(af))
     comps = comps[comps["n_runs"] >= 2]
     if comps.empty:
@@ -103,6 +115,29 @@ def plan_recipe(args: argparse.Namespace) -> None:
           "from the t interval of 2 (var_run + var_map / T) / R.")
     with pd.option_context("display.width", 200, "display.float_format", "{:.4g}".format):
         print(table.to_string(index=False))
+
+
+def plan_sequential(data, args: argparse.Namespace) -> None:
+    """Per primary contrast: runs per arm of the fixed and the sequential design, from the study's own spread."""
+    import pandas as pd
+
+    from faultlab import FaultlabError
+    from faultlab.stats import contrast_table
+    from faultlab.stats.planning import plan_contrasts
+
+    table = contrast_table(data.trials, baseline=args.baseline, margin=args.margin, plan=False)
+    rows = plan_contrasts(table, args.effect, first=args.first, step=args.step)
+    if not rows:
+        raise FaultlabError(f"study {args.pilot!r} has no tested primary contrast (>= 2 runs per arm); a pilot "
+                            "needs 2 runs per arm")
+    shown = pd.DataFrame(rows)[["contrast", "n_runs", "sd", "df", "alpha", "fixed", "fixed_low", "fixed_high",
+                                "seq_max", "seq_expected", "seq_expected_null", "seq_power"]]
+    print(f"Runs per arm for 80 % power against {args.effect * 100:g} pp, each contrast at alpha/m (m = "
+          f"{len(rows)}): fixed design (t test), its 80 % range from the sd's chi-square interval (a plan from "
+          f"few runs is uncertain), and the sequential design (looks at {args.first}, {args.first + args.step}, ...; "
+          "O'Brien-Fleming spending, non-binding futility): maximum, expected runs at the effect and at no effect.")
+    with pd.option_context("display.width", 120, "display.float_format", "{:.3g}".format):
+        print(shown.to_string(index=False))
 
 
 def run(args: argparse.Namespace) -> None:

@@ -13,15 +13,11 @@ surface, its mean over layers and trials. ``measure="loss"`` subtracts the run's
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pandas as pd
 
-from .vocabulary import Endpoint, Measure
+from .vocabulary import Measure
 
-__all__ = ["NETWORK", "GROUP", "COUNT", "RUN_INDEX", "scope_rows", "surface_runs", "surface_label", "scopes_in",
-           "endpoint_values", "auc_of"]
+__all__ = ["NETWORK", "GROUP", "COUNT", "RUN_INDEX", "scope_rows", "surface_runs", "surface_label", "scopes_in"]
 
 NETWORK, GROUP, COUNT = "network", "group:", "count:"
 ALL_LAYERS = "*"
@@ -77,40 +73,3 @@ def surface_runs(df: pd.DataFrame, fault: str, scope: str, measure: Measure = Me
     if scope.startswith(COUNT):
         return sub.groupby(RUN_INDEX, dropna=False)["_value"].mean().to_frame("count")
     return sub.groupby([*RUN_INDEX, "rate"], dropna=False)["_value"].mean().unstack("rate")
-
-
-def auc_of(values: pd.DataFrame, rates: list[float]) -> pd.Series:
-    """Each row's trapezoid mean over ``rates`` (≥ 2 rates)."""
-    r = np.asarray(rates, dtype=float)
-    return pd.Series(np.trapezoid(values[rates].to_numpy(float), r, axis=1) / (r[-1] - r[0]), index=values.index)
-
-
-def endpoint_values(arms: list[pd.DataFrame], endpoint: Endpoint, rate: float | None = None
-                    ) -> tuple[list[pd.Series], str]:
-    """Each arm's runs reduced to one value (Series indexed like the arm), and the span used.
-
-    AUC: over the rates every arm has (runs lacking one of them are left out); with one common rate, its value.
-    RATE: the mean at ``rate``. COUNT: the count surface's mean. An arm without the endpoint gives an empty Series.
-    """
-    if endpoint == Endpoint.COUNT:
-        return [a["count"].dropna() if "count" in a else pd.Series(dtype=float) for a in arms], ""
-    if endpoint == Endpoint.RATE:
-        return [a[rate].dropna() if rate in a.columns else pd.Series(dtype=float) for a in arms], f"{rate:g}"
-    common = sorted(set.intersection(*[set(a.columns) for a in arms])) if arms else []
-    if not common:
-        return [pd.Series(dtype=float) for _ in arms], ""
-    if len(common) == 1:
-        return [a[common[0]].dropna() for a in arms], f"{common[0]:g}"
-    out = [auc_of(a[common].dropna(), common) for a in arms]
-    return out, f"{common[0]:g}–{common[-1]:g}"
-
-
-def common_rates(arms: list[pd.DataFrame]) -> list[float]:
-    """The rates every arm has (rate surfaces), sorted."""
-    if not arms or any("count" in a.columns for a in arms):
-        return []
-    return sorted(set.intersection(*[set(a.columns) for a in arms]))
-
-
-def arm_mean(values: pd.Series) -> float:
-    return float(values.mean()) if len(values) else math.nan

@@ -21,10 +21,15 @@ __all__ = ["t_power", "tost_power", "runs_needed", "unit_se"]
 _NODES = 256
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=1)
+def _legendre() -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.legendre.leggauss(_NODES)
+
+
+@lru_cache(maxsize=4096)
 def _chi_ratio(df: float) -> tuple[np.ndarray, np.ndarray]:
     """Nodes √(V/df) of V ~ χ²_df at Gauss-Legendre points on the quantile scale u ∈ (0, 1), and their weights."""
-    x, w = np.polynomial.legendre.leggauss(_NODES)
+    x, w = _legendre()
     u = (x + 1.0) / 2.0
     if not np.isfinite(df):
         return np.ones(1), np.ones(1)

@@ -38,6 +38,7 @@ __all__ = ["SequentialDesign", "spending", "z_boundaries", "futility_z", "t_boun
 GRID = 801  # points per look of the numerical integration (Simpson, odd) for the efficacy bounds
 FUTILITY_GRID = 161  # coarser for the futility bounds (non-binding: their accuracy touches power, not α)
 N_SIM = 100_000  # null paths that calibrate the t boundaries
+Z_NEVER = 37.0  # a z bound no path crosses (Φ(-37) underflows)
 MIN_CROSSINGS = 50  # below this many expected crossings a look's t bound is converted from z by p-value
 
 
@@ -131,10 +132,10 @@ def _z_bounds(fractions: tuple[float, ...], alpha: float, sides: int) -> tuple[f
     spend = _spend(fractions, alpha, sides)
     proc, out = _Process(fractions), []
     for k, s in enumerate(spend):
-        if k == 0:
-            c = float(stats.norm.isf(s / sides))
+        if s <= 1e-300 or k == 0:  # the first look's paths are all alive; a spend that underflows: never
+            c = min(float(stats.norm.isf(max(s, 1e-300) / sides)), Z_NEVER)
         else:
-            c = optimize.brentq(lambda c, k=k, s=s: proc._tails(k, c, 0.0, sides)[0] - s, 0.1, 40.0, xtol=1e-10)
+            c = optimize.brentq(lambda c, k=k, s=s: proc._tails(k, c, 0.0, sides)[0] - s, 0.1, Z_NEVER, xtol=1e-10)
         out.append(c)
         proc.advance(k, c, 0.0, sides)
     return tuple(out)
@@ -189,24 +190,23 @@ def futility_z(fractions: Sequence[float], alpha: float = 0.05, power: float = 0
 
 
 def simulate_t_paths(looks: Sequence[int], effect: float, paired: bool, n_paths: int,
-                     rng: np.random.Generator) -> np.ndarray:
-    """t statistics (paths × looks) of a paired (one-sample, df n-1) or unpaired pooled (df 2n-2) design with
-    ``looks`` runs per arm and standardised true difference ``effect`` = Δ / σ of one unit."""
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Estimates and standard errors (paths × looks, in units of σ of one run value) of a paired (one-sample,
+    df n-1) or unpaired pooled (df 2n-2) design with ``looks`` runs per arm and true difference ``effect`` σ; the
+    t statistic is their ratio."""
     n_max = looks[-1]
     idx = np.asarray(looks) - 1
+    n = np.asarray(looks, dtype=float)
     if paired:
         d = rng.standard_normal((n_paths, n_max)) + effect
         s1, s2 = np.cumsum(d, axis=1)[:, idx], np.cumsum(d * d, axis=1)[:, idx]
-        n = np.asarray(looks, dtype=float)
-        var = (s2 - s1**2 / n) / (n - 1)
-        return (s1 / n) / np.sqrt(var / n)
+        return s1 / n, np.sqrt((s2 - s1**2 / n) / (n - 1) / n)
     a = rng.standard_normal((n_paths, n_max)) + effect
     b = rng.standard_normal((n_paths, n_max))
-    n = np.asarray(looks, dtype=float)
     sa, sb = np.cumsum(a, axis=1)[:, idx], np.cumsum(b, axis=1)[:, idx]
     qa, qb = np.cumsum(a * a, axis=1)[:, idx], np.cumsum(b * b, axis=1)[:, idx]
     var = ((qa - sa**2 / n) + (qb - sb**2 / n)) / (2 * n - 2)
-    return (sa / n - sb / n) / np.sqrt(var * 2 / n)
+    return sa / n - sb / n, np.sqrt(var * 2 / n)
 
 
 def _df(n: np.ndarray, paired: bool) -> np.ndarray:
@@ -219,8 +219,8 @@ def _t_bounds(looks: tuple[int, ...], alpha: float, paired: bool, sides: int, se
     frac = n / n[-1]
     spend = _spend(frac, alpha, sides)
     z = z_boundaries(frac, alpha, sides)
-    paths = simulate_t_paths(looks, 0.0, paired, N_SIM, np.random.default_rng(seed))
-    stat = np.abs(paths) if sides == 2 else paths
+    est, se = simulate_t_paths(looks, 0.0, paired, N_SIM, np.random.default_rng(seed))
+    stat = np.abs(est / se) if sides == 2 else est / se
     alive = np.ones(N_SIM, dtype=bool)
     out = []
     for k, s in enumerate(spend):
@@ -310,27 +310,22 @@ def sequential_decisions(frame: pd.DataFrame, contrasts, design: SequentialDesig
 def operating_characteristics(design: SequentialDesign, effect: float, *, paired: bool = True,
                               n_contrasts: int = 1, margin: float | None = None, n_paths: int = 20_000,
                               seed: int = 0) -> dict[str, float]:
-    """By simulation of the design's t statistics at standardised true difference ``effect`` (Δ/σ of a unit):
+    """By simulation of the design's statistics at true difference ``effect`` (in σ of one unit; ``margin`` too):
     P(better), P(worse), P(equivalent), P(futility), P(inconclusive at the maximum), and the expected runs per arm
-    at stopping (``expected_runs``)."""
+    at stopping (``expected_runs``), with the same decision rule as :func:`sequential_decisions`."""
     looks = design.looks()
     c, f, e = look_bounds(design, looks, n_contrasts, paired)
-    if not design.futility:
-        f = np.zeros_like(f)
-    t = simulate_t_paths(looks, effect, paired, n_paths, np.random.default_rng(seed))
+    est, se = simulate_t_paths(looks, effect, paired, n_paths, np.random.default_rng(seed))
+    t = est / se
     n = np.asarray(looks, dtype=float)
-    scale = np.sqrt(1.0 / n) if paired else np.sqrt(2.0 / n)  # se / σ at each look: TOST statistics
-    stopped = np.zeros(n_paths, dtype=bool)
     outcome = np.full(n_paths, "", dtype=object)
-    runs = np.full(n_paths, float(looks[-1]))
+    runs = np.full(n_paths, n[-1])
+    stopped = np.zeros(n_paths, dtype=bool)
     for k in range(len(looks)):
-        tk = t[:, k]
         last = k == len(looks) - 1
-        equiv = np.zeros(n_paths, dtype=bool)
-        if margin is not None and margin > 0:
-            m_over_se = margin / scale[k]  # margin in σ units over se in σ units, with the observed se ratio
-            ratio = tk / np.where(tk == 0, 1e-300, tk)  # keeps shape; se estimate enters through t
-            equiv = (m_over_se * ratio - np.abs(tk)) >= e[k]
+        equiv = (np.minimum(est[:, k] + margin, margin - est[:, k]) / se[:, k] >= e[k]) if margin else \
+            np.zeros(n_paths, dtype=bool)
+        tk = t[:, k]
         for label, hit in (("equivalent", equiv), ("better", tk >= c[k]), ("worse", tk <= -c[k]),
                            ("futility", (np.abs(tk) < f[k]) & (not last)), ("inconclusive", np.full(n_paths, last))):
             new = hit & ~stopped
