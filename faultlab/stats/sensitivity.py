@@ -60,7 +60,7 @@ def group_comparison(df: pd.DataFrame, *, margin: float = 0.01, alpha: float = A
     single-layer trials of the group's layers per (run, trial) first (mean single-layer sensitivity).
     """
     sub = _with_levels(df)
-    sub = sub[sub["layer_group"].notna()]
+    sub = sub[sub["layer_group"].notna()] if "layer_group" in sub else sub.iloc[:0]
     if sub.empty:
         return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
     unit = ["scope", "method", "fault", "layer_group", "level", "level_value", "variant", "run_id", "trial"]

@@ -37,7 +37,7 @@ __all__ = ["SequentialDesign", "spending", "z_boundaries", "futility_z", "t_boun
 
 GRID = 801  # points per look of the numerical integration (Simpson, odd) for the efficacy bounds
 FUTILITY_GRID = 161  # coarser for the futility bounds (non-binding: their accuracy touches power, not α)
-N_SIM = 100_000  # null paths that calibrate the t boundaries
+N_SIM = 60_000  # null paths that calibrate the t boundaries
 Z_NEVER = 37.0  # a z bound no path crosses (Φ(-37) underflows)
 MIN_CROSSINGS = 50  # below this many expected crossings a look's t bound is converted from z by p-value
 

@@ -93,7 +93,8 @@ def simulate_arms(rng: np.random.Generator, arms: Sequence[tuple[str, str, float
         acc = np.clip(np.rint(acc * n_samples), 0, n_samples) / n_samples
         frames.append(pd.DataFrame({
             "architecture": arch, "variant": arch, "method": method, "fault": fault, "layer": ALL_LAYERS,
-            "equal_count": 0, "run_id": [f"{arch}-{method}-{k}" for k in s.ravel()], "train_seed": s.ravel(),
+            "layer_group": None, "equal_count": 0, "run_id": [f"{arch}-{method}-{k}" for k in s.ravel()],
+            "train_seed": s.ravel(),
             "rate": rates[r.ravel()], "trial": t.ravel(), "accuracy": acc.ravel(),
             "clean_accuracy": np.repeat(clean + effect + u, rates.size * trials), "n_samples": n_samples,
         }))
