@@ -39,6 +39,7 @@ GRID = 801  # points per look of the numerical integration (Simpson, odd) for th
 FUTILITY_GRID = 161  # coarser for the futility bounds (non-binding: their accuracy touches power, not α)
 N_SIM = 60_000  # null paths that calibrate the t boundaries
 Z_NEVER = 37.0  # a z bound no path crosses (Φ(-37) underflows)
+T_NEVER = 1e12  # a t bound no path crosses (where the quantile underflows)
 MIN_CROSSINGS = 50  # below this many expected crossings a look's t bound is converted from z by p-value
 
 
@@ -232,6 +233,7 @@ def _t_bounds(looks: tuple[int, ...], alpha: float, paired: bool, sides: int, se
         else:
             crossing = np.sort(stat[alive, k])[::-1]
             c = float(crossing[min(int(round(s * N_SIM)), crossing.size) - 1])
+        c = c if np.isfinite(c) else T_NEVER
         out.append(c)
         alive &= stat[:, k] < c
     return tuple(out)

@@ -78,6 +78,7 @@ class Decision(StrEnum):
     WORSE = "worse"  # efficacy boundary crossed downward
     EQUIVALENT = "equivalent"  # both one-sided equivalence boundaries crossed
     FUTILITY = "futility"  # below the non-binding futility bound: stop training this contrast's arms
+    INCONCLUSIVE = "inconclusive"  # the maximum runs reached without crossing a bound
     NOT_TESTED = "not tested"  # too few runs, no spread or an arm absent (column ``reason``)
 
 
