@@ -94,3 +94,30 @@ def test_look_decisions_are_typed():
     one = sequential_decisions(df[df["train_seed"] < 1], [ContrastSpec(method="dropconnect", baseline="vanilla",
                                                                        architectures=["net"])], design)
     assert (one["decision"].iloc[0], one["reason"].iloc[0]) == ("not tested", "too few runs")
+
+
+def _store(path, frame):
+    from faultlab.store import ResultsStore
+
+    store = ResultsStore(path)
+    for run_id, g in frame.groupby("run_id"):
+        first = g.iloc[0]
+        store.add_run({"run_id": run_id, "study": "pilot", "architecture": first["architecture"],
+                       "variant": first["variant"], "method": first["method"], "train_seed": int(first["train_seed"]),
+                       "clean_accuracy": float(first["clean_accuracy"]), "config": {"num_classes": 10}})
+        store.add_campaign({"campaign_id": f"c-{run_id}", "run_id": run_id, "fault": first["fault"]})
+        store.add_trials([{"campaign_id": f"c-{run_id}", "run_id": run_id, "fault": r.fault, "rate": r.rate,
+                           "trial": int(r.trial), "layer": "*", "accuracy": r.accuracy, "n_samples": 1000}
+                          for r in g.itertuples()])
+    store.close()
+
+
+def test_stats_plan_gives_fixed_and_sequential_runs_per_contrast(tmp_path, capsys):
+    from faultlab.cli import main
+
+    df = simulate_arms(np.random.default_rng(3), [("net", "vanilla", 0.0), ("net", "dropconnect", 0.0)], seeds=4,
+                       rates=(0.1, 0.5), trials=1, sd_run=0.03, rho=0.5)
+    _store(tmp_path / "p.sqlite", df)
+    main(["stats", "plan", "--from", "pilot", "--store", str(tmp_path / "p.sqlite"), "--effect", "0.04"])
+    out = capsys.readouterr().out
+    assert "dropconnect vs vanilla on net" in out and "seq_expected" in out and "fixed_high" in out

@@ -247,15 +247,16 @@ def t_boundaries(looks: Sequence[int], alpha: float = 0.05, *, paired: bool = Tr
     return np.array(_t_bounds(tuple(int(n) for n in looks), float(alpha), bool(paired), int(sides), int(seed)))
 
 
-def look_bounds(design: SequentialDesign, looks: Sequence[int], n_contrasts: int, paired: bool
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def look_bounds(design: SequentialDesign, looks: Sequence[int], n_contrasts: int, paired: bool, *,
+                equivalence: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(efficacy t bounds, futility t bounds, one-sided equivalence t bounds) at ``looks`` (runs per arm taken
     so far, the last being the current look) for one of ``n_contrasts`` contrasts. Information fractions are
     looks / max_runs; a look past the design's maximum counts as the last."""
     a = design.alpha / max(n_contrasts, 1)
     looks = [min(int(n), design.max_runs) for n in looks]
     full = [n for n in looks if n < design.max_runs] + [design.max_runs]
-    eff, eq = t_boundaries(full, a, paired=paired), t_boundaries(full, a, paired=paired, sides=1)
+    eff = t_boundaries(full, a, paired=paired)
+    eq = t_boundaries(full, a, paired=paired, sides=1) if equivalence else np.full(len(full), np.inf)
     if design.futility:
         fz, _ = futility_z(np.asarray(full, dtype=float) / design.max_runs, a, design.power)
         df = _df(np.asarray(full, dtype=float), paired)
@@ -302,7 +303,8 @@ def sequential_decisions(frame: pd.DataFrame, contrasts, design: SequentialDesig
         if r["reason"] != Reason.TESTED or n < 2:
             rows.append({**row, "decision": Decision.NOT_TESTED})
             continue
-        c, f, e = (b[-1] for b in look_bounds(design, [*earlier, n], m, paired))
+        margin = r["margin"] if np.isfinite(r["margin"]) else None
+        c, f, e = (b[-1] for b in look_bounds(design, [*earlier, n], m, paired, equivalence=bool(margin)))
         row.update(statistic=r["estimate"] / r["se"], efficacy_bound=c, futility_bound=f, equivalence_bound=e)
         rows.append({**row, "decision": _decide(r["estimate"], r["se"], r["margin"], c, f, e,
                                                 n >= design.max_runs)})
@@ -316,7 +318,7 @@ def operating_characteristics(design: SequentialDesign, effect: float, *, paired
     P(better), P(worse), P(equivalent), P(futility), P(inconclusive at the maximum), and the expected runs per arm
     at stopping (``expected_runs``), with the same decision rule as :func:`sequential_decisions`."""
     looks = design.looks()
-    c, f, e = look_bounds(design, looks, n_contrasts, paired)
+    c, f, e = look_bounds(design, looks, n_contrasts, paired, equivalence=bool(margin))
     est, se = simulate_t_paths(looks, effect, paired, n_paths, np.random.default_rng(seed))
     t = est / se
     n = np.asarray(looks, dtype=float)
