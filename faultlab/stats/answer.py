@@ -47,9 +47,7 @@ def answer_effects(trials: pd.DataFrame, answer: dict, *, alpha: float = 0.05) -
     rows = table[table["role"] == Role.PRIMARY].copy()
     if rows.empty:
         return rows
-    split = rows["arms_a"].str.split(" · ", n=1, expand=True)
-    rows["variant"], rows["method"] = split[0], split[1]
-    rows["control"] = rows["arms_b"].str.split(" · ", n=1, expand=True)[0]
+    rows["variant"], rows["method"], rows["control"] = rows["variant_a"], rows["method_a"], rows["variant_b"]
     rows["absent"] = [v if na == 0 else c if nb == 0 else None
                       for v, c, na, nb in zip(rows["variant"], rows["control"], rows["n_a"], rows["n_b"])]
     rows.loc[rows["reason"] != Reason.ARM_ABSENT, "absent"] = None

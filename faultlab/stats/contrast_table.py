@@ -5,8 +5,9 @@
 
 Columns (the forest plot and page 1 read these): ``contrast`` (label), ``kind``, ``role`` (primary | secondary),
 ``fault``, ``scope``, ``surface`` (readable), ``endpoint`` (AUC | rate | equal count), ``rate`` (NaN for AUC),
-``span`` (the AUC's rates), ``measure``, ``arms_a`` / ``arms_b``, ``design``, ``n_a`` / ``n_b`` (runs, summed over
-the contrast's arms), ``n_runs`` (the fewest runs of any one arm), ``n_pairs``, ``mean_a`` / ``mean_b``,
+``span`` (the AUC's rates), ``measure``, ``arms_a`` / ``arms_b`` (``variant · method``, comma-separated),
+``variant_a`` / ``method_a`` / ``variant_b`` / ``method_b`` (contrasts with one arm per side, else None),
+``design``, ``n_a`` / ``n_b`` (runs, summed over the contrast's arms), ``n_runs`` (the fewest runs of any one arm), ``n_pairs``, ``mean_a`` / ``mean_b``,
 ``estimate`` (a - b, a fraction: 0.04 = +4 pp), ``low`` / ``high`` (its 1 - α t interval, truncated to [-1, 1]),
 ``truncated``, ``unit``, ``df``, ``sd`` (unit sd), ``se``, ``margin``, ``pvalue`` / ``tost_pvalue`` (raw),
 ``p_adjusted`` / ``tost_p_adjusted``, ``family``, ``verdict`` (:class:`Verdict`), ``reason`` (:class:`Reason`),
@@ -119,6 +120,7 @@ def _row(c: Resolved, role: Role, endpoint: Endpoint, rate: float, arms: tuple[l
         "surface": surface_label(c.scope, c.fault), "endpoint": endpoint, "rate": rate, "span": span,
         "measure": c.spec.measure, "arms_a": ", ".join(f"{v} · {m}" for v, m in c.arms_a),
         "arms_b": ", ".join(f"{v} · {m}" for v, m in c.arms_b),
+        **_single_arms(c),
         "design": res.design if max(sizes) else Design.NONE, "n_a": res.n_a, "n_b": res.n_b,
         "n_runs": int(min(sizes)), "n_pairs": n_pairs, "mean_a": mean_a, "mean_b": mean_b,
         "estimate": res.estimate, "low": res.ci_low, "high": res.ci_high, "truncated": res.truncated,
@@ -126,6 +128,13 @@ def _row(c: Resolved, role: Role, endpoint: Endpoint, rate: float, arms: tuple[l
         "pvalue": res.pvalue if keep else math.nan, "tost_pvalue": res.tost_pvalue if keep else math.nan,
         "reason": reason, "level": 1 - alpha, "_paired": paired, "_coefs": float(np.sum(np.square(coefs))),
     }
+
+
+def _single_arms(c: Resolved) -> dict[str, str | None]:
+    """``variant_a``/``method_a``/``variant_b``/``method_b`` of a contrast with one arm per side (else None)."""
+    one = len(c.arms_a) == 1 and len(c.arms_b) == 1
+    (va, ma), (vb, mb) = (c.arms_a[0], c.arms_b[0]) if one else ((None, None), (None, None))
+    return {"variant_a": va, "method_a": ma, "variant_b": vb, "method_b": mb}
 
 
 def _rows_of(c: Resolved, surface: dict[tuple[str, str], _Arm], **kw: Any) -> list[dict[str, Any]]:
@@ -203,7 +212,8 @@ def apply_primary_family(table: pd.DataFrame, alpha: float = ALPHA, *, plan: boo
 
 
 COLUMNS = ["contrast", "kind", "role", "fault", "scope", "surface", "endpoint", "rate", "span", "measure", "arms_a",
-           "arms_b", "design", "n_a", "n_b", "n_runs", "n_pairs", "mean_a", "mean_b", "estimate", "low", "high",
+           "arms_b", "variant_a", "method_a", "variant_b", "method_b", "design", "n_a", "n_b", "n_runs", "n_pairs",
+           "mean_a", "mean_b", "estimate", "low", "high",
            "truncated", "unit", "df", "sd", "se", "margin", "pvalue", "tost_pvalue", "p_adjusted",
            "tost_p_adjusted", "family", "verdict", "reason", "runs_to_detect", "runs_for_equivalence", "level"]
 

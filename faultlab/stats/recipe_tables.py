@@ -215,17 +215,18 @@ def architecture_comparison(af: pd.DataFrame, *, margin: float = 0.01, alpha: fl
 LINKED = ("role", "verdict", "reason", "p_adjusted", "tost_p_adjusted", "family")
 
 
-def link_to_contrasts(table: pd.DataFrame, contrasts: pd.DataFrame, arms_a: pd.Series, arms_b: pd.Series) -> None:
+def link_to_contrasts(table: pd.DataFrame, contrasts: pd.DataFrame, arms: list[tuple[str, str, str, str]]) -> None:
     """Rows of an all-pairs table that are a declared contrast's row (same arms, fault, whole network, accuracy,
-    endpoint and rate) take its role, verdict, reason and adjusted p's; in place. ``arms_a``/``arms_b``: each row's
-    arms as the contrast table spells them (``variant · method``)."""
+    endpoint and rate) take its role, verdict, reason and adjusted p's; in place. ``arms``: each row's
+    (variant_a, method_a, variant_b, method_b)."""
     if table.empty or contrasts.empty:
         return
-    own = contrasts[(contrasts["scope"] == "network") & (contrasts["measure"] == "accuracy")]
-    key = ["arms_a", "arms_b", "fault", "endpoint", "rate"]
+    own = contrasts[(contrasts["scope"] == "network") & (contrasts["measure"] == "accuracy")
+                    & contrasts["variant_a"].notna()]
+    key = ["variant_a", "method_a", "variant_b", "method_b", "fault", "endpoint", "rate"]
     lookup = {tuple(_norm(v) for v in r[key]): r for _, r in own.iterrows()}
-    for i, a, b in zip(table.index, arms_a, arms_b):
-        hit = lookup.get((a, b, table.at[i, "fault"], str(table.at[i, "endpoint"]), _norm(table.at[i, "rate"])))
+    for i, arm in zip(table.index, arms):
+        hit = lookup.get((*arm, table.at[i, "fault"], str(table.at[i, "endpoint"]), _norm(table.at[i, "rate"])))
         if hit is not None:
             for col in LINKED:
                 table.at[i, col] = hit[col]

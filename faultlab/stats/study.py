@@ -165,11 +165,11 @@ def study_tables(trials: pd.DataFrame, runs: Sequence[dict] = (), *, masks: Mapp
             methods = method_comparison(af, baseline_method, **kw)
             archs = architecture_comparison(af, **kw)
             if not methods.empty:
-                link_to_contrasts(methods, table, methods["variant"] + " · " + methods["method_a"],
-                                  methods["variant"] + " · " + methods["method_b"])
+                link_to_contrasts(methods, table, list(zip(methods["variant"], methods["method_a"],
+                                                           methods["variant"], methods["method_b"])))
             if not archs.empty:
-                link_to_contrasts(archs, table, archs["variant_a"] + " · " + archs["method"],
-                                  archs["variant_b"] + " · " + archs["method"])
+                link_to_contrasts(archs, table, list(zip(archs["variant_a"], archs["method"], archs["variant_b"],
+                                                         archs["method"])))
             maps_m = method_comparison_maps(af, baseline_method, margin)
             maps_a = architecture_comparison_maps(af, margin)
         groups = group_comparison(df, margin=margin, alpha=alpha)
