@@ -16,13 +16,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from faultlab.files import finishing, refusal, temp_path  # noqa: E402
-from faultlab.stats.bottleneck import answer_tables  # noqa: E402
-from faultlab.stats.study import analysis_frame, study_tables  # noqa: E402
+from faultlab.stats.answer import answer_tables  # noqa: E402
+from faultlab.stats.study import analysis_frame, spec_contrasts, study_tables  # noqa: E402
 from faultlab.store import ResultsStore  # noqa: E402
 
 from .answer_pages import answer_pages  # noqa: E402
-from .comparison_pages import comparison_pages, recipe_display, variance_pages  # noqa: E402
+from .comparison_pages import comparison_pages, contrast_pages, recipe_display, variance_pages  # noqa: E402
 from .curve_pages import accuracy_pages, distribution_pages, forest_pages  # noqa: E402
+from .inputs import read_study  # noqa: E402
 from .layout import RC, Doc, curve_style  # noqa: E402
 from .sample_pages import group_comparison_pages, layer_pages, reliability_pages  # noqa: E402
 from .text_pages import methods_pages, methods_paragraphs, question, spec_pages, title_page  # noqa: E402
@@ -46,7 +47,10 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
     Raises ReportError when the study has no trials. Pages whose data is absent say so and are listed in
     ``missing``; the per-layer page appears only when per-layer trials exist.
     """
-    tables = study_tables(store, study, baseline_method=baseline_method, margin=margin, fraction=fraction,
+    data = read_study(store, study)
+    tables = study_tables(data.trials, data.runs, masks=data.masks, layer_order=data.layer_order,
+                          contrasts=spec_contrasts(spec, data.trials, margin=margin, baseline=baseline_method),
+                          baseline_method=baseline_method, margin=margin, fraction=fraction,
                           n_resamples=n_resamples, seed=seed)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -69,21 +73,22 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
             title_page(doc, df, spec, verdicts, str(store.path), answer=answer["paragraphs"] if answer else None)
             if answer:
                 answer_pages(doc, answer, question(df, spec))
-            accuracy_pages(doc, tables["curves"], style, n_resamples)
+            contrast_pages(doc, tables["contrasts"])
+            accuracy_pages(doc, tables["curves"], style, n_resamples, tables["curve_runs"])
             if not af.empty:
                 distribution_pages(doc, af, style)
-            forest_pages(doc, tables["curve_summary"], tables["curves"], style, fraction)
+            forest_pages(doc, tables["curve_summary"], tables["curves"], style, fraction, tables["missing"])
             comparison_pages(doc, tables["method_comparison"], tables["architecture_comparison"],
-                             baseline_method, margin, tables["family"]["family"].iloc[0],
+                             baseline_method, margin, tables["missing"],
                              (tables["method_comparison_maps"], tables["architecture_comparison_maps"]))
             if not tables["reliability_comparison"].empty:
                 doc.table_pages("Per-sample reliability: methods compared (recipe level)",
                                 recipe_display(tables["reliability_comparison"], "variant", "method_a"),
                                 notes="Each training run's reliable share (points correct in >= 95 % of its trials) "
-                                      "is one value; methods paired by training seed; Holm in the report's family; "
-                                      "both arms with <= 5 % reliable points: uninformative.")
+                                      "is one value; methods paired by training seed; exploratory (raw p, no "
+                                      "verdict); both arms with <= 5 % reliable points: at the floor.")
             variance_pages(doc, tables["variance_components"])
-            reliability_pages(doc, tables["reliability"], tables["reliability_recipe"], style)
+            reliability_pages(doc, tables["reliability_maps"], tables["reliability"], style, tables["missing"])
             layer_pages(doc, tables["layer_sensitivity"])
             group_comparison_pages(doc, tables["group_comparison"])
             methods_pages(doc, methods_paragraphs(
