@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from faultlab import FaultlabError
-from faultlab.store import ALL_LAYERS, ResultsStore
+from faultlab.store import ALL_LAYERS, ResultsStore, with_store_labels
 
 from . import wording as fmt
 from .describe import cell_summary
@@ -44,7 +44,7 @@ class ReportError(FaultlabError, ValueError):
 
 def load_frame(store: ResultsStore, study: str) -> pd.DataFrame:
     """The study's trials with ``variant`` filled in (from ``architecture`` where absent); ReportError if none."""
-    df = store.to_frame(study)
+    df = with_store_labels(store.to_frame(study))  # the table's NULL whole-network layer as the store's '*'
     if df.empty:
         raise ReportError(f"study {study!r} has no trials in {store.path}; "
                           "run `faultlab sweep` or `faultlab campaign` first")
