@@ -61,8 +61,10 @@ def run(
     """
     from faultlab.campaign import CampaignError, campaign_spec, validate
     from faultlab.campaign.session import campaign_frame, open_network
+    from faultlab.names import check_name
     from faultlab.store import ResultsStore
 
+    check_name(study, "study")  # a study name becomes part of paths (results/<study>.sqlite, reports/)
     spec = campaign_spec(fault, rates, **campaign)
     validate(spec)
     if spec.bn_recalibration and train_data is None:

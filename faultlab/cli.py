@@ -18,6 +18,7 @@ import sys
 from faultlab import FaultlabError
 from faultlab.commands import campaign, export, report, stats, sweep
 from faultlab.commands._guards import OneLineParser, unknown_arguments_error
+from faultlab.files import refusal
 from faultlab.runtime import tune_allocator
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
@@ -62,7 +63,10 @@ def main(argv: list[str] | None = None) -> None:
         if extras:
             raise unknown_arguments_error(parser._subparsers._group_actions[0].choices[args.command], extras)
         COMMANDS[args.command].run(args)
-    except FaultlabError as err:  # every user error: its message is the whole story, one line, exit status 2
+    except Exception as exc:  # every user error: its message is the whole story, one line, exit status 2
+        err = exc if isinstance(exc, FaultlabError) else refusal(exc)  # the OS refusing a write is one too
+        if err is None:
+            raise
         message = " ".join(str(err).split())  # one line, whatever the message carried
         print(f"faultlab: error: {message}", file=sys.stderr)
         raise SystemExit(getattr(err, "exit_code", 2)) from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 
 from faultlab.campaign.spec import CampaignSpec
+from faultlab.names import check_name
 
 from ._guards import check_store_target
 from ._options import add_dataclass_options, add_store_option, dataclass_from_args, device, flag, resolve_device, seed
@@ -56,6 +57,7 @@ def run(args: argparse.Namespace) -> None:
     from faultlab.campaign import CampaignError
 
     spec = campaign_spec(args)
+    check_name(args.study, "--study")  # a study name becomes part of paths (results/<study>.sqlite, reports/)
     device = resolve_device(args.device)
     if args.model is not None or args.weights is not None:
         check_store_target(args.store, inputs={"weights": args.weights} if args.weights else {})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from faultlab import FaultlabError
 
-from ._guards import add_force_option, check_output
+from ._guards import add_force_option, check_output, writes_whole_outputs
 from ._options import add_store_option, existing_store
 
 HELP = "export the trials of a store as a tidy Parquet/CSV table"
@@ -42,6 +42,7 @@ def output_format(out: str, fmt: str | None) -> str:
     return FORMATS[Path(out).suffix.lower()]
 
 
+@writes_whole_outputs
 def run(args: argparse.Namespace) -> None:
     from faultlab.store import ResultsStore
     from faultlab.store.frame import check_masks

@@ -11,7 +11,9 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ._guards import add_force_option, check_output
+from faultlab.names import check_name
+
+from ._guards import add_force_option, check_output, writes_whole_outputs
 from ._options import count, existing_store, open_unit, seed
 
 HELP = "render the PDF report of a study"
@@ -39,7 +41,8 @@ def add_study_options(p: argparse.ArgumentParser) -> None:
 
 
 def store_of(args: argparse.Namespace) -> str:
-    return existing_store(args.store or f"results/{args.study}.sqlite")
+    """The study's store; the study name is checked first (it becomes part of the default paths)."""
+    return existing_store(args.store or f"results/{check_name(args.study, 'study name')}.sqlite")
 
 
 def shown_spec(args: argparse.Namespace, store, quiet: bool = False) -> dict | None:
@@ -83,18 +86,20 @@ def meta() -> dict[str, str]:
     return info
 
 
+@writes_whole_outputs
 def run(args: argparse.Namespace) -> None:
     from faultlab.report import render_report
     from faultlab.store import ResultsStore
 
     store_path = store_of(args)
+    check_name(args.study, "study name")  # it names the default --out
     out = Path(args.out or f"reports/{args.study}.pdf")
     if args.out is None:
         out.parent.mkdir(parents=True, exist_ok=True)
     inputs = {"store": store_path, **({"study spec": args.spec} if args.spec else {})}
     out = check_output(out, "pdf", inputs=inputs, force=args.force)
     with ResultsStore(store_path, read_only=True) as store:
-        spec = shown_spec(args, store)
+        spec = shown_spec(args, store, quiet=True)  # the note on a missing spec follows the summary
         summary = render_report(store, args.study, out, spec=spec, baseline_method=args.baseline, margin=args.margin,
                                 fraction=args.fraction, n_resamples=args.resamples, seed=args.seed, meta=meta())
     print(f"wrote {summary.path} ({len(summary.pages)} pages)")
@@ -102,3 +107,6 @@ def run(args: argparse.Namespace) -> None:
         print(f"  {line}")
     for line in summary.missing:
         print(f"  missing: {line}")
+    if spec is None:
+        print(f"  note: {store_path} holds no spec of study {args.study!r} (a campaign's store, or one swept before "
+              "specs were stored); pass --spec FILE to show one")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import math
 
-from ._guards import add_force_option, atomic_files, check_output_folder
+from faultlab.names import check_name
+
+from ._guards import add_force_option, atomic_files, check_output_folder, writes_whole_outputs
 from ._options import existing_store, float_in, open_unit, positive
 from .report import add_study_options, shown_spec, store_of
 
@@ -80,7 +82,8 @@ def plan_recipe(args: argparse.Namespace) -> None:
     if args.train_seconds is None or not args.train_seconds > 0:
         raise FaultlabError("stats plan --from needs --train-seconds S (> 0): the time one training run takes")
     h = args.halfwidth or args.margin
-    with ResultsStore(existing_store(args.store or f"results/{args.pilot}.sqlite"), read_only=True) as store:
+    pilot_store = args.store or f"results/{check_name(args.pilot, '--from')}.sqlite"
+    with ResultsStore(existing_store(pilot_store), read_only=True) as store:
         af = analysis_frame(load_frame(store, args.pilot))
     comps = variance_components(run_means(af))
     comps = comps[comps["n_runs"] >= 2]
@@ -104,6 +107,7 @@ def plan_recipe(args: argparse.Namespace) -> None:
         print(table.to_string(index=False))
 
 
+@writes_whole_outputs
 def run(args: argparse.Namespace) -> None:
     if args.study == "plan":
         plan(args)
@@ -114,7 +118,8 @@ def run(args: argparse.Namespace) -> None:
     from faultlab.store import ResultsStore
 
     store_path = store_of(args)
-    folder = check_output_folder(args.csv or f"results/{args.study}-tables", "csv", inputs={"store": store_path},
+    check_name(args.study, "study name")  # it names the default --csv folder
+    folder = check_output_folder(args.csv or f"results/{args.study}-tables", "table", inputs={"store": store_path},
                                  force=args.force)
     with ResultsStore(store_path, read_only=True) as store:
         spec = shown_spec(args, store, quiet=True)  # the question the sweep stored (or --spec FILE)

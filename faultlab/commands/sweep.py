@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 from faultlab import FaultlabError
+from faultlab.names import check_name
 
 from ._guards import interruptible
 from ._options import count, float_in, non_negative
@@ -41,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def default_store(study: str) -> str:
-    return f"results/{study}.sqlite"
+    return f"results/{check_name(study, 'study name')}.sqlite"
 
 
 def stored_trials(store: str, study: str) -> str:

@@ -15,6 +15,7 @@ from lightning.pytorch.cli import LightningCLI
 
 from faultlab import FaultlabError
 from faultlab.data import TensorDataModule
+from faultlab.names import check_name
 from faultlab.training import Classifier
 
 RUNS_DIR = "runs"
@@ -56,7 +57,8 @@ class FaultlabCLI(LightningCLI):
         configs = [Path(str(c)) for c in (cfg.get("config") or []) if c]
         name = configs[-1].stem if configs else "default"
         if not cfg.trainer.get("default_root_dir"):
-            cfg.trainer.default_root_dir = os.path.join(RUNS_DIR, name)
+            cfg.trainer.default_root_dir = os.path.join(RUNS_DIR, check_name(
+                name, "run name (the config file's name)", "rename the file or pass --trainer.default_root_dir DIR"))
         if not cfg.checkpoint.get("dirpath"):
             cfg.checkpoint.dirpath = os.path.join(cfg.trainer.default_root_dir, "checkpoints")
         if cfg.trainer.get("logger") in (None, True) and not tensorboard_available():
@@ -68,6 +70,18 @@ class FaultlabCLI(LightningCLI):
             raise FaultlabError(f"checkpoint not found: {ckpt} (train one with 'faultlab fit --config ...')")
         self._inputs = {**{f"config {c}": c for c in configs}, "checkpoint (--ckpt_path)": ckpt}
         self._force = bool(cfg.get("force"))
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        """A write the OS refuses (full disk, read-only folder) removes the logs and files this command
+        created and ends in one line (``faultlab.files.undone_on_refusal``); checkpoints are atomic."""
+        from faultlab.files import quiet_thread_refusals, undone_on_refusal
+
+        quiet_thread_refusals()
+        callback = self.trainer.checkpoint_callback
+        folders = [self.trainer.default_root_dir, *(lg.save_dir for lg in self.trainer.loggers),
+                   getattr(callback, "dirpath", None)]
+        with undone_on_refusal([Path(f) for f in folders if f], f"faultlab {subcommand} outputs under"):
+            super()._run_subcommand(subcommand)
 
     def before_fit(self) -> None:
         """Outputs never overwrite inputs: the checkpoint and the saved config are checked before training."""

@@ -26,6 +26,7 @@ from .base import (
     random_crop_flip,
     stratified_split,
 )
+from .checks import DataCheckError, check_int, check_number, check_seed
 
 # per-channel mean and std of each training set's pixels in [0, 1] (the values in common use)
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
@@ -63,6 +64,7 @@ class MNIST5k(TensorDataModule):
                  val_fraction: float = 0.1, seed: int = 0, eval_subset: int | None = None,
                  data_dir: str = "data", normalize: str | list = "dataset") -> None:
         super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
+        check_int("data set mnist5k", "n_test", n_test, 10, 4990)  # at least one test and one training digit per class
         self.n_test, self.normalize = n_test, parse_normalize(normalize)
 
     def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -111,13 +113,17 @@ class Moons(TensorDataModule):
                  eval_batch_size: int = 1000, val_fraction: float = 0.1, seed: int = 0,
                  eval_subset: int | None = None, data_dir: str = "data", data_seed: int | None = None) -> None:
         super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
+        check_int("data set moons", "n_samples", n_samples, 4)  # two per moon, then split 50/50
+        check_number("data set moons", "noise", noise, 0.0)
+        check_seed("data set moons", "data_seed", data_seed, optional=True)
         self.n_samples, self.noise, self.data_seed = n_samples, noise, data_seed
 
     def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         from sklearn.datasets import make_moons
 
         data_seed = self.seed if self.data_seed is None else self.data_seed
-        x, y = make_moons(n_samples=self.n_samples, noise=self.noise, random_state=data_seed)
+        # scikit-learn takes seeds below 2^32; larger data seeds (up to 2^64 - 1) are taken modulo 2^32
+        x, y = make_moons(n_samples=self.n_samples, noise=self.noise, random_state=data_seed % 2**32)
         x = (x - x.min(0)) / (x.max(0) - x.min(0))
         x, y = torch.from_numpy(x).float(), torch.from_numpy(y.astype(np.int64))
         train_idx, test_idx = stratified_split(y, 0.5, seed=data_seed)
@@ -135,6 +141,13 @@ class Synthetic(TensorDataModule):
                  val_fraction: float = 0.0, seed: int = 0, eval_subset: int | None = None,
                  data_dir: str = "data") -> None:
         super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
+        if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence) or not input_shape \
+                or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in input_shape):
+            raise DataCheckError(f"data set synthetic: input_shape={input_shape!r}; allowed: a list of positive "
+                                 "integers, e.g. [1, 28, 28]")
+        check_int("data set synthetic", "num_classes", num_classes, 2)
+        check_int("data set synthetic", "n_train", n_train, 1)
+        check_int("data set synthetic", "n_test", n_test, 1)
         self.input_shape = tuple(int(s) for s in input_shape)
         self.num_classes, self.n_train, self.n_test = num_classes, n_train, n_test
 
@@ -157,6 +170,8 @@ class _Torchvision(TensorDataModule):
                  val_fraction: float = 0.1, seed: int = 0, eval_subset: int | None = None,
                  data_dir: str = "data", normalize: str | list = "dataset") -> None:
         super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
+        if not isinstance(download, bool):
+            raise DataCheckError(f"data set {self.name}: download={download!r}; allowed: true or false")
         self.download, self.normalize = download, parse_normalize(normalize)
 
     def _open(self, cls, root: str, train: bool):

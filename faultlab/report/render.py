@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from faultlab.files import finishing, refusal, temp_path  # noqa: E402
 from faultlab.stats.bottleneck import answer_tables  # noqa: E402
 from faultlab.stats.study import analysis_frame, study_tables  # noqa: E402
 from faultlab.store import ResultsStore  # noqa: E402
@@ -56,8 +58,9 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
     with plt.rc_context(RC), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # layout hints from matplotlib/seaborn
         warnings.simplefilter("ignore", matplotlib.MatplotlibDeprecationWarning)  # seaborn's calls, not ours
-        part = out.with_name(out.name + ".part")  # a failed render leaves no half-written report at ``out``
-        doc = Doc(part, study)
+        part = temp_path(out, "report")  # its own file: a failed render leaves ``out`` whole, nothing half-written
+        fh = part.open("wb")  # closed here whatever happens (PdfPages leaves a file it failed to finish open)
+        doc = Doc(fh, study)
         doc.missing += tables["missing"]["missing"].tolist()
         try:
             answer = None
@@ -87,12 +90,18 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
                 df, store.campaigns(), baseline=baseline_method, margin=margin, fraction=fraction,
                 n_resamples=n_resamples, seed=seed, spec=spec, meta=meta))
             spec_pages(doc, spec)
-        except BaseException:
-            doc.close()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):  # closing a PDF whose write failed fails too; the first error counts
+                doc.close()
+            with contextlib.suppress(OSError):
+                fh.close()
             part.unlink(missing_ok=True)
+            error = refusal(exc, out, "report")
+            if error is not None:
+                raise error from None
             raise
         finally:
             plt.close("all")
-        doc.close()
-        part.replace(out)
+        with finishing(part, out, "report"), fh:  # synced, then renamed onto ``out``; a refusal is one line
+            doc.close()
     return ReportSummary(out, doc.pages, verdicts, doc.missing)

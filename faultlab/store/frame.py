@@ -9,7 +9,6 @@ NULL (the store says ``*``), ``fault_scope`` names the scope, ``accuracy`` is ex
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -194,19 +193,19 @@ def _write_parquet(df: pd.DataFrame, path: Path, study: str | None) -> None:
 
 
 def write_frame(df: pd.DataFrame, path: Path, fmt: str, study: str | None = None) -> Path:
-    """Write ``df`` to ``path`` as Parquet (with the dictionary as schema metadata) or CSV, atomically (a
-    temporary file beside it, renamed over it); the folder is created if missing."""
+    """Write ``df`` to ``path`` as Parquet (with the dictionary as schema metadata) or CSV, whole or not at all
+    (``faultlab.files.atomic_path``: an OS refusal is one line); the folder is created if missing."""
+    from faultlab import files
+
     check_masks(fmt, MASK_COLUMN in df.columns)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "parquet":
-            _write_parquet(df, tmp, study)
-        else:
-            df.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise StoreError(f"cannot write {path}: {exc.strerror or exc}; pick another path or free space") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
+        with files.atomic_path(path, "export") as tmp:
+            if fmt == "parquet":
+                _write_parquet(df, tmp, study)
+            else:
+                df.to_csv(tmp, index=False)
+    except OSError as exc:  # not a refusal files.py words (those are one OutputRefused line already)
+        raise (files.refusal(exc, path, "export")
+               or StoreError(f"cannot write export {path}: {exc.strerror or exc}; pick another path")) from None
     return path

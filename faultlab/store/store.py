@@ -15,7 +15,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,31 @@ _TRIAL_FIELDS = [c for c in rows.TRIAL_COLUMNS if c != "correct"]
 JOURNAL_ENV = "FAULTLAB_STORE_JOURNAL"
 JOURNAL_MODES = ("wal", "delete")
 SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+# SQLite's primary error codes of a write the operating system refused -> in words
+REFUSED_WRITES = {
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_IOERR": "a write failed (disk I/O error: a full disk, the file size limit or a failing device)",
+    "SQLITE_READONLY": "the store file or its folder is read-only",
+    "SQLITE_CANTOPEN": "its folder does not take new files (read-only or not writable)",
+    "SQLITE_PERM": "permission denied",
+}
+
+
+_REFUSAL_TEXTS = {"disk is full": "SQLITE_FULL", "disk I/O error": "SQLITE_IOERR",
+                  "readonly database": "SQLITE_READONLY", "unable to open database": "SQLITE_CANTOPEN"}
+
+
+def os_refusal(exc: sqlite3.Error, path: Path | str) -> StoreError | None:
+    """The one-line error for a write SQLite reports the operating system refused (None for other errors)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    code = next((c for c in REFUSED_WRITES if name == c or name.startswith(c + "_")), None)
+    code = code or next((c for text, c in _REFUSAL_TEXTS.items() if text in str(exc)), None)
+    if code is None:
+        return None
+    return StoreError(f"cannot write store {path}: {REFUSED_WRITES[code]} ({exc}); the rows stored before are kept; "
+                      "free space or fix permissions, then re-run the same command to resume, or pick another --store")
 
 
 def _check_folder(path: Path) -> None:
@@ -113,7 +138,7 @@ class ResultsStore:
         try:
             self.conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+            raise (os_refusal(exc, self.path) or StoreError(f"cannot open store {self.path}: {exc}")) from exc
         try:
             self.conn.execute("PRAGMA busy_timeout=60000")
             self._set_journal(journal)
@@ -123,7 +148,8 @@ class ResultsStore:
             self._check_writable()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
-            raise StoreError(f"cannot open store {self.path}: {exc} (not a results file?)") from exc
+            raise (os_refusal(exc, self.path)
+                   or StoreError(f"cannot open store {self.path}: {exc} (not a results file?)")) from exc
         except BaseException:
             self.conn.close()
             raise
@@ -168,14 +194,27 @@ class ResultsStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction, rolled back on any error."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """One ``BEGIN IMMEDIATE`` transaction, rolled back on any error; a full disk or a refused write is
+        one ``StoreError`` line (what was committed before stays)."""
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        except sqlite3.OperationalError as exc:
+            error = os_refusal(exc, self.path)
+            if error is not None:
+                raise error from None
             raise
-        self.conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        """Roll back the open transaction, if SQLite has not already (it does after some I/O errors)."""
+        if self.conn.in_transaction:
+            with suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
 
     def _select(self, sql: str, params: tuple | dict = ()) -> list[dict]:
         cur = self.conn.execute(sql, params)

@@ -4,7 +4,6 @@ This is the unit of work a worker process (or a Ray task) executes; it is idempo
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ import torch
 
 from faultlab.campaign.spec import CampaignSpec
 from faultlab.data import build_data
+from faultlab.files import finishing, temp_path
 from faultlab.store import ResultsStore
 
 from .fit import fit_config
@@ -79,9 +79,9 @@ def train(plan: RunPlan, runs_dir: str | Path, ckpt: Path) -> None:
     if trainer.interrupted or trainer.received_sigterm:
         raise KeyboardInterrupt
     ckpt.parent.mkdir(parents=True, exist_ok=True)
-    tmp = ckpt.with_name(f"{ckpt.name}.{os.getpid()}.tmp")
-    trainer.save_checkpoint(tmp)
-    os.replace(tmp, ckpt)
+    tmp = temp_path(ckpt, "checkpoint")
+    with finishing(tmp, ckpt, "checkpoint"):  # synced and renamed when whole; removed (one line) when refused
+        trainer.save_checkpoint(tmp)
 
 
 def execute(plan: RunPlan, spec: StudySpec, store_path: str, runs_dir: str, threads: int | None = None) -> RunOutcome:

@@ -21,6 +21,7 @@ import yaml
 from faultlab import FaultlabError
 from faultlab.campaign.spec import MAX_SEED, CampaignError, CampaignSpec, validate
 from faultlab.config import ConfigError, build, unknown_keys
+from faultlab.names import check_name
 
 
 class StudySpecError(FaultlabError):
@@ -216,6 +217,7 @@ def _validate(spec: StudySpec) -> StudySpec:
     import architectures
     from faultlab.data import DATASETS
 
+    check_name(spec.name, "name:")  # the study's name becomes part of paths (results/<name>.sqlite, reports/)
     if spec.data.name not in DATASETS:
         raise StudySpecError(f"data.name: unknown dataset {spec.data.name!r}; allowed: {', '.join(DATASETS)}")
     for key, items in (("architectures", spec.architectures), ("methods", spec.methods),
@@ -230,9 +232,9 @@ def _validate(spec: StudySpec) -> StudySpec:
         dup = sorted({v for v in values if values.count(v) > 1})
         if dup:
             raise StudySpecError(f"{what}: duplicate entries {', '.join(map(str, dup))}")
+    _validate_seeds(spec)
     _validate_data(spec.data)
     _validate_methods_and_answer(spec)
-    _validate_seeds(spec)
     _validate_training(spec.training)
     for i, a in enumerate(spec.architectures):
         if not architectures.is_model(a.arch):
