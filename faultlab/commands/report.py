@@ -5,42 +5,49 @@
 
 from __future__ import annotations
 
-import argparse
 import platform
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
 from faultlab import FaultlabError
+from faultlab.parsing import command_parser
 
-from ._guards import add_force_option, check_output
-from ._options import count, existing_store, open_unit, seed
+from ._guards import check_output
+from ._types import OpenUnitInterval, PositiveInt, Seed, default_folder, existing_store
 
 HELP = "render the PDF report of a study"
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help=HELP, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    p = command_parser("faultlab report", __doc__)
     add_study_options(p)
-    p.add_argument("--out", default=None, help="PDF path (default reports/<study>.pdf)")
-    p.add_argument("--spec", default=None, help="study spec shown in the report (default experiments/<study>.yaml)")
+    p.add_argument("--out", type=str | None, default=None, help="PDF path (default reports/<study>.pdf)")
+    p.add_argument("--spec", type=str | None, default=None,
+                   help="study spec shown in the report (default experiments/<study>.yaml)")
     add_force_option(p)
+    return p
 
 
-def add_study_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("study", help="study name (as in the spec's 'name')")
-    p.add_argument("--store", default=None, help="results store (default results/<study>.sqlite)")
-    p.add_argument("--baseline", default="vanilla", help="training method the others are compared to")
-    p.add_argument("--margin", type=open_unit, default=0.01,
-                   help="equivalence margin (accuracy, in (0, 1); default 0.01 = 1 pp)")
-    p.add_argument("--fraction", type=open_unit, default=0.9,
-                   help="critical rate: fraction of clean accuracy, in (0, 1) (default 0.9)")
-    p.add_argument("--resamples", type=count, default=1000, help="bootstrap resamples, >= 1 (default 1000)")
-    p.add_argument("--seed", type=seed, default=0, help="bootstrap seed, 0..2^63-1")
+def add_study_options(p) -> None:
+    p.add_argument("study", type=str, help="study name (as in the spec's 'name')")
+    p.add_argument("--store", type=str | None, default=None, help="results store (default results/<study>.sqlite)")
+    p.add_argument("--baseline", type=str, default="vanilla", help="training method the others are compared to")
+    p.add_argument("--margin", type=OpenUnitInterval, default=0.01,
+                   help="equivalence margin (accuracy, in (0, 1); 0.01 = 1 pp)")
+    p.add_argument("--fraction", type=OpenUnitInterval, default=0.9,
+                   help="critical rate: fraction of clean accuracy, in (0, 1)")
+    p.add_argument("--resamples", type=PositiveInt, default=1000, help="bootstrap resamples")
+    p.add_argument("--seed", type=Seed, default=0, help="bootstrap seed, 0..2^63-1")
 
 
-def store_of(args: argparse.Namespace) -> str:
-    return existing_store(args.store or f"results/{args.study}.sqlite")
+def add_force_option(p) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output file of another kind (never an input of the command)")
+
+
+def store_of(cfg) -> str:
+    return existing_store(cfg.store or f"results/{cfg.study}.sqlite")
 
 
 def meta() -> dict[str, str]:
@@ -64,27 +71,27 @@ def meta() -> dict[str, str]:
     return info
 
 
-def run(args: argparse.Namespace) -> None:
-    import yaml
-
+def run(cfg) -> None:
+    from faultlab.parsing import ConfigError, read_yaml
     from faultlab.report import render_report
     from faultlab.store import ResultsStore
 
-    store_path = store_of(args)
-    spec_path = Path(args.spec or f"experiments/{args.study}.yaml")
-    if args.spec is not None and not spec_path.is_file():
-        raise FaultlabError(f"--spec {args.spec}: file not found")
+    store_path = store_of(cfg)
+    spec_path = Path(cfg.spec or f"experiments/{cfg.study}.yaml")
+    if cfg.spec is not None and not spec_path.is_file():
+        raise FaultlabError(f"--spec {cfg.spec}: file not found")
     try:
-        spec = yaml.safe_load(spec_path.read_text()) if spec_path.is_file() else None
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise FaultlabError(f"--spec {spec_path}: not a readable YAML study spec ({type(err).__name__})") from None
-    out = Path(args.out or f"reports/{args.study}.pdf")
-    if args.out is None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    out = check_output(out, "pdf", inputs={"store": store_path, "study spec": spec_path}, force=args.force)
+        spec = read_yaml(spec_path, "--spec") if spec_path.is_file() else None
+    except ConfigError as err:
+        raise FaultlabError(f"--spec {spec_path}: not a readable YAML study spec ({err})") from None
+    out = Path(cfg.out or f"reports/{cfg.study}.pdf")
+    out = check_output(out, "pdf", inputs={"store": store_path, "study spec": spec_path}, force=cfg.force,
+                       folder_may_be_missing=cfg.out is None)
+    if cfg.out is None:
+        default_folder(out)
     with ResultsStore(store_path, read_only=True) as store:
-        summary = render_report(store, args.study, out, spec=spec, baseline_method=args.baseline, margin=args.margin,
-                                fraction=args.fraction, n_resamples=args.resamples, seed=args.seed, meta=meta())
+        summary = render_report(store, cfg.study, out, spec=spec, baseline_method=cfg.baseline, margin=cfg.margin,
+                                fraction=cfg.fraction, n_resamples=cfg.resamples, seed=cfg.seed, meta=meta())
     print(f"wrote {summary.path} ({len(summary.pages)} pages)")
     for line in summary.verdicts[:10]:
         print(f"  {line}")

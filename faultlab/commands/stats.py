@@ -7,12 +7,13 @@
 
 from __future__ import annotations
 
-import argparse
 import math
 
-from ._guards import add_force_option, atomic_files, check_output_folder
-from ._options import existing_store, float_in, open_unit, positive
-from .report import add_study_options, store_of
+from faultlab.parsing import command_parser
+
+from ._guards import atomic_files, check_output_folder
+from ._types import AtLeastOne, OpenUnitInterval, PilotStd, PositiveFloat, existing_store
+from .report import add_force_option, add_study_options, store_of
 
 HELP = "print a study's statistics tables (and CSVs), or 'stats plan' for trial counts"
 SHOWN = ("verdicts", "curve_summary", "method_comparison", "architecture_comparison", "variance_components",
@@ -29,28 +30,31 @@ COLUMNS = {  # the columns worth reading in a terminal; the CSVs have them all
 }
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("stats", help=HELP, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    p = command_parser("faultlab stats", __doc__)
     add_study_options(p)
-    p.add_argument("--csv", default=None, help="folder for the CSV tables (default results/<study>-tables)")
-    p.add_argument("--confidence", type=open_unit, default=0.99, help="plan: confidence level in (0, 1) (default 0.99)")
-    p.add_argument("--population", type=float_in(1.0, allow_inf=True), default=math.inf,
+    p.add_argument("--csv", type=str | None, default=None, help="folder for the CSV tables (default "
+                   "results/<study>-tables)")
+    p.add_argument("--confidence", type=OpenUnitInterval, default=0.99, help="plan: confidence level in (0, 1)")
+    p.add_argument("--population", type=AtLeastOne, default=math.inf,
                    help="plan: number of possible fault maps N >= 1 (default infinite)")
-    p.add_argument("--pilot-std", type=float_in(0.0, 0.5, lo_open=True), default=None,
+    p.add_argument("--pilot_std", type=PilotStd | None, default=None,
                    help="plan: std of accuracy over a pilot's trials, in (0, 0.5]")
-    p.add_argument("--halfwidth", type=positive, default=None, help="plan: target CI half-width (default --margin)")
-    p.add_argument("--from", dest="pilot", default=None, metavar="STUDY",
+    p.add_argument("--halfwidth", type=PositiveFloat | None, default=None,
+                   help="plan: target CI half-width (default --margin)")
+    p.add_argument("--from", type=str | None, default=None, metavar="STUDY",
                    help="plan: a pilot study in the store; recommend training runs and trials per run for a "
                         "recipe-level difference from its variance components and measured trial seconds")
-    p.add_argument("--train-seconds", type=positive, default=None,
+    p.add_argument("--train_seconds", type=PositiveFloat | None, default=None,
                    help="plan --from: seconds one training run takes (not stored)")
     add_force_option(p)
+    return p
 
 
-def plan(args: argparse.Namespace) -> None:
+def plan(args) -> None:
     from faultlab.stats import leveugle_sample_size, trials_for_halfwidth
 
-    if args.pilot is not None:
+    if args["from"] is not None:
         plan_recipe(args)
         return
     n = leveugle_sample_size(args.population, margin=args.margin, confidence=args.confidence)
@@ -67,7 +71,7 @@ def plan(args: argparse.Namespace) -> None:
         print(f"t-based from a pilot: s = {args.pilot_std}, half-width {h}: n = {m} trials per cell")
 
 
-def plan_recipe(args: argparse.Namespace) -> None:
+def plan_recipe(args) -> None:
     """Per (variant, method, fault): the runs x trials plan at the rate that needs the most compute."""
     import pandas as pd
 
@@ -80,12 +84,13 @@ def plan_recipe(args: argparse.Namespace) -> None:
     if args.train_seconds is None or not args.train_seconds > 0:
         raise FaultlabError("stats plan --from needs --train-seconds S (> 0): the time one training run takes")
     h = args.halfwidth or args.margin
-    with ResultsStore(existing_store(args.store or f"results/{args.pilot}.sqlite"), read_only=True) as store:
-        af = analysis_frame(load_frame(store, args.pilot))
+    pilot = args["from"]
+    with ResultsStore(existing_store(args.store or f"results/{pilot}.sqlite"), read_only=True) as store:
+        af = analysis_frame(load_frame(store, pilot))
     comps = variance_components(run_means(af))
     comps = comps[comps["n_runs"] >= 2]
     if comps.empty:
-        raise FaultlabError(f"study {args.pilot!r} has no cell with >= 2 training runs; "
+        raise FaultlabError(f"study {pilot!r} has no cell with >= 2 training runs; "
                             "a pilot needs 2 runs per recipe")
     c_trial = float(af["seconds"].median())
     n_rates = int(af["rate"].nunique())
@@ -104,7 +109,7 @@ def plan_recipe(args: argparse.Namespace) -> None:
         print(table.to_string(index=False))
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args) -> None:
     if args.study == "plan":
         plan(args)
         return

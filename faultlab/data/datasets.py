@@ -10,6 +10,7 @@ constants below), ``"none"`` (raw pixels / 255, in [0, 1]) or ``[mean, std]`` (a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -18,10 +19,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from faultlab import FaultlabError
+
 from .base import (
     DataNotFoundError,
     TensorDataModule,
     apply_normalize,
+    check_counts,
     parse_normalize,
     random_crop_flip,
     stratified_split,
@@ -36,6 +40,8 @@ CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR100_STD = (0.2673, 0.2564, 0.2762)
 SVHN_MEAN = (0.4377, 0.4438, 0.4728)
 SVHN_STD = (0.1980, 0.2010, 0.1970)
+MNIST5K_SIZE, MNIST5K_CLASSES = 5000, 10
+MOONS_MIN_SAMPLES = 4  # two per class on each side of the 50/50 split
 
 
 @cache
@@ -63,6 +69,10 @@ class MNIST5k(TensorDataModule):
                  val_fraction: float = 0.1, seed: int = 0, eval_subset: int | None = None,
                  data_dir: str = "data", normalize: str | list = "dataset") -> None:
         super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
+        check_counts(n_test=n_test)
+        if n_test > MNIST5K_SIZE - MNIST5K_CLASSES:
+            raise FaultlabError(f"n_test={n_test} leaves too few training digits; allowed: "
+                                f"1..{MNIST5K_SIZE - MNIST5K_CLASSES}")
         self.n_test, self.normalize = n_test, parse_normalize(normalize)
 
     def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -111,6 +121,9 @@ class Moons(TensorDataModule):
                  eval_batch_size: int = 1000, val_fraction: float = 0.1, seed: int = 0,
                  eval_subset: int | None = None, data_dir: str = "data", data_seed: int | None = None) -> None:
         super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
+        check_counts(MOONS_MIN_SAMPLES, n_samples=n_samples)
+        if isinstance(noise, bool) or not isinstance(noise, int | float) or not 0 <= noise < math.inf:
+            raise FaultlabError(f"noise={noise!r} must be a finite standard deviation >= 0")
         self.n_samples, self.noise, self.data_seed = n_samples, noise, data_seed
 
     def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -135,6 +148,9 @@ class Synthetic(TensorDataModule):
                  val_fraction: float = 0.0, seed: int = 0, eval_subset: int | None = None,
                  data_dir: str = "data") -> None:
         super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
+        check_counts(n_train=n_train, n_test=n_test)
+        check_counts(2, num_classes=num_classes)
+        check_counts(**{f"input_shape[{i}]": s for i, s in enumerate(input_shape)})
         self.input_shape = tuple(int(s) for s in input_shape)
         self.num_classes, self.n_train, self.n_test = num_classes, n_train, n_test
 
