@@ -70,10 +70,9 @@ def _fail(err: BaseException, method_key: str) -> FaultlabError:
 
 def check_training(spec: StudySpec, nets: list[nn.Module]) -> list[MethodSpec]:
     """Each method built from its config (an earlier version's ``{method: ...}`` mapping converted) and its layer
-    selection checked on every network it trains; then each method's first run (first architecture it trains,
-    first seed) built with the LightningCLI parser ``faultlab fit`` uses (every class path, trainer option and data
-    option resolved and checked), with its optimizer and scheduler. Returns the methods with ``fault_aware`` as
-    the method's full config. Imports torch and Lightning."""
+    selection checked on every network it trains; then a run built with the LightningCLI parser ``faultlab fit``
+    uses (every class path, trainer option and data option resolved and checked), with its optimizer and
+    scheduler. Returns the methods with ``fault_aware`` as the method's full config. Imports torch and Lightning."""
     import dataclasses
     import tempfile
 
@@ -86,32 +85,34 @@ def check_training(spec: StudySpec, nets: list[nn.Module]) -> list[MethodSpec]:
     for k in spec.training.model:
         if k in SET_BY_THE_STUDY:
             raise StudySpecError(f"training.model.{k}: set by the study's {SET_BY_THE_STUDY[k]}")
-    methods = []
+    methods, archs = [], []
+    for i, m in enumerate(spec.methods):
+        archs.append([j for j, a in enumerate(spec.architectures)
+                      if m.architectures is None or a.name in m.architectures])
+        try:  # the method's own check (an earlier version's mapping converted first), keyed to the method
+            method = method_from_config(dict(m.fault_aware) if m.fault_aware is not None else None)
+            for j in archs[i] if method is not None else ():
+                try:
+                    method.layers.select(nets[j])
+                except LayerSelectionError as err:
+                    raise FaultlabError(f"on architectures[{j}] ({spec.architectures[j].arch}): {err}") from None
+        except FaultlabError as err:
+            raise StudySpecError(f"methods[{i}].fault_aware: {err}") from None
+        methods.append(dataclasses.replace(m, fault_aware=method.config() if method is not None else None))
+    # the runs differ in architecture, method and seed, each checked above: one run, fault-aware if any, stands
+    # for the training block, the data and the method class path (a parser build costs about half a second)
+    i = next((k for k, m in enumerate(methods) if m.fault_aware is not None), 0)
     with tempfile.TemporaryDirectory() as root:
-        for i, m in enumerate(spec.methods):
-            where = f"methods[{i}].fault_aware"
-            archs = [j for j, a in enumerate(spec.architectures)
-                     if m.architectures is None or a.name in m.architectures]
-            try:  # the method's own check (and an earlier version's mapping converted), keyed to the method
-                method = method_from_config(dict(m.fault_aware) if m.fault_aware is not None else None)
-                for j in archs if method is not None else ():
-                    try:
-                        method.layers.select(nets[j])
-                    except LayerSelectionError as err:
-                        raise FaultlabError(f"on architectures[{j}] ({spec.architectures[j].arch}): {err}") from None
-            except FaultlabError as err:
-                raise StudySpecError(f"{where}: {err}") from None
-            m = dataclasses.replace(m, fault_aware=method.config() if method is not None else None)
-            config = fit_config(run_config(spec, spec.architectures[archs[0]], m, spec.training.seeds[0]), root)
-            try:
-                cli = build(config)
-            except FaultlabError as err:
-                raise StudySpecError(str(_fail(err, where))) from None
-            try:
-                cli.model.configure_optimizers()
-            except FaultlabError as err:
-                raise StudySpecError(f"training.{err}") from None
-            methods.append(m)
+        config = fit_config(run_config(spec, spec.architectures[archs[i][0]], methods[i], spec.training.seeds[0]),
+                            root)
+        try:
+            cli = build(config)
+        except FaultlabError as err:
+            raise StudySpecError(str(_fail(err, f"methods[{i}].fault_aware"))) from None
+        try:
+            cli.model.configure_optimizers()
+        except FaultlabError as err:
+            raise StudySpecError(f"training.{err}") from None
     trainer = {**BASE_TRAINER, **spec.training.trainer}
     if trainer.get("max_epochs") is None and trainer.get("max_steps", -1) in (None, -1):
         raise StudySpecError("training.trainer.max_epochs: not set; how many epochs each run trains, e.g. "

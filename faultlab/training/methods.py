@@ -58,6 +58,20 @@ def _check(bad: bool, message: str) -> None:
         raise FaultlabError(f"fault_aware: {message}")
 
 
+def _selector(data: Mapping[str, Any]) -> LayerSelector:
+    """A LayerSelector from plain data; an unknown key is one line with the closest one."""
+    import difflib
+    from dataclasses import fields
+
+    allowed = [f.name for f in fields(LayerSelector)]
+    for key in data:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise FaultlabError(f"fault_aware: layers.{key}: unknown key{hint}; allowed: {', '.join(allowed)}")
+    return LayerSelector(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, LayerSelector):
         value = asdict(value)
@@ -85,8 +99,8 @@ class FaultAwareMethod:
 
     def __init__(self, *, layers: LayerSelector | None = None, eval_fault: str | None = None, clean_epochs: int = 0,
                  clip_w: float | None = None, bn_reestimate_batches: int = 0) -> None:
-        if isinstance(layers, Mapping):  # plain data (checkpoint hparams)
-            layers = LayerSelector(**{k: tuple(v) if isinstance(v, list) else v for k, v in layers.items()})
+        if isinstance(layers, Mapping):  # plain data (checkpoint hparams, a study)
+            layers = _selector(layers)
         self.layers = layers if layers is not None else LayerSelector()
         self.eval_fault, self.clean_epochs, self.clip_w = eval_fault, clean_epochs, clip_w
         self.bn_reestimate_batches = bn_reestimate_batches
