@@ -79,8 +79,8 @@ def test_lb_cifar10_runs_end_to_end_on_synthetic_cifar_shaped_data(tmp_path):
     raw.pop("needs_download")
     raw["data"] = {"name": "synthetic", "options": {"input_shape": [3, 32, 32], "n_train": 64, "n_test": 32,
                                                     "batch_size": 32}, "eval_subset": 32}
-    raw["training"].update(epochs=1, seeds=[0])
-    raw["training"]["options"]["milestones"] = [1]
+    raw["training"]["seeds"], raw["training"]["trainer"]["max_epochs"] = [0], 1
+    raw["training"]["model"]["lr_scheduler"]["init_args"]["milestones"] = [1]
     for c in raw["campaigns"]:
         c.update(rates=c["rates"][:2], trials=2)
     spec = tmp_path / "lb_cifar10.yaml"

@@ -25,7 +25,7 @@ from lightning.pytorch.cli import LightningCLI
 
 from faultlab import FaultlabError
 from faultlab.data import TensorDataModule
-from faultlab.parsing import config_error, install
+from faultlab.parsing import ConfigError, config_error, install, one_line
 
 from .module import Classifier
 
@@ -76,12 +76,17 @@ class FaultlabCLI(LightningCLI):
             raise config_error(err, known, f"faultlab {command}" if command else None) from None
 
     def instantiate_classes(self) -> None:
-        """A class that refuses its arguments (``DropConnect(p=1.5)``) is one ConfigError line too (jsonargparse
-        wraps the error of a class under a union type in its own text)."""
+        """A class that refuses its arguments (``DropConnect(p=1.5)``, ``Trainer(max_epochs=-5)``, an accelerator
+        whose package is missing) is one ConfigError line too; jsonargparse wraps the error of a class under a
+        union type in its own text, which :func:`~faultlab.parsing.problem` reads."""
         try:
             super().instantiate_classes()
+        except FaultlabError:
+            raise
         except (TypeError, ValueError) as err:
             raise config_error(err, self.parser) from None
+        except Exception as err:  # Lightning's MisconfigurationException, ModuleNotFoundError of an accelerator
+            raise ConfigError(f"{type(err).__name__}: {one_line(err)}") from None
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
