@@ -281,7 +281,8 @@ _PREFIX = re.compile(r"^Type .* expects a function or a callable class: ")
 def problem(message: str, parser=None) -> tuple[str, str]:
     """(key, what is wrong) of a jsonargparse error, on one line; for an unknown option or class the closest
     known one (from ``parser``'s options or the class's parameters)."""
-    lines = [line.strip().removeprefix("- ") for line in message.splitlines() if line.strip()]
+    lines = [line.strip().removeprefix("- ") for line in message.splitlines()
+             if line.strip() and not line.strip().startswith("Given value")]
     keys = [m for line in lines for m in re.findall(r'Parser key "([^"]+)"', line)]
     classes = [m for line in lines for m in re.findall(r"(?:Problem with given class_path '|class_path=')([^']+)'",
                                                         line)]

@@ -39,13 +39,13 @@ def test_the_offline_study_grid():
      "answer.pairs[6].variant: 'mini-3' is not an architecture name (did you mean 'mini-8'?)"),
     (lambda r: r["answer"].update(trend_x=[1, 2]), "answer.trend_x: 2 values for 4 trend architectures"),
     (lambda r: r["answer"].update(margin=1.5), "answer.margin: 1.5"),
-    (lambda r: r["answer"].update(pairz=[]), "answer.pairz: unknown key (did you mean 'pairs'?)"),
+    (lambda r: r["answer"].update(pairz=[]), "answer.pairz: not a parameter of AnswerSpec (did you mean pairs?)"),
     (lambda r: r["answer"]["pairs"].__setitem__(0, {"variant": "mini-1", "control": "mini-1"}),
      "answer.pairs[0]: variant and control are both 'mini-1'"),
     (lambda r: r["methods"][2].update(architectures=["mini4"]),
      "methods[2].architectures[0]: 'mini4' is not an architecture name (did you mean 'mini-4'?)"),
-    (lambda r: r["campaigns"][1].update(skip_without_layers="yes"),
-     "campaigns[1].skip_without_layers: expected true or false"),
+    (lambda r: r["campaigns"][1].update(skip_without_layers="maybe"),
+     "campaigns.skip_without_layers: expected bool. Got value: maybe"),
 ])
 def test_bad_answer_and_restrictions_are_one_clear_line(change, message):
     raw = _raw()
