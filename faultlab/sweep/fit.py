@@ -78,7 +78,7 @@ def check_training(spec: StudySpec, nets: list[nn.Module]) -> list[MethodSpec]:
 
     from faultlab.faults import LayerSelectionError
     from faultlab.training.cli import build
-    from faultlab.training.methods import method_from_config
+    from faultlab.training.plain_data import method_from_config
 
     from .spec import StudySpecError
 

@@ -11,9 +11,9 @@ from .methods import (
     StraightThrough,
     StuckAt,
     Vanilla,
-    method_from_config,
 )
 from .module import Classifier, load_classifier
+from .plain_data import method_from_config
 
 __all__ = [
     "MAT", "AConnect", "Classifier", "DropConnect", "FaultAwareMethod", "HWTransform", "RandomLevelNoise",

@@ -6,9 +6,8 @@
 
 Every training step draws fresh maps from a generator keyed by ``(train_seed, global_step, batch_idx)`` (never
 the global RNG; ``faultlab.training.perturb``); the fault models are the ones campaigns use. A checkpoint keeps
-the method as plain data (``config()``: class path and init args) and :func:`method_from_config` rebuilds it;
-the single mapping of earlier versions (``{method: dropconnect, fault: ..., ...}``) is still read
-(``faultlab.training.legacy``).
+the method as plain data (``config()``: class path and init args) and ``faultlab.training.plain_data`` rebuilds
+it, also from the single mapping of earlier versions (``{method: dropconnect, fault: ..., ...}``).
 
 Adding a method: subclass :class:`FaultAwareMethod` (or :class:`StraightThrough` when its maps are not
 differentiable as intended), give it a ``name`` (its label in checkpoints and stores) and a typed ``__init__``
@@ -20,7 +19,6 @@ short name then works as a ``class_path``, and jsonargparse checks its fields.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -360,53 +358,3 @@ class HWTransform(StraightThrough):
         self.fault = fault
         self.faults = (_fault("fault", parse_fault, fault),)
         super().__init__(**common)
-
-
-def _subclasses(cls: type) -> list[type]:
-    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]
-
-
-def method_class(class_path: str) -> type[FaultAwareMethod]:
-    """The method class of ``class_path``: a short name (``DropConnect``) or ``package.module.Class``."""
-    known = {c.__name__: c for c in _subclasses(FaultAwareMethod)}
-    if class_path in known:
-        return known[class_path]
-    module, _, name = class_path.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module), name) if module else None
-    except ImportError:
-        cls = None
-    if not (isinstance(cls, type) and issubclass(cls, FaultAwareMethod)):
-        import difflib
-
-        close = difflib.get_close_matches(name or class_path, list(known), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise FaultlabError(f"fault_aware.class_path: {class_path!r} is not a fault-aware method{hint}; "
-                            f"known: {', '.join(known)}")
-    return cls
-
-
-def method_from_config(data: FaultAwareMethod | Mapping[str, Any] | None) -> FaultAwareMethod | None:
-    """A method from a checkpoint's or study's plain data: ``{class_path, init_args}``, or the single mapping of
-    earlier versions (``{method: dropconnect, fault: drop(p=0.3), ...}``)."""
-    if data is None or isinstance(data, FaultAwareMethod):
-        return data
-    if "class_path" in data:
-        unknown = sorted(set(data) - {"class_path", "init_args"})
-        if unknown:
-            raise FaultlabError(f"fault_aware.{unknown[0]}: unknown key next to class_path; put it under init_args")
-        cls = method_class(str(data["class_path"]))
-        args = dict(data.get("init_args") or {})
-        allowed = cls.parameters()
-        for key in args:
-            if key not in allowed:
-                import difflib
-
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise FaultlabError(f"fault_aware.init_args.{key}: not a parameter of {cls.__name__}{hint}; "
-                                    f"allowed: {', '.join(allowed)}")
-        return cls(**args)
-    from .legacy import legacy_method
-
-    return legacy_method(data)

@@ -27,8 +27,9 @@ from faultlab import FaultlabError
 from faultlab.faults import LayerSelectionError, make_generator
 from faultlab.injection import fault_targets, layer_weights, parameter_updates, recalibrate_bn
 
-from .methods import FaultAwareMethod, method_from_config
+from .methods import FaultAwareMethod
 from .perturb import perturb, step_seed
+from .plain_data import method_from_config
 
 
 class Classifier(L.LightningModule):

@@ -1,15 +1,18 @@
-"""The single fault-aware mapping of earlier versions, read into today's method classes (checkpoint hparams and
-study files written before the classes existed keep loading):
+"""Fault-aware methods from plain data (checkpoint hparams, a study's ``methods[].fault_aware``): the
+``{class_path, init_args}`` a method's ``config()`` writes, or the single mapping of earlier versions, read into
+today's classes so checkpoints and study files written before them keep loading:
 
     {method: dropconnect, fault: "drop(p=0.3)", rescale: true, kinds: [linear]}
     ->  DropConnect(p=0.3, rescale=True, layers=LayerSelector(kinds=("linear",)))
 
-A field at its old default is dropped; a field the method's class does not have, or a fault that is not the
+An old field at its old default is dropped; a field the method's class does not have, or a fault that is not the
 method's own single model (a chain), is one line saying what to write instead.
 """
 
 from __future__ import annotations
 
+import difflib
+import importlib
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
@@ -18,7 +21,54 @@ from faultlab import FaultlabError
 from faultlab.faults import FaultModel, FaultSpecError, parse_fault
 from faultlab.selector import LayerSelector
 
-from .methods import HW_TRANSFORM_FAULT, FaultAwareMethod, method_class
+from .methods import HW_TRANSFORM_FAULT, FaultAwareMethod
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]
+
+
+def method_class(class_path: str) -> type[FaultAwareMethod]:
+    """The method class of ``class_path``: a short name (``DropConnect``) or ``package.module.Class``."""
+    known = {c.__name__: c for c in _subclasses(FaultAwareMethod)}
+    if class_path in known:
+        return known[class_path]
+    module, _, name = class_path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name) if module else None
+    except ImportError:
+        cls = None
+    if not (isinstance(cls, type) and issubclass(cls, FaultAwareMethod)):
+        close = difflib.get_close_matches(name or class_path, list(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise FaultlabError(f"fault_aware.class_path: {class_path!r} is not a fault-aware method{hint}; "
+                            f"known: {', '.join(known)}")
+    return cls
+
+
+def method_from_config(data: FaultAwareMethod | Mapping[str, Any] | None) -> FaultAwareMethod | None:
+    """A method from a checkpoint's or study's plain data: ``{class_path, init_args}``, or the single mapping of
+    earlier versions (``{method: dropconnect, fault: drop(p=0.3), ...}``)."""
+    if data is None or isinstance(data, FaultAwareMethod):
+        return data
+    if "class_path" in data:
+        unknown = sorted(set(data) - {"class_path", "init_args"})
+        if unknown:
+            raise FaultlabError(f"fault_aware.{unknown[0]}: unknown key next to class_path; put it under init_args")
+        cls = method_class(str(data["class_path"]))
+        args = dict(data.get("init_args") or {})
+        allowed = cls.parameters()
+        for key in args:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise FaultlabError(f"fault_aware.init_args.{key}: not a parameter of {cls.__name__}{hint}; "
+                                    f"allowed: {', '.join(allowed)}")
+        return cls(**args)
+    return legacy_method(data)
+
+
+# ---------------------------------------------------------------------------------------------------- earlier versions
 
 OLD_DEFAULTS: dict[str, Any] = {"fault": None, "eval_fault": None, "rescale": False, "clean_epochs": 0,
                                 "clip_w": None, "levels": None, "levels_per_step": 1, "pool": 1, "layers": None,
