@@ -104,5 +104,7 @@ def test_callback_with_explicit_tensors_and_tensorboard_when_installed(tmp_path)
     x, y = tiny_data(16)
     callback = FaultCampaign(FAULT, rates=[0.05], trials=2, data=(x, y))
     t = trainer(tmp_path, logger=TensorBoardLogger(tmp_path), callbacks=[callback])
-    t.test(OwnLitModule(), dataloaders=OwnDataModule(n=8).test_dataloader())
+    dm = OwnDataModule(n=8)
+    dm.setup("test")
+    t.test(OwnLitModule(), dataloaders=dm.test_dataloader())
     assert callback.results.n_samples.iloc[0] == 16
