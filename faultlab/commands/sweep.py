@@ -19,7 +19,7 @@ from typing import Literal
 from faultlab import FaultlabError
 from faultlab.parsing import command_parser, read_yaml
 
-from ._guards import interruptible
+from ._guards import check_store_target, interruptible
 from ._types import NonNegativeFloat, NonNegativeInt, PositiveInt, default_folder
 
 HELP = "run a study: train the grid, then its fault campaigns, into the store"
@@ -88,11 +88,13 @@ def run(cfg) -> None:
         raise FaultlabError("--address needs --executor ray")
     if cfg.gpus_per_run and cfg.executor != "ray":
         raise FaultlabError("--gpus-per-run needs --executor ray")
+    configs = {f"study spec {c}": str(c) for c in cfg.config or []}
+    if cfg.store is not None:  # a store the user named is checked before the study is (that imports torch)
+        check_store_target(cfg.store, inputs=configs)
     spec = validate_study(StudySpec(**{k: cfg[k] for k in StudySpec.__dataclass_fields__}))
     store = cfg.store or default_store(spec.name)
-    configs = [Path(str(c)).resolve() for c in cfg.config or []]
-    if Path(store).resolve() in configs:
-        raise FaultlabError(f"--store {store} is the study spec this command reads; pick another path")
+    if cfg.store is None and Path(store).parent.is_dir():
+        check_store_target(store, inputs=configs)
     if Path(cfg.runs_dir).exists() and not Path(cfg.runs_dir).is_dir():
         raise FaultlabError(f"--runs_dir {cfg.runs_dir} exists and is not a folder; pick a folder path")
     if cfg.dry_run:
