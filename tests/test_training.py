@@ -220,6 +220,18 @@ def test_cli_bad_method_exits_2_with_one_line(capsys):
                               "DropConnect?)")
 
 
+def test_an_old_fault_aware_mapping_in_a_fit_config_says_how_to_write_it(capsys, tmp_path):
+    old = (ROOT / "experiments/train/moons.yaml").read_text().replace(
+        "\nmodel:\n", "\nmodel:\n  fault_aware: {method: dropconnect, fault: drop(p=0.3)}\n", 1)
+    (tmp_path / "old.yaml").write_text(old)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(tmp_path / "old.yaml"), "--trainer.max_epochs", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and err[-1].startswith(
+        "faultlab: error: model.fault_aware.method: the fault_aware: {method: ...} mapping of earlier versions is a "
+        "class now: write model.fault_aware: {class_path: DropConnect")
+
+
 # ------------------------------------------------------------------------------------------ mechanics
 
 

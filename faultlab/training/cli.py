@@ -73,7 +73,13 @@ class FaultlabCLI(LightningCLI):
             argv = sys.argv[1:] if args is None else list(args) if not isinstance(args, dict) else []
             command = next((a for a in argv if a in self._subcommand_parsers), None)
             known = self._subcommand_parsers[command] if command else parser
-            raise config_error(err, known, f"faultlab {command}" if command else None) from None
+            error = config_error(err, known, f"faultlab {command}" if command else None)
+            if error.key.endswith("fault_aware.method"):  # the single mapping of earlier versions
+                raise ConfigError(f"{error.key}: the fault_aware: {{method: ...}} mapping of earlier versions is a "
+                                  "class now: write model.fault_aware: {class_path: DropConnect, init_args: {p: 0.3}} "
+                                  "(AConnect, StuckAt, MAT, RandomLevelNoise, HWTransform; docs/campaigns.md)",
+                                  error.key) from None
+            raise error from None
 
     def instantiate_classes(self) -> None:
         """A class that refuses its arguments (``DropConnect(p=1.5)``, ``Trainer(max_epochs=-5)``, an accelerator
