@@ -38,9 +38,9 @@ def run_command(name: str, argv: list[str]) -> None:
     from faultlab.parsing import parse
 
     module = importlib.import_module(f"faultlab.commands.{name}")
-    if name == "sweep":
-        argv = module.study_args(argv)
     parser = module.build_parser()
+    if name == "sweep":
+        argv = module.study_args(argv, parser)
     module.run(parser.instantiate(parse(parser, argv)))
 
 

@@ -112,8 +112,8 @@ def test_a_printed_study_runs_unchanged(tmp_path, capsys):
     code, from_printed, err = cli(capsys, "sweep", "--config", tmp_path / "demo.yaml", "--dry-run")
     assert code == 0, err
     assert from_printed == from_file and "to do: 20 trainings, 2000 trials" in from_printed
-    code, again, _ = cli(capsys, "sweep", tmp_path / "demo.yaml", "--print_config")
-    assert again == printed
+    code, again, _ = cli(capsys, "sweep", "--dry-run", tmp_path / "demo.yaml", "--print_config")  # file anywhere
+    assert again == printed.replace("dry_run: false", "dry_run: true")
 
 
 def test_the_study_example_of_the_docs_passes_its_dry_run(tmp_path, capsys):

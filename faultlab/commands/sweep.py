@@ -47,12 +47,22 @@ def build_parser():
     return p
 
 
-def study_args(argv: list[str]) -> list[str]:
-    """A leading study file is ``--config FILE``; every config file is read first for what only the file shows
-    (the old study format, a campaign's own seed), so those are one line saying what to write instead."""
+def study_args(argv: list[str], parser) -> list[str]:
+    """The study file (an argument that is no option's value) is ``--config FILE``; every config file is read
+    first for what only the file shows (the old study format, a campaign's own seed), so those are one line
+    saying what to write instead."""
+    from faultlab.parsing import options
     from faultlab.sweep.spec import StudySpecError, check_raw
 
-    args = ["--config", *argv] if argv and not argv[0].startswith("-") else list(argv)
+    known = options(parser)
+
+    def takes_a_value(token: str) -> bool:  # an option written without '=' whose value is the next argument
+        action = known.get(token) or known.get("--" + token[2:].replace("-", "_"))
+        return token.startswith("--") and "=" not in token and (action is None or action.nargs != 0)
+
+    args: list[str] = []
+    for i, arg in enumerate(argv):
+        args += [arg] if arg.startswith("-") or (i and takes_a_value(argv[i - 1])) else ["--config", arg]
     for i, arg in enumerate(args[:-1]):
         if arg == "--config":
             try:
