@@ -48,9 +48,9 @@ def build_parser():
 
 
 def study_args(argv: list[str], parser) -> list[str]:
-    """The study file (an argument that is no option's value) is ``--config FILE``; every config file is read
-    first for what only the file shows (the old study format, a campaign's own seed), so those are one line
-    saying what to write instead."""
+    """The study file (an argument that is no option's value) is ``--config FILE`` placed first, so the options
+    override it wherever they are written; every config file is read first for what only the file shows (the old
+    study format, a campaign's own seed), so those are one line saying what to write instead."""
     from faultlab.parsing import options
     from faultlab.sweep.spec import StudySpecError, check_raw
 
@@ -60,9 +60,13 @@ def study_args(argv: list[str], parser) -> list[str]:
         action = known.get(token) or known.get("--" + token[2:].replace("-", "_"))
         return token.startswith("--") and "=" not in token and (action is None or action.nargs != 0)
 
-    args: list[str] = []
+    files, args = [], []  # study files first: the options given with them override them, wherever written
     for i, arg in enumerate(argv):
-        args += [arg] if arg.startswith("-") or (i and takes_a_value(argv[i - 1])) else ["--config", arg]
+        if arg.startswith("-") or (i and takes_a_value(argv[i - 1])):
+            args.append(arg)
+        else:
+            files += ["--config", arg]
+    args = files + args
     for i, arg in enumerate(args[:-1]):
         if arg == "--config":
             try:
