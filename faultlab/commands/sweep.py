@@ -14,6 +14,7 @@ CPUs, or on the running cluster at --address (store and runs folder then on a sh
 
 from __future__ import annotations
 
+import argparse
 from typing import Literal
 
 from faultlab import FaultlabError
@@ -43,7 +44,8 @@ def build_parser():
                    help="with --executor ray: retries of a run whose worker died")
     g.add_argument("--gpus_per_run", type=NonNegativeFloat, default=0.0,
                    help="with --executor ray: GPUs each run reserves (0.5 shares one between two runs)")
-    g.add_argument("--dry_run", action="store_true", help="print the grid and the work left, run nothing")
+    g.add_argument("--dry_run", action="store_true", default=argparse.SUPPRESS,  # an action, not configuration:
+                   help="print the grid and the work left, run nothing")  # a printed config holds no dry_run: false
     return p
 
 
@@ -111,7 +113,7 @@ def run(cfg) -> None:
         check_store_target(store, inputs=configs)
     if Path(cfg.runs_dir).exists() and not Path(cfg.runs_dir).is_dir():
         raise FaultlabError(f"--runs_dir {cfg.runs_dir} exists and is not a folder; pick a folder path")
-    if cfg.dry_run:
+    if cfg.get("dry_run", False):
         dry_run(spec, store, cfg.runs_dir)
         return
     if cfg.store is None:
