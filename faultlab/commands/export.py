@@ -11,7 +11,7 @@ from typing import Literal
 from faultlab import FaultlabError
 from faultlab.parsing import command_parser
 
-from ._guards import atomic_path, check_output
+from ._guards import add_force_option, atomic_path, check_output
 from ._types import default_folder, existing_store
 
 HELP = "export the trials of a store as a tidy Parquet/CSV table"
@@ -25,8 +25,7 @@ def build_parser():
                    help="default: from the --out suffix")
     p.add_argument("--out", type=str, required=True, help="output file (.parquet or .csv)")
     p.add_argument("--study", type=str | None, default=None, help="only this study (default: all)")
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing output file of another kind (never an input of the command)")
+    add_force_option(p)
     return p
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from faultlab import FaultlabError
 from faultlab.parsing import command_parser
 
-from ._guards import check_output
+from ._guards import add_force_option, check_output
 from ._types import OpenUnitInterval, PositiveInt, Seed, default_folder, existing_store
 
 HELP = "render the PDF report of a study"
@@ -39,11 +39,6 @@ def add_study_options(p) -> None:
                    help="critical rate: fraction of clean accuracy, in (0, 1)")
     p.add_argument("--resamples", type=PositiveInt, default=1000, help="bootstrap resamples")
     p.add_argument("--seed", type=Seed, default=0, help="bootstrap seed, 0..2^63-1")
-
-
-def add_force_option(p) -> None:
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing output file of another kind (never an input of the command)")
 
 
 def store_of(cfg) -> str:

@@ -11,9 +11,9 @@ import math
 
 from faultlab.parsing import command_parser
 
-from ._guards import atomic_files, check_output_folder
+from ._guards import add_force_option, atomic_files, check_output_folder
 from ._types import AtLeastOne, OpenUnitInterval, PilotStd, PositiveFloat, existing_store
-from .report import add_force_option, add_study_options, store_of
+from .report import add_study_options, store_of
 
 HELP = "print a study's statistics tables (and CSVs), or 'stats plan' for trial counts"
 SHOWN = ("verdicts", "curve_summary", "method_comparison", "architecture_comparison", "variance_components",
