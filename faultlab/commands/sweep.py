@@ -60,7 +60,8 @@ def study_args(argv: list[str], parser) -> list[str]:
 
     def takes_a_value(token: str) -> bool:  # an option written without '=' whose value is the next argument
         action = known.get(token) or known.get("--" + token[2:].replace("-", "_"))
-        return token.startswith("--") and "=" not in token and (action is None or action.nargs not in (0, "?"))
+        flag = token == "--print_config" or (action is not None and action.nargs == 0)
+        return token.startswith("--") and "=" not in token and not flag
 
     files, args = [], []  # study files first: the options given with them override them, wherever written
     for i, arg in enumerate(argv):
