@@ -29,7 +29,7 @@ from typing import Any
 
 from faultlab import FaultlabError
 from faultlab.campaign.spec import MAX_SEED, CampaignError, CampaignSpec, validate
-from faultlab.parsing import ConfigError, Options, add_help, config_error, read_yaml
+from faultlab.parsing import ConfigError, Options, add_help, command_parser, config_error, read_yaml
 
 
 class StudySpecError(FaultlabError):
@@ -148,8 +148,7 @@ def check_raw(data: Any, source: str = "spec") -> None:
 
 
 def study_parser():
-    from faultlab.parsing import command_parser
-
+    """A parser of the study's keys alone (``faultlab sweep`` adds its own options to the same)."""
     parser = command_parser("faultlab sweep")
     add_study_arguments(parser)
     return parser
@@ -179,7 +178,7 @@ def load_study(path: str | Path) -> tuple[StudySpec, dict]:
     try:
         raw = read_yaml(path, "study spec")
     except ConfigError as err:
-        raise StudySpecError(f"{err} (see experiments/*.yaml)" if "not found" in str(err) else str(err)) from None
+        raise StudySpecError(str(err)) from None
     return parse_study(raw, str(path)), raw
 
 
