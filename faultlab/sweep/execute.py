@@ -64,7 +64,7 @@ def is_complete(store: ResultsStore, plan: RunPlan, spec: StudySpec) -> bool:
 def train(plan: RunPlan, runs_dir: str | Path, ckpt: Path) -> None:
     """Train the run deterministically, through the same LightningCLI construction as ``faultlab fit`` (from
     ``fit_config``), and write its checkpoint atomically (a kill leaves no partial file)."""
-    from faultlab.commands.train import build
+    from faultlab.training.cli import build
 
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)  # one line per run comes from the sweep instead

@@ -76,12 +76,11 @@ def cell_run(store: ResultsStore, plan: RunPlan) -> dict | None:
 
 
 def stored_training(config: dict) -> dict | None:
-    """The training config a sweep stored with its run (None: the run was stored by another door)."""
-    if "training" in config and "config_hash" in config:
-        return config["training"]
-    if {"arch", "epochs", "fault_aware"} <= set(config):  # a sweep run stored before migration 0004
-        return {k: v for k, v in config.items() if k != "eval_weight_scale"}
-    return None
+    """The ``faultlab fit`` config a sweep stored with its run (None: stored by another door, or by a version
+    whose training block had another shape: such a run is still kept apart by its weights, since a second
+    network in one cell is refused by ``faultlab.campaign.identity``)."""
+    training = config.get("training") if "config_hash" in config else None
+    return training if isinstance(training, dict) and "trainer" in training else None
 
 
 def _campaign_settings(row: dict) -> dict[str, Any]:
