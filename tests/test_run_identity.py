@@ -249,18 +249,30 @@ def test_an_old_store_reads_unchanged_migrates_and_resumes(tmp_path, capsys):
     # its study file, in the earlier training format, is refused in one line that says how to write it now
     code, out, err = cli(capsys, "sweep", OLD / "study.yaml", "--store", store, "--runs-dir", tmp_path / "runs")
     one_line(code, err, "training.epochs is the old study format", "trainer: {max_epochs: N}")
-    # rewritten so, the old sweep is resumed by this code: the same training gives the same weights, so its run
-    # is adopted (the old store knew it by the hash of its earlier training config) and no trial runs again
+    # rewritten so, the old sweep resumes: its run is its cell's (an earlier version labelled it mlp-64-8-10), so a
+    # finished sweep trains nothing and runs no trial again
     raw = yaml.safe_load((OLD / "study.yaml").read_text())
     raw["training"] = {"seeds": [0], "trainer": {"max_epochs": 1}, "model": adam(0.01)}
+    resume = ["sweep", tmp_path / "study.yaml", "--store", store, "--runs-dir", tmp_path / "runs"]
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(raw))
-    code, out, err = cli(capsys, "sweep", tmp_path / "study.yaml", "--store", store, "--runs-dir", tmp_path / "runs")
-    assert code == 0 and "0 new trials" in out, err
+    code, out, err = cli(capsys, *resume)
+    assert code == 0 and "0 new trials" in out and not (tmp_path / "runs").exists(), err
+    # a rewrite that changes the run's training is refused like any other
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump({**raw, "training": {**raw["training"], "model": adam(0.02)}}))
+    code, out, err = cli(capsys, *resume, "--dry-run")
+    one_line(code, err, "run mlp-64-8-4 / vanilla / seed 0 trained with training.model.optimizer.init_args.lr 0.01; "
+                        "this spec has 0.02")
+    # grown by a rate, it trains the run again: the same training gives the same weights, so the run is adopted
+    # (the old store knew it by the hash of its earlier training config), its weights hash recorded, its trials kept
+    raw["campaigns"][0]["rates"] = [0.1, 0.2, 0.3]
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(raw))
+    code, out, err = cli(capsys, *resume)
+    assert code == 0 and "1 trained now), 2 new trials" in out, err
     (ckpt,) = (tmp_path / "runs" / "cache").glob("*.ckpt")
     with ResultsStore(store) as s:
         applied = [n for n, in s.conn.execute("SELECT name FROM schema_migrations ORDER BY rowid")]
         (run,) = s.runs("oldtiny")
-        assert applied == [name for name, _ in MIGRATIONS] and s.count_trials() == 6
+        assert applied == [name for name, _ in MIGRATIONS] and s.count_trials() == 8
         assert run["run_id"] == swept["run_id"] and run["weights_hash"] == weights_hash(load_classifier(str(ckpt)).net)
         assert s.study_spec("oldtiny")["question"] == "Does an old store still read, migrate and resume?"
     # a faultlab.run campaign stored before: already keyed by its weights hash, the same rows
@@ -269,7 +281,7 @@ def test_an_old_store_reads_unchanged_migrates_and_resumes(tmp_path, capsys):
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(16, 1, 8, 8, generator=g), torch.randint(0, 4, (16,), generator=g)
     df = faultlab.run(net, (x, y), fault=FAULT, rates=[0.2], trials=2, study="own", store=store)
-    assert len(df) == 2 and df.run_id.nunique() == 1 and contents(store)[1] == 6
+    assert len(df) == 2 and df.run_id.nunique() == 1 and contents(store)[1] == 8
 
 
 def test_two_architectures_with_one_label_are_refused():

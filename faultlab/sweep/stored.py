@@ -74,9 +74,10 @@ def run_config(plan: RunPlan) -> dict[str, Any]:
 
 
 def cell_run(store: ResultsStore, plan: RunPlan) -> dict | None:
-    """The run ``store`` holds for ``plan``'s grid cell, or None."""
+    """The run ``store`` holds for ``plan``'s grid cell (its label, method and seed, or what an earlier version
+    stored for it: :func:`earlier_cell_run`), or None."""
     found = store.find_runs(plan.study, variant=plan.label, method=plan.method.name, train_seed=plan.seed)
-    return found[0] if found else None
+    return found[0] if found else earlier_cell_run(store, plan)
 
 
 def stored_training(config: dict) -> dict | None:
@@ -89,14 +90,24 @@ def stored_training(config: dict) -> dict | None:
     return earlier_training(config)
 
 
+def earlier_cell_run(store: ResultsStore, plan: RunPlan) -> dict | None:
+    """The run an earlier version's sweep stored for ``plan``'s cell under another label (earlier versions named
+    some networks otherwise): the same architecture and kwargs, method and seed; or None."""
+    network = {k: plan.config["model"][k] for k in ("arch", "arch_kwargs")}
+    for row in store.find_runs(plan.study, method=plan.method.name, train_seed=plan.seed):
+        training = earlier_training(row.get("config") or {})
+        if training is not None and {k: training["model"][k] for k in network} == network:
+            return row
+    return None
+
+
 def earlier_hashes(store: ResultsStore, plan: RunPlan) -> list[str]:
-    """The hash columns of runs an earlier version's sweep stored for ``plan``'s method and seed with the
-    training ``plan`` makes (their label may differ: earlier versions named some networks otherwise): what
-    the run is adopted by (``faultlab.campaign.identity.bind``) when these weights meet it again."""
-    found = store.find_runs(plan.study, method=plan.method.name, train_seed=plan.seed)
-    return [row["weights_hash"] for row in found if row.get("weights_hash")
-            and (training := earlier_training(row.get("config") or {})) is not None
-            and not differences(comparable(training), comparable(plan.config))]
+    """The hash column of the run an earlier version's sweep stored for ``plan``'s cell when its training is
+    the one ``plan`` makes (the same weights): what the run is adopted by (``faultlab.campaign.identity.bind``)."""
+    row = earlier_cell_run(store, plan)
+    training = None if row is None else earlier_training(row.get("config") or {})
+    same = training is not None and not differences(comparable(training), comparable(plan.config))
+    return [row["weights_hash"]] if same and row.get("weights_hash") else []
 
 
 def _campaign_settings(row: dict) -> dict[str, Any]:
