@@ -6,8 +6,8 @@ and the refusal, before anything trains, of a spec that would change the numbers
 A stored run is compared with the run this spec would make of its cell: the training config (its ``faultlab
 fit`` config: any trainer or model option, the method, the data and their options; a run an earlier version
 stored, by its config read in this format, ``sweep.earlier``), named by the key the study writes, e.g.
-``training.trainer.max_epochs 1; this spec has 2``; the evaluation (data, ``eval_subset``) and every campaign's settings
-(campaign seed, layers, BatchNorm recalibration, ``eval_subset``). Growing the grid (architectures,
+``training.trainer.max_epochs 1; this spec has 2``; the evaluation (data, ``eval_subset``); and every
+campaign's settings (campaign seed, layers, BatchNorm recalibration, ``eval_subset``). Growing the grid (architectures,
 methods, seeds, campaigns, rates, trials) and editing what changes no number (the question, the answer
 block) are not refused. Why refuse rather than store a new run: a second run of one cell would be taken by
 the statistics for one more replicate of that (architecture, method, seed), mixing two trainings.
@@ -136,7 +136,7 @@ def run_difference(store: ResultsStore, spec: StudySpec, plan: RunPlan, row: dic
     if said := _first(diffs, "trained with", _written(spec, plan)):
         return said
     stored_eval = row.get("evaluation") or {}
-    by_a_sweep = isinstance(stored_eval.get("data"), dict)
+    by_a_sweep = isinstance(stored_eval.get("data"), dict)  # else evaluated by another door
     if by_a_sweep and (said := _first(differences(stored_eval, evaluation(spec, plan)), "evaluated with")):
         return said
     for c in spec.campaigns:
