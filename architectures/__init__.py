@@ -1,8 +1,10 @@
-"""faultlab's model zoo: CIFAR ResNets with linear-bottleneck variants, CIFAR MobileNetV2, mini-MobileNets and
-their plain-CNN controls, MLPs and the 2-8-1 moons net, built by name; ``timm:<name>`` passes through to timm."""
+"""faultlab's model zoo: CIFAR ResNets with linear-bottleneck variants, CIFAR MobileNetV2, mini-MobileNets with
+their bottleneck ablations and plain-CNN controls, a LeNet-5-style CNN, MLPs and the 2-8-1 moons net, built by
+name or by variant name (``mini_mobilenet-4x(8,1,6)-noshortcut``); ``timm:<name>`` passes through to timm."""
 
-from . import mini_mobilenet, mlp, mobilenetv2_cifar, plain_cnn, resnet_cifar  # noqa: F401  (registration)
+from . import lenet, mini_mobilenet, mlp, mobilenetv2_cifar, plain_cnn, resnet_cifar  # noqa: F401  (registration)
 from ._registry import (
+    MODELS,
     UnknownArchitectureError,
     available,
     build,
@@ -12,9 +14,11 @@ from ._registry import (
     list_models,
     parameters,
     register,
+    variant_grammar,
 )
 
 __all__ = [
+    "MODELS",
     "UnknownArchitectureError",
     "available",
     "build",
@@ -24,4 +28,5 @@ __all__ = [
     "list_models",
     "parameters",
     "register",
+    "variant_grammar",
 ]

@@ -1,60 +1,67 @@
 """Model registry: build any zoo network (or a timm model) by name.
 
     net = architectures.build("resnet20", num_classes=10)
-    net = architectures.build("resnet20-lb[s2b3c2e6]")       # variant names parse back
+    net = architectures.build("resnet20-lb[s2b3c2e6]")                  # variant names parse back
+    net = architectures.build("mini_mobilenet-4x(8,1,6)-noshortcut")
     net = architectures.build("timm:resnet18", num_classes=10, in_channels=3)
+
+The registry is faultlab's generic ``Registry``; each family files its builders with ``@register`` and its
+variant-name grammar (the labels its networks carry as ``.variant``) with ``@variant_grammar``, in its own file.
 """
 
 from __future__ import annotations
 
-import difflib
-import fnmatch
 import inspect
-import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from torch import nn
 
+from faultlab import FaultlabError
+from faultlab.registry import Registry, did_you_mean
+
 TIMM_PREFIX = "timm:"
-_MODELS: dict[str, Callable[..., nn.Module]] = {}
-_VARIANT = re.compile(r"^(?P<base>[a-z0-9_]+)-lb\[(?P<items>[^\]]*)\]$")
 
 
-class UnknownArchitectureError(ValueError):
-    """Raised for a model name that is neither registered nor a ``timm:`` name."""
+class UnknownArchitectureError(FaultlabError, ValueError):
+    """Raised for a model name that is neither registered, a variant name, nor a ``timm:`` name, and for
+    arguments a builder does not take."""
+
+
+MODELS: Registry[Callable[..., nn.Module]] = Registry("architecture", UnknownArchitectureError, "'timm:<name>'")
 
 
 def register(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     """File an entrypoint under its own ``__name__`` (timm style)."""
-    _MODELS[fn.__name__] = fn
-    return fn
+    return MODELS.register(fn)
+
+
+def variant_grammar(parse: Callable[[str], tuple[str, dict[str, Any]] | None]) -> Callable:
+    """File a family's variant-name parser: ``parse(label) -> (builder name, kwargs)`` or None."""
+    return MODELS.add_grammar(parse)
 
 
 def available(pattern: str = "*") -> list[str]:
     """Registered model names matching an fnmatch ``pattern``, sorted."""
-    return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
+    return MODELS.names(pattern)
 
 
 list_models = available
 
 
 def is_model(name: str) -> bool:
-    return name in _MODELS or name.startswith(TIMM_PREFIX) or bool(_VARIANT.match(name))
-
-
-def _unknown(name: str) -> UnknownArchitectureError:
-    close = difflib.get_close_matches(name, list(_MODELS), n=3)
-    hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    return UnknownArchitectureError(
-        f"unknown architecture {name!r}{hint}; known: {', '.join(available())}, or 'timm:<name>'"
-    )
+    """A registered name, a variant name of one, or a ``timm:`` name."""
+    return name.startswith(TIMM_PREFIX) or MODELS.knows(name)
 
 
 def entrypoint(name: str) -> Callable[..., nn.Module]:
     """The registered function for ``name`` (a plain registry name)."""
-    if name not in _MODELS:
-        raise _unknown(name)
-    return _MODELS[name]
+    return MODELS.get(name)
+
+
+def _signature(name: str) -> tuple[str, dict[str, Any], dict[str, inspect.Parameter]]:
+    base, named = MODELS.resolve(name)
+    return base, named, dict(inspect.signature(MODELS.get(base)).parameters)
 
 
 def parameters(name: str) -> list[str] | None:
@@ -62,8 +69,7 @@ def parameters(name: str) -> list[str] | None:
     ``**kwargs``), so a spec can refuse a misspelled one before anything is built."""
     if name.startswith(TIMM_PREFIX):
         return None
-    match = _VARIANT.match(name)
-    params = inspect.signature(entrypoint(match["base"] if match else name)).parameters
+    _, _, params = _signature(name)
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return None
     return [n for n, p in params.items() if p.kind is not p.VAR_POSITIONAL]
@@ -74,20 +80,15 @@ def build(name: str, **kwargs) -> nn.Module:
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     if name.startswith(TIMM_PREFIX):
         return _build_timm(name[len(TIMM_PREFIX) :], **kwargs)
-    match = _VARIANT.match(name)
-    if match and match["base"] in _MODELS:
-        if "bottlenecks" in kwargs:
-            raise UnknownArchitectureError(f"{name!r} already names its bottlenecks; drop 'bottlenecks'")
-        kwargs["bottlenecks"] = [s for s in match["items"].split(",") if s]
-        name = match["base"]
-    fn = entrypoint(name)
-    params = inspect.signature(fn).parameters
+    base, named, params = _signature(name)
+    if clash := sorted(set(named) & set(kwargs)):
+        raise UnknownArchitectureError(f"{name!r} already sets {', '.join(clash)}; drop {', '.join(clash)}")
     unknown = sorted(set(kwargs) - set(params))
     if unknown and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         raise UnknownArchitectureError(
-            f"{name}: unknown argument(s) {', '.join(unknown)}; allowed: {', '.join(params)}"
+            f"{base}: unknown argument(s) {', '.join(unknown)}; allowed: {', '.join(params)}"
         )
-    return fn(**kwargs)
+    return MODELS.get(base)(**named, **kwargs)
 
 
 def build_for_input(
@@ -108,10 +109,9 @@ def build_for_input(
         if len(shape) == 3:
             kw["in_channels"] = shape[0]
         return build(name, **kw, **kwargs)
-    base = _VARIANT.match(name)
-    params = inspect.signature(entrypoint(base["base"] if base else name)).parameters
+    _, named, params = _signature(name)
     for key, value in derived.items():
-        if key in params and key not in kwargs:
+        if key in params and key not in kwargs and key not in named:
             kwargs[key] = value
     return build(name, **kwargs)
 
@@ -120,8 +120,7 @@ def _build_timm(name: str, num_classes: int = 1000, in_channels: int = 3, **kwar
     import timm
 
     if not timm.is_model(name):
-        close = difflib.get_close_matches(name, timm.list_models(), n=3)
-        hint = f" (did you mean {', '.join('timm:' + c for c in close)}?)" if close else ""
+        hint = did_you_mean(name, timm.list_models(), prefix=TIMM_PREFIX)
         raise UnknownArchitectureError(f"unknown timm architecture {name!r}{hint}")
     net = timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=in_channels, **kwargs)
     net.variant = TIMM_PREFIX + name

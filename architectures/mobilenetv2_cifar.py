@@ -6,9 +6,12 @@ so the final feature map is 4x4 instead of 1x1. ``width`` scales every stage (MA
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from torch import Tensor, nn
 
-from ._registry import register
+from ._registry import register, variant_grammar
 from .blocks import InvertedResidual, conv_bn_relu6
 
 # (expansion, out channels, repeats, first stride): ImageNet config with stage 2 at stride 1.
@@ -16,6 +19,7 @@ CIFAR_CONFIG = (
     (1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1),
 )
 LAST_CHANNELS = 1280
+_LABEL = re.compile(r"^mobilenetv2_cifar-w(?P<width>\d*\.?\d+(?:e-?\d+)?)$")
 
 
 def _round(ch: float, divisor: int = 8) -> int:
@@ -49,6 +53,13 @@ class MobileNetV2Cifar(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.dropout(self.pool(self.features(x)).flatten(1)))
+
+
+@variant_grammar
+def parse_variant(name: str) -> tuple[str, dict[str, Any]] | None:
+    """``mobilenetv2_cifar-w0.35`` -> ("mobilenetv2_cifar", {"width": 0.35}); None for any other name."""
+    match = _LABEL.match(name)
+    return None if match is None else ("mobilenetv2_cifar", {"width": float(match["width"])})
 
 
 @register

@@ -65,7 +65,7 @@ def test_offline_torchvision_sets_fail_clearly(name, tmp_path):
 
 
 def test_unknown_dataset():
-    with pytest.raises(FaultlabError, match="did you mean mnist5k"):
+    with pytest.raises(FaultlabError, match="did you mean 'mnist5k'"):
         build_data("mnist5K")
 
 

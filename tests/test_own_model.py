@@ -204,9 +204,9 @@ def test_torchvision_data_sets_by_name_fail_offline_in_one_line(tmp_path, capsys
 
 
 @pytest.mark.parametrize(("model", "expected"), [
-    ("resnet2", "did you mean resnet32"),
+    ("resnet2", "did you mean 'resnet20' or 'resnet32'"),
     ("torchvision:resnet81", "did you mean torchvision:resnet18"),
-    ("timm:test_resnte", "did you mean timm:test_resnet"),
+    ("timm:test_resnte", "did you mean 'timm:test_resnet'"),
     ("own_models:smal_cnn", "has no 'smal_cnn'"),
 ])
 def test_unknown_model_name_is_one_line_with_a_suggestion(own_files, capsys, model, expected):

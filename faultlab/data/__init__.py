@@ -1,27 +1,24 @@
-"""Data modules (LightningDataModule) with in-memory tensors; build one by name with ``build_data``."""
+"""Data modules (LightningDataModule) with in-memory tensors; build one by name with ``build_data``.
+``DATASETS`` is the data sets' registry (faultlab's generic ``Registry``: ``DATASETS[name]``, ``in``, iteration)."""
 
 from __future__ import annotations
 
-import difflib
-
 from faultlab import FaultlabError
+from faultlab.registry import Registry
 
 from .base import DataNotFoundError, TensorDataModule, random_crop_flip, stratified_split
 from .datasets import CIFAR10, CIFAR100, MNIST, SVHN, Digits, FashionMNIST, MNIST5k, Moons, Synthetic
 
-DATASETS: dict[str, type[TensorDataModule]] = {
-    cls.name: cls for cls in (MNIST5k, Digits, Moons, Synthetic, MNIST, FashionMNIST, CIFAR10, CIFAR100, SVHN)
-}
+DATASETS: Registry[type[TensorDataModule]] = Registry("dataset", FaultlabError)
+for _cls in (MNIST5k, Digits, Moons, Synthetic, MNIST, FashionMNIST, CIFAR10, CIFAR100, SVHN):
+    DATASETS.register(_cls)  # under its ``name``
+del _cls
 
 
 def build_data(name: str, **kwargs) -> TensorDataModule:
     """A data module by registry name (``mnist5k``, ``digits``, ``moons``, ``synthetic``, ``mnist``,
     ``fashionmnist``, ``cifar10``, ``cifar100``, ``svhn``)."""
-    if name not in DATASETS:
-        close = difflib.get_close_matches(name, list(DATASETS), n=2)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise FaultlabError(f"unknown dataset {name!r}{hint}; known: {', '.join(DATASETS)}")
-    return DATASETS[name](**kwargs)
+    return DATASETS.get(name)(**kwargs)
 
 
 __all__ = [

@@ -26,7 +26,7 @@ from .mapping import (
     to_conductance,
     weight_scale,
 )
-from .selection import GROUPS, LayerSelectionError, layer_groups, layer_kind, select_layers
+from .selection import LayerSelectionError, layer_groups, layer_kind, select_layers
 from .spec import FAULTS, available_faults, parse_fault, sweep_parameter
 from .weight import Drop, GaussianAdd, GaussianMult, Quantize
 
@@ -48,7 +48,6 @@ __all__ = [
     "FaultSpecError",
     "GaussianAdd",
     "GaussianMult",
-    "GROUPS",
     "LayerSelectionError",
     "LineFaults",
     "Programming",

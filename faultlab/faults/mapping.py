@@ -29,7 +29,6 @@ from .base import FaultSpecError, abs_max, check_number, slice_view
 G_MIN_US = 100.0  # µS, high-resistance state (10 kΩ), TiO2 crossbar paper
 G_MAX_US = 500.0  # µS, low-resistance state (2 kΩ)
 FULL_PERCENTILE = 100.0
-SCALES = ("tensor", "column", "tile(R,C)")
 _TILE = re.compile(r"\s*tile\s*\(\s*(?:R\s*=\s*)?(\d+)\s*,\s*(?:C\s*=\s*)?(\d+)\s*\)\s*$")
 
 

@@ -11,16 +11,15 @@ and for the others their kind: ``depthwise``, ``pointwise``, ``conv3x3``, ``conv
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 from collections.abc import Iterable, Sequence
 
 from torch import nn
 
 from faultlab import FaultlabError
+from faultlab.registry import did_you_mean
 
 KINDS = ("conv", "depthwise", "pointwise", "conv3x3", "linear")
-GROUPS = ("stem", "depthwise", "pointwise", "conv3x3", "conv", "linear", "classifier")
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _LISTED = 6  # layer names quoted in an error message
 
@@ -86,9 +85,9 @@ def select_layers(
     kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
     for kind in kinds:
         if kind not in KINDS:
-            close = difflib.get_close_matches(str(kind), KINDS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise LayerSelectionError(f"unknown layer kind {kind!r}{hint}; known: {', '.join(KINDS)}")
+            raise LayerSelectionError(
+                f"unknown layer kind {kind!r}{did_you_mean(str(kind), KINDS)}; known: {', '.join(KINDS)}"
+            )
     if not kinds:
         raise LayerSelectionError(f"kinds is empty; choose from {', '.join(KINDS)}")
     inc, exc = _patterns("include", include), _patterns("exclude", exclude)

@@ -13,10 +13,11 @@ A value may be a value call: a distribution ``normal(mu, sigma)`` / ``uniform(lo
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Any, NoReturn
+
+from faultlab.registry import Registry
 
 from .base import FaultModel, FaultSpecError
 from .chain import Chain, member_labels
@@ -25,11 +26,11 @@ from .devices import Device
 from .distributions import KINDS as DISTRIBUTIONS
 from .weight import Drop, GaussianAdd, GaussianMult, Quantize
 
-FAULTS: dict[str, type[FaultModel]] = {
-    cls.name: cls
-    for cls in (Drop, GaussianMult, GaussianAdd, Quantize, StuckAt, Programming, ReadNoise, Drift, LineFaults,
-                Device, Chain)
-}
+FAULTS: Registry[type[FaultModel]] = Registry("fault", FaultSpecError)
+for _cls in (Drop, GaussianMult, GaussianAdd, Quantize, StuckAt, Programming, ReadNoise, Drift, LineFaults, Device,
+             Chain):
+    FAULTS.register(_cls)  # under its ``name``
+del _cls
 RATE_PLACEHOLDER = "rate"
 VALUE_CALLS = (*DISTRIBUTIONS, "tile")  # calls that are parameter values, not fault models
 
@@ -47,7 +48,7 @@ _TOKEN = re.compile(
 
 def available_faults() -> list[str]:
     """Registered fault names, sorted."""
-    return sorted(FAULTS)
+    return FAULTS.names()
 
 
 # ----------------------------------------------------------------------------- syntax tree
@@ -142,12 +143,6 @@ class _Parser:
 # ----------------------------------------------------------------------------- building
 
 
-def _unknown_fault(name: str) -> FaultSpecError:
-    close = difflib.get_close_matches(name, list(FAULTS), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return FaultSpecError(f"unknown fault {name!r}{hint}; known: {', '.join(available_faults())}")
-
-
 def _members(call: _Call) -> list[_Call]:
     """The flattened member calls of a chain call."""
     out: list[_Call] = []
@@ -161,9 +156,7 @@ def _members(call: _Call) -> list[_Call]:
 
 def _keywords(call: _Call) -> dict[str, Any]:
     """Map a (non-chain) call's arguments to parameter names; check names, order and completeness."""
-    if call.name not in FAULTS:
-        raise _unknown_fault(call.name)
-    cls = FAULTS[call.name]
+    cls = FAULTS.get(call.name)
     names, kwargs, keyword_seen = cls._param_names, {}, False
     for position, (key, value) in enumerate(call.args):
         if key is None:
