@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--pairs", required=True, help="A:B,... (method names)")
     parser.add_argument("--rates", required=True, help="the key levels, e.g. 0.25,0.3")
     parser.add_argument("--alpha", type=float, default=0.05)
+    parser.add_argument("--family", type=int, help="contrasts in the Holm family (default pairs x rates x archs)")
     parser.add_argument("--log", help="the sweep's output, for seconds per run")
     args = parser.parse_args()
     pairs = [tuple(p.split(":")) for p in args.pairs.split(",")]
@@ -59,7 +60,7 @@ def main() -> None:
     per_run = df.groupby(["architecture", "method", "train_seed", "rate"]).accuracy.agg(["mean", "std", "count"])
     per_run = per_run.reset_index()
     archs = sorted(per_run.architecture.unique())
-    m = len(pairs) * len(rates) * len(archs)
+    m = args.family or len(pairs) * len(rates) * len(archs)
     print(f"family: {m} contrasts; alpha per contrast {args.alpha / m:.4f} (Bonferroni)")
     for arch in archs:
         a = per_run[per_run.architecture == arch]

@@ -270,3 +270,22 @@ def test_bad_fields_are_one_line(kwargs, words):
 def test_trainer_options_that_break_rounds_are_refused(options, words):
     with pytest.raises(FaultlabError, match=words):
         trainer(max_epochs=1, **options).fit(model(MSNAT(levels=LEVELS)), data())
+
+
+# --------------------------------------------------------------------------------------------- the studies
+
+
+def test_the_analogai_study_trains_msnat_under_the_bit_sliced_noise_it_is_evaluated_with():
+    from pathlib import Path
+
+    from faultlab.sweep.spec import load_study
+
+    root = Path(__file__).resolve().parents[1] / "experiments"
+    spec, _ = load_study(root / "analogai_mnist.yaml")
+    methods = {m.name: method_from_config(m.fault_aware) for m in spec.methods}
+    assert isinstance(methods["msnat"], MSNAT) and methods["msnat"].levels == [0.1, 0.15, 0.2, 0.25, 0.3]
+    assert {m.fault for m in methods.values() if m is not None} == {spec.campaigns[0].fault.replace(" ", "")}
+    assert {0.25, 0.3} <= set(spec.campaigns[0].rates)
+    aconnect, _ = load_study(root / "aconnect_mnist.yaml")
+    assert all(method_from_config(m.fault_aware).layers.bias for m in aconnect.methods if m.fault_aware)
+    assert aconnect.campaigns[0].trials == 1000 and aconnect.campaigns[0].layers.bias
