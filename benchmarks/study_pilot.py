@@ -30,8 +30,11 @@ def power(d: float, n: int, alpha: float) -> float:
     """Power of the two-sided one-sample (paired) t test with n pairs for standardized effect d."""
     df = n - 1
     crit = stats.t.ppf(1 - alpha / 2, df)
-    ncp = d * np.sqrt(n)
-    return float(1 - stats.nct.cdf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp))
+    ncp = abs(d) * np.sqrt(n)
+    upper, lower = stats.nct.sf(crit, df, ncp), stats.nct.cdf(-crit, df, ncp)
+    # scipy's noncentral t is nan far in its tails (ncp of tens): there the tails are 1 and 0
+    upper = upper if np.isfinite(upper) else float(ncp > crit)
+    return float(upper + (lower if np.isfinite(lower) else 0.0))
 
 
 def runs_needed(effect: float, sd: float, alpha: float, target: float = 0.8, most: int = 200) -> int | None:

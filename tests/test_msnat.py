@@ -289,3 +289,25 @@ def test_the_analogai_study_trains_msnat_under_the_bit_sliced_noise_it_is_evalua
     aconnect, _ = load_study(root / "aconnect_mnist.yaml")
     assert all(method_from_config(m.fault_aware).layers.bias for m in aconnect.methods if m.fault_aware)
     assert aconnect.campaigns[0].trials == 1000 and aconnect.campaigns[0].layers.bias
+
+
+def test_the_pilots_power_matches_a_simulated_paired_t_test():
+    """benchmarks/study_pilot.py sizes the studies: its power of the paired t test equals the rejection rate of
+    20,000 simulated tests (binomial sd at most 0.0035; tolerance 4 sd), also for an effect far in the t's tail."""
+    import importlib.util
+    from pathlib import Path
+
+    import numpy as np
+    from scipy import stats
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "study_pilot.py"
+    spec = importlib.util.spec_from_file_location("study_pilot", path)
+    pilot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pilot)
+    rng = np.random.default_rng(0)
+    for d, n, alpha in ((1.0, 12, 0.05), (0.8, 8, 0.05 / 6)):
+        x = rng.normal(d, 1.0, (20_000, n))
+        t = x.mean(1) / (x.std(1, ddof=1) / np.sqrt(n))
+        simulated = float(np.mean(np.abs(t) > stats.t.ppf(1 - alpha / 2, n - 1)))
+        assert pilot.power(d, n, alpha) == pytest.approx(simulated, abs=4 * 0.0035)
+    assert pilot.power(19.0, 3, 0.05 / 6) > 0.99 and pilot.runs_needed(0.05, 0.0027, 0.05 / 6) == 3
