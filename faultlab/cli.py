@@ -18,6 +18,7 @@ import importlib
 import sys
 
 from faultlab import FaultlabError, __version__
+from faultlab.files import refusal
 from faultlab.runtime import tune_allocator
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
@@ -64,7 +65,10 @@ def main(argv: list[str] | None = None) -> None:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise FaultlabError(f"unknown command {argv[0]!r}{hint}; commands: "
                                 f"{', '.join([*LIGHTNING_COMMANDS, *COMMANDS])} (see 'faultlab --help')")
-    except FaultlabError as err:  # every user error: its message is the whole story, one line, exit status 2
+    except Exception as exc:  # every user error: its message is the whole story, one line, exit status 2
+        err = exc if isinstance(exc, FaultlabError) else refusal(exc)  # the OS refusing a write is one too
+        if err is None:
+            raise
         message = " ".join(str(err).split())  # one line, whatever the message carried
         print(f"faultlab: error: {message}", file=sys.stderr)
         raise SystemExit(getattr(err, "exit_code", 2)) from None

@@ -252,7 +252,7 @@ def _list_item(action) -> type | None:
     """The item type of a list-typed option (``Sequence[float]``, ``tuple[str, ...] | None``), else None."""
     hint = getattr(action, "_typehint", None)
     for tp in (hint, *typing.get_args(hint)):
-        if typing.get_origin(tp) in (list, tuple, Sequence, typing.get_origin(Sequence[int])):
+        if typing.get_origin(tp) in (list, tuple, Sequence):
             args = [a for a in typing.get_args(tp) if a is not Ellipsis]
             return args[0] if args else str
     return None

@@ -160,7 +160,9 @@ def test_commands_create_their_default_folders_in_a_fresh_clone(tmp_path, capsys
     one_line(code, err, "folder elsewhere does not exist")  # a folder the user names is never created
 
 
-def test_lightning_warnings_and_tips_are_kept_quiet(caplog):
+def test_lightning_warnings_and_tips_are_kept_quiet():
+    import logging
+
     from lightning.pytorch.utilities import rank_zero_info
     from lightning.pytorch.utilities._pytree import _tree_flatten
 
@@ -174,7 +176,21 @@ def test_lightning_warnings_and_tips_are_kept_quiet(caplog):
     with warnings.catch_warnings(record=True) as after:
         _tree_flatten(1)
     assert not any("LeafSpec" in str(w.message) for w in after)
-    with caplog.at_level("INFO"):
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append  # type: ignore[method-assign]
+    from faultlab.training.cli import LIGHTNING_LOGGERS
+
+    logs = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]  # whichever Lightning imported last logs
+    levels = [log.level for log in logs]
+    for log in logs:
+        log.setLevel(logging.INFO)
+        log.addHandler(handler)
+    try:
         rank_zero_info("💡 Tip: For seamless cloud logging, try installing an advertised package")
         rank_zero_info("GPU available: False")
-    assert "GPU available" in caplog.text and "Tip" not in caplog.text
+    finally:
+        for log, level in zip(logs, levels):
+            log.removeHandler(handler)
+            log.setLevel(level)
+    assert [r.getMessage() for r in records] == ["GPU available: False"]

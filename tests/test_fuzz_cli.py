@@ -260,3 +260,67 @@ def test_study_fragments_validate_or_fail_in_one_line(store, tmp_path_factory, p
     code, err = call("sweep", folder / "fz.yaml", "--dry-run", "--store", store)
     check(code, err)
     assert digest(store) == before
+
+
+# ------------------------------------------------------------------------------------ study names and data options
+
+TRICKY_NAMES = ["demo", "../../x", "..", ".", "a/b", "a\\b", ".hidden", "-rf", "~", "$HOME", "x" * 65, "x" * 64,
+                "café", "two words", "nul\x00", "new\nline", "CON", "v1.2", "a..b", "results/../x", ""]
+NAMES_OR_NOT = st.one_of(st.sampled_from(TRICKY_NAMES), st.text(max_size=70),
+                         st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,70}", fullmatch=True),
+                         st.integers(), st.none(), st.lists(st.text(max_size=3), max_size=2))
+
+
+def listing(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): digest(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@FAST
+@given(name=NAMES_OR_NOT)
+def test_study_names_are_names_or_one_line(store, tmp_path_factory, name):
+    """A study name either is a plain name (letters, digits, . _ -, no '..') and the dry run answers, or it is
+    refused in one line; nothing is written anywhere (the folder, the store) either way."""
+    from faultlab.names import is_safe_name
+
+    folder = tmp_path_factory.mktemp("names")
+    (folder / "spec.yaml").write_text(yaml.safe_dump({**BASE, "name": name}))
+    before, stored = listing(folder), digest(store)
+    code, err = call("sweep", folder / "spec.yaml", "--dry-run", "--store", store)
+    check(code, err)
+    assert (code == 0) == (isinstance(name, str) and is_safe_name(name)), (name, err)
+    assert listing(folder) == before and digest(store) == stored
+    if isinstance(name, str) and name and not name.startswith("-") and not is_safe_name(name):
+        code, err = call("report", name, "--store", store, "--out", folder / "r.pdf")
+        check(code, err)
+        assert code == 2 and "study name" in err, err
+        assert listing(folder) == before
+
+
+DATA_OPTIONS = {
+    "moons": ["n_samples", "noise", "batch_size", "eval_batch_size", "val_fraction", "data_seed"],
+    "synthetic": ["input_shape", "num_classes", "n_train", "n_test", "batch_size", "val_fraction"],
+    "digits": ["batch_size", "eval_batch_size", "val_fraction", "normalize"],
+    "mnist5k": ["n_test", "batch_size", "normalize"],
+}
+OPTION_VALUES = st.one_of(st.integers(-10, 10), st.integers(-(2**65), 2**65), st.floats(allow_nan=True),
+                          st.sampled_from([0, 1, 2, 4, 0.5, 1.0, -0.0, True, "", "5", "dataset", "none", [0.5, 0.25],
+                                           [1, 8, 8], [0], [-1, 2], None]),
+                          st.text(max_size=4), st.lists(st.integers(-2, 40), max_size=3))
+
+
+@FAST
+@given(data=st.data())
+def test_data_options_build_or_fail_in_one_line(store, tmp_path_factory, data):
+    """Every data option a study can set is checked when the data module is built (at --dry-run): it works or
+    ends in one line, and nothing is written."""
+    name = data.draw(st.sampled_from(sorted(DATA_OPTIONS)))
+    options = {k: data.draw(OPTION_VALUES) for k in data.draw(st.sets(st.sampled_from(DATA_OPTIONS[name]),
+                                                                        min_size=1, max_size=3))}
+    arch = {"moons": "moons_net", "synthetic": "mlp", "digits": "mlp", "mnist5k": "mlp"}[name]
+    spec = {**BASE, "data": {"name": name, "options": options}, "architectures": [{"arch": arch}]}
+    folder = tmp_path_factory.mktemp("data")
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+    before, stored = listing(folder), digest(store)
+    code, err = call("sweep", folder / "spec.yaml", "--dry-run", "--store", store)
+    check(code, err)
+    assert listing(folder) == before and digest(store) == stored

@@ -105,7 +105,6 @@ def store(tmp_path: Path) -> Path:
         ["stats", "demo", "--store", "{S}", "--csv", "{S}"],
         ["export", "--store", "{S}", "--out", "{dir}"],
         ["export", "--store", "{S}", "--out", "{dir}", "--format", "csv"],
-        ["export", "--store", "{S}", "--out", "{dir}/missing/t.csv"],
         ["export", "--store", "{S}", "--out", "{dir}/study.csv"],  # an existing YAML renamed .csv
         ["export", "--store", "{S}", "--out", "{dir}/other.sqlite", "--format", "csv"],
         ["export", "--store", "{S}", "--out", "{dir}/t.parquet", "--format", "csv"],
@@ -383,8 +382,8 @@ campaigns: [{fault: "drop(p={rate})", rates: [0.2], trials: 2}]
         ("max_epochs: 1}", "max_epoch: 3}", "training.trainer.max_epoch: unknown option (did you mean max_epochs?)"),
         ("max_epochs: 1}", "max_epochs: 1, callbacks: [{class_path: mod.Callback}]}", "No module named 'mod'"),
         ("batch_size: 64}", "batch_size: 64}, eval_subset: 0", "data.eval_subset"),
-        ("n_samples: 128", "n_samples: -5", "n_samples=-5 must be an integer >= 4"),
-        ("n_samples: 128", "n_samples: 128, noise: -3", "noise=-3 must be a finite standard deviation >= 0"),
+        ("n_samples: 128", "n_samples: -5", "data set moons: n_samples=-5; allowed: an integer >= 4"),
+        ("n_samples: 128", "n_samples: 128, noise: -3", "data set moons: noise=-3; allowed: a number in [0, inf)"),
         ("name: tiny", "name: tiny\nseed: 0\nseed: 1", "key 'seed' is given twice (lines 3 and 4)"),
     ],
 )
@@ -406,7 +405,8 @@ def test_data_seed_option_is_a_recorded_data_seed(capsys, tmp_path):
     assert code == 0, err
     with ResultsStore(store, read_only=True) as s:
         run = s.runs("tiny")[0]
-        assert run["config"]["data"]["init_args"]["seed"] == 7 and s.count_trials() == 2
+        assert run["config"]["training"]["data"]["init_args"]["seed"] == 7 and s.count_trials() == 2
+        assert run["evaluation"]["data"]["options"]["seed"] == 7
     listing = sorted(os.listdir(tmp_path))
     code, out, err = cli(capsys, "sweep", spec, "--store", store, "--dry-run")
     assert code == 0 and "to do: 0 trainings, 0 trials" in out, err

@@ -25,9 +25,13 @@ def stored(path) -> pd.DataFrame:
         return store.to_frame()
 
 
+LABELS = ["architecture", "variant", "dataset"]  # what each door was given: `--model own_models:small_cnn`, a
+# Sequential; `--data tensors:FILE`, tensors
+
+
 def same_rows(a: pd.DataFrame, b: pd.DataFrame) -> None:
-    """Equal trial for trial, except the measured seconds."""
-    pd.testing.assert_frame_equal(a.drop(columns="seconds"), b.drop(columns="seconds"))
+    """Equal trial for trial (same run id, same trials), except the measured seconds and the labels."""
+    pd.testing.assert_frame_equal(a.drop(columns=["seconds", *LABELS]), b.drop(columns=["seconds", *LABELS]))
 
 
 def one_line_error(capsys, *args: str) -> str:
@@ -60,7 +64,8 @@ def test_five_line_python_call_equals_the_cli_rows(own_files):
     df = faultlab.run(net, (data["x"], data["y"]), fault=FAULT, rates=[0, 0.05], trials=3, seed=0)
     assert tuple(df.columns) == FRAME_COLUMNS and len(df) == 6
     same_rows(df, stored(own_files / "cli.sqlite"))
-    assert df.architecture.iloc[0] == "Sequential" and df.checkpoint_hash.nunique() == 1
+    assert df.variant.iloc[0] == "Sequential" and df.weights_hash.nunique() == 1
+    assert set(stored(own_files / "cli.sqlite").variant) == {"own_models:small_cnn"}  # labelled as named
     assert df.accuracy.std() > 0  # the faults do something
     # and a DataLoader gives the same rows; a store path is written
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data["x"], data["y"]), batch_size=5)
@@ -94,7 +99,7 @@ def test_torchvision_resnet18_state_dict_with_tensors_data(tmp_path):
     df = stored(tmp_path / "s.sqlite")
     with torch.no_grad():
         clean = (net(x).argmax(1) == y).float().mean().item()
-    assert len(df) == 2 and df.architecture.iloc[0] == "ResNet"
+    assert len(df) == 2 and set(df.variant) == set(df.architecture) == {"torchvision:resnet18"}  # as named
     assert df.clean_accuracy.iloc[0] == pytest.approx(clean)
 
 
@@ -114,6 +119,7 @@ def test_timm_model_from_safetensors_with_tensors_data(tmp_path):
     assert len(df) == 4 and set(df.metric_name) == {"top2"}
     assert (df.metric >= df.accuracy).all()  # top-2 accuracy is never below top-1
     same_rows(df, faultlab.run(net, (x, y), fault=FAULT, rates=[0, 0.02], trials=2, metric="top2"))
+    assert set(df.variant) == {"timm:test_resnet"}
 
 
 def test_pickled_module_needs_no_spec_and_torchscript_gives_its_weights(own_files, capsys):
@@ -140,7 +146,7 @@ def test_datamodule_class_path_is_evaluated_on_its_test_loader(tmp_path):
     x, _ = tiny_data(16, 3)
     with ResultsStore(tmp_path / "s.sqlite") as store:
         assert store.runs()[0]["n_eval"] == len(x)
-        assert store.runs()[0]["config"]["data_args"] == {"n": 16, "seed": 3}
+        assert store.runs()[0]["evaluation"]["data_args"] == {"n": 16, "seed": 3}
 
 
 def test_image_folder_of_generated_pngs(tmp_path):
@@ -169,8 +175,8 @@ def test_image_folder_of_generated_pngs(tmp_path):
         str(tmp_path / "w.pt"), "--data", f"imagefolder:{tmp_path / 'images'}", "--normalize", "none",
         "--rates", "0.05", "--trials", "2", "--store", str(tmp_path / "s.sqlite"))
     with ResultsStore(tmp_path / "s.sqlite") as store:
-        config = store.runs()[0]["config"]
-    assert config["normalize"] == "none" and config["classes"] == ["cat", "dog"] and store_trials(tmp_path) == 2
+        evaluation = store.runs()[0]["evaluation"]
+    assert evaluation["normalize"] == "none" and evaluation["classes"] == ["cat", "dog"] and store_trials(tmp_path) == 2
 
 
 def store_trials(path) -> int:
@@ -205,6 +211,7 @@ def test_torchvision_data_sets_by_name_fail_offline_in_one_line(tmp_path, capsys
 
 @pytest.mark.parametrize(("model", "expected"), [
     ("resnet2", "did you mean 'resnet20' or 'resnet32'"),
+    ("resnet18", "did you mean torchvision:resnet18 or timm:resnet18?"),  # a bare library name
     ("torchvision:resnet81", "did you mean torchvision:resnet18"),
     ("timm:test_resnte", "did you mean 'timm:test_resnet'"),
     ("own_models:smal_cnn", "has no 'smal_cnn'"),
@@ -308,7 +315,7 @@ def test_an_old_store_migrates_to_the_metric_columns(tmp_path):
     conn.commit()
     conn.close()
     with ResultsStore(path) as store:
-        assert [n for n, in store.conn.execute("SELECT name FROM schema_migrations")][-1] == "0003_trial_metric"
+        assert [n for n, in store.conn.execute("SELECT name FROM schema_migrations")][-1] == MIGRATIONS[-1][0]
         store.add_trials([{"campaign_id": "c", "run_id": "r", "fault": "f", "rate": 0.1, "trial": 1, "accuracy": 0.6,
                            "metric_name": "top5", "metric": 0.9}])
         df = store.to_frame()
@@ -333,9 +340,9 @@ def test_a_faultlab_checkpoint_takes_the_new_data_and_metric_options(tmp_path):
     cli("--checkpoint", str(tmp_path / "mlp.ckpt"), "--data", "digits", "--normalize", "none", "--metric", "top3",
         "--rates", "0.1", "--trials", "2", "--store", str(tmp_path / "s.sqlite"))
     with ResultsStore(tmp_path / "s.sqlite") as store:
-        config = store.runs()[0]["config"]
+        run = store.runs()[0]
         df = store.to_frame()
-    assert config["evaluation_data"]["normalize"] == "none" and config["arch"] == "mlp"
+    assert run["evaluation"]["normalize"] == "none" and run["config"]["arch"] == "mlp"
     assert set(df.metric_name) == {"top3"} and (df.metric >= df.accuracy).all()
 
 
@@ -371,3 +378,16 @@ def test_python_call_takes_every_campaign_option_with_the_specs_defaults(tmp_pat
         with pytest.raises(CampaignError, match="trails: not a campaign option \\(did you mean 'trials'\\?\\)"):
             call()
     assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_bn_recalibration_gives_every_trial_the_same_training_batches():
+    """Each trial re-estimates BatchNorm on the same first N training batches, whichever door gave them (a
+    DataLoader, a generator function): with no fault (p = 0) every trial is the same network."""
+    net = small_cnn()
+    x, y = tiny_data(16)
+    train = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*tiny_data(64, seed=1)), batch_size=8)
+    df = faultlab.run(net, (x, y), fault="drop(p={rate})", rates=[0.0], trials=4, bn_recalibration=2, train_data=train)
+    assert df.accuracy.nunique() == 1 and df.loss.nunique() == 1
+    once = faultlab.run(net, (x, y), fault="drop(p={rate})", rates=[0.0], trials=4, bn_recalibration=2,
+                        train_data=lambda: iter(train))
+    assert once.loss.tolist() == df.loss.tolist()

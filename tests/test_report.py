@@ -7,7 +7,10 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from faultlab.report import ReportError, ReportSummary, export_tables, render_report, study_tables
+from faultlab.report import ReportError, ReportSummary, export_tables, render_report
+from faultlab.report.inputs import read_study
+from faultlab.stats import ContrastSpec
+from faultlab.stats import study_tables as tables_of
 from faultlab.store import ResultsStore
 
 FAULT = "drop(p={rate})"
@@ -67,6 +70,12 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
+def study_tables(store: ResultsStore, study: str, **kw) -> dict[str, pd.DataFrame]:
+    """The tables of a stored study, read the way ``faultlab stats`` and the report read them."""
+    data = read_study(store, study)
+    return tables_of(data.trials, data.runs, masks=data.masks, layer_order=data.layer_order, **kw)
+
+
 def test_report_pages_match_summary(report):
     summary, texts = report
     assert isinstance(summary, ReportSummary) and summary.path.exists()
@@ -82,11 +91,13 @@ def test_report_pages_match_summary(report):
 
 def test_report_headline_and_tables(report):
     summary, texts = report
-    assert any("dropconnect-trained" in v and "better than vanilla" in v for v in summary.verdicts)
+    assert any(v.startswith("dropconnect vs vanilla on") and ": better — difference in AUC" in v
+               for v in summary.verdicts)
     assert _flat(summary.verdicts[0]) in _flat(texts[0])
     assert "Do mini_mobilenet-1x(8,1,6) and resnet20-lb[s2b3c2e6]" in _flat(texts[0])
     table_text = _flat("\n".join(texts[i] for i, p in enumerate(summary.pages) if p.startswith("Training")))
-    assert "Holm p" in table_text and "verdict" in table_text and "better" in table_text
+    assert "adj. p" in table_text and "verdict" in table_text and "better" in table_text
+    assert "Declared contrasts (recipe level)" in summary.pages
     everything = _flat("\n".join(texts))
     assert "abc1234" in everything and "Wilcoxon" in everything and "TOST" in everything
     assert "Conditional on the trained networks" in everything and "recipe level" in _flat(texts[0])
@@ -101,8 +112,10 @@ def test_study_tables_verdicts(tiny):
     assert set(tables["curve_summary"]["variant"]) == set(VARIANTS)
     assert len(tables["architecture_comparison"]) == 2 * 4  # one pair x 2 methods x (3 rates + AUC)
     assert (methods["design"] == "paired by seed").all() and (methods["n_pairs"] == len(SEEDS)).all()
-    assert tables["family"]["family"].iloc[0].startswith("Holm over all")
-    rel = tables["reliability"]
+    assert tables["family"]["family"].iloc[0].startswith("primary: closed test over 2 declared contrast")
+    assert set(methods["role"]) == {"primary", "secondary"}  # every method pair is a default contrast
+    assert set(tables["architecture_comparison"]["role"]) == {"exploratory"}
+    rel = tables["reliability_maps"]
     assert len(rel) == 8 * 3 * 2 and rel["reliable"].between(0, 1).all()
     assert (rel["ci_low"] <= rel["reliable"]).all() and (rel["reliable"] <= rel["ci_high"]).all()
     assert set(tables["method_comparison_maps"]["claim"]) == {"conditional on the trained networks (fault maps "
@@ -193,13 +206,17 @@ def test_group_comparison_and_equal_count_heatmap(tmp_path):
                      for name, g, n in (("dw", "depthwise", 72), ("pw", "pointwise", 384)) for k in (4, 16)
                      for t in range(4)]
             store.add_trials(rows)
-    tables = study_tables(store, "groups", **FAST)
+    declared = [ContrastSpec(kind="architecture", variant="fragile", control="tolerant", method="vanilla",
+                             scope=f"group:{g}") for g in ("depthwise", "pointwise")]
+    tables = study_tables(store, "groups", contrasts=declared, **FAST)
     comp = tables["group_comparison"]
     dw = comp[(comp.scope == "group") & (comp.group == "depthwise")].iloc[0]
-    assert (dw.variant_a, dw.variant_b) == ("fragile", "tolerant") and dw.verdict == "worse"
+    assert (dw.variant_a, dw.variant_b) == ("fragile", "tolerant") and dw.verdict == "not tested"  # exploratory
     assert dw.ci_low < dw.estimate < dw.ci_high and dw.estimate == pytest.approx(-0.18, abs=0.02)
-    pw = comp[(comp.scope == "group") & (comp.group == "pointwise")].iloc[0]
-    assert pw.verdict == "inconclusive" and dw.n_a == dw.n_b == 4  # runs, not trials
+    tested = tables["contrasts"].query("role == 'primary'").set_index("scope")
+    assert tested.loc["group:depthwise", "verdict"] == "worse"
+    assert tested.loc["group:depthwise", "estimate"] == pytest.approx(dw.estimate)
+    assert tested.loc["group:pointwise", "verdict"] == "inconclusive" and dw.n_a == dw.n_b == 4  # runs, not trials
     assert set(comp[comp.scope == "layer"]["level"]) == {"K=4", "K=16"}
     sens = tables["layer_sensitivity"]
     assert set(sens[sens.counted]["level"]) == {"K=4", "K=16"}
@@ -229,7 +246,7 @@ def test_a_pre_specified_answer_is_page_one(tmp_path):
     spec = {"answer": {"margin": 0.01, "pairs": [{"variant": "lb", "control": "plain"}], "reference": "no advantage"}}
     summary = render_report(store, "ans", tmp_path / "ans.pdf", spec=spec, **FAST)
     first = _flat(PdfReader(summary.path).pages[0].extract_text())
-    assert "the pre-specified pairs, one Holm family" in first
+    assert "the pre-specified pairs, one family" in first
     assert 'Overall, the reference\'s conclusion ("no advantage") depends on the fault surface' in first
     assert "every conv and linear layer, equal rate (drop(p={rate})): the bottleneck network loses less in 1 of 1: " \
            "lb vs plain (vanilla) +" in first

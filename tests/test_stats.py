@@ -14,15 +14,15 @@ from scipy import stats
 from faultlab.stats import (
     DegenerateTrialsWarning,
     MeanCI,
-    architecture_comparison_table,
     ci_halfwidth,
     cliffs_delta,
     cohens_d,
+    compare_architectures_maps,
     compare_groups,
+    compare_methods_maps,
     compare_paired,
     holm,
     leveugle_sample_size,
-    method_comparison_table,
     paired_frame,
     per_sample_reliability,
     rank_biserial,
@@ -174,32 +174,32 @@ def _study(advantage=(0.0, 0.05, 0.10), arch_gap: float = 0.0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_method_comparison_table():
+def test_compare_methods_maps():
     df = _study()
-    tab = method_comparison_table(df, "mlp", "aware", "plain", "drop(p={rate})")
+    tab = compare_methods_maps(df, "mlp", "aware", "plain", "drop(p={rate})")
     assert list(tab["rate"]) == [0.1, 0.2, 0.3] and set(tab["pairing"]) == {"train_seed"}
     assert list(tab["n_pairs"]) == [20, 20, 20]
     assert list(tab["verdict"][1:]) == ["better", "better"]
     assert tab["verdict"].iloc[0] in ("equivalent", "inconclusive")
-    assert np.all(tab["pvalue_holm"] >= tab["pvalue"]) and tab["correction"].iloc[0] == "holm over 3 rates"
+    assert np.all(tab["pvalue_holm"] >= tab["pvalue"]) and tab["correction"].iloc[0] == "closed test over 3 rates"
     assert np.all(tab["effect_size"][1:] == 1.0)
-    rev = method_comparison_table(df, "mlp", "plain", "aware", "drop(p={rate})")
+    rev = compare_methods_maps(df, "mlp", "plain", "aware", "drop(p={rate})")
     assert list(rev["verdict"][1:]) == ["worse", "worse"]
     # no shared seeds: pooled over runs per (rate, trial)
     df2 = df.assign(train_seed=np.where(df.method == "plain", df.train_seed + 10, df.train_seed))
-    pooled = method_comparison_table(df2, "mlp", "aware", "plain", "drop(p={rate})")
+    pooled = compare_methods_maps(df2, "mlp", "aware", "plain", "drop(p={rate})")
     assert set(pooled["pairing"]) == {"pooled"} and list(pooled["n_pairs"]) == [10, 10, 10]
     with pytest.raises(ValueError, match="method_b"):
-        method_comparison_table(df, "mlp", "aware", "nope", "drop(p={rate})")
+        compare_methods_maps(df, "mlp", "aware", "nope", "drop(p={rate})")
 
 
-def test_architecture_comparison_table():
-    tab = architecture_comparison_table(_study(), "mlp", "cnn", "plain", "drop(p={rate})", margin=0.01)
+def test_compare_architectures_maps():
+    tab = compare_architectures_maps(_study(), "mlp", "cnn", "plain", "drop(p={rate})", margin=0.01)
     assert list(tab["verdict"]) == ["equivalent"] * 3
     assert list(tab["n_a"]) == [20, 20, 20] and list(tab["n_runs_b"]) == [2, 2, 2]
     for col in ("welch_pvalue_holm", "mwu_pvalue_holm", "cohens_d", "cliffs_delta", "tost_pvalue"):
         assert tab[col].notna().all()
-    gap = architecture_comparison_table(_study(arch_gap=-0.03), "mlp", "cnn", "plain", "drop(p={rate})")
+    gap = compare_architectures_maps(_study(arch_gap=-0.03), "mlp", "cnn", "plain", "drop(p={rate})")
     assert list(gap["verdict"]) == ["better"] * 3 and np.all(gap["cliffs_delta"] > 0.9)
 
 
@@ -248,7 +248,7 @@ def test_method_table_degenerate_rate_is_flagged_once():
     df = _study()
     zero = df[df.rate == 0.1].assign(rate=0.0, accuracy=0.95)  # rate 0: no faults, identical models
     with pytest.warns(DegenerateTrialsWarning, match="1 rate"):
-        tab = method_comparison_table(pd.concat([df, zero]), "mlp", "aware", "plain", "drop(p={rate})")
+        tab = compare_methods_maps(pd.concat([df, zero]), "mlp", "aware", "plain", "drop(p={rate})")
     first = tab.iloc[0]
     assert first["rate"] == 0.0 and first["degenerate"] and first["pvalue"] == 1.0
-    assert first["verdict"] == "equivalent" and tab["correction"].iloc[0] == "holm over 4 rates"
+    assert first["verdict"] == "equivalent" and tab["correction"].iloc[0] == "closed test over 4 rates"

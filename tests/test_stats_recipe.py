@@ -1,31 +1,38 @@
-"""Recipe-level statistics (training runs as replicates): tests against scipy, hand cases, and calibration by
-simulation with known truth (false-verdict rates, CI coverage) through the same tables the report uses."""
+"""Recipe-level statistics (training runs as replicates): tests against scipy, hand cases, and CI coverage by
+simulation with known truth through the same tables the report uses (the family's error rates and power:
+tests/test_stats_contrasts.py)."""
 
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from faultlab.stats import compare_recipes, method_comparison_table, runs_needed, variance_components
-from faultlab.stats.recipe import run_means
-from faultlab.stats.recipe_tables import (
-    apply_family,
-    architecture_recipe_table,
-    method_recipe_table,
-    recipe_curves,
+from faultlab.stats import (
+    compare_methods_maps,
+    compare_recipes,
+    contrast_table,
+    runs_needed,
+    variance_components,
 )
+from faultlab.stats.recipe import run_means
+from faultlab.stats.recipe_tables import method_comparison, recipe_curves
 from faultlab.stats.simulate import simulate_study, true_mean
 
 ALPHA = 0.05
 
 
-def _verdicts(table: pd.DataFrame, endpoint: str = "rate") -> pd.Series:
-    return table.loc[table["endpoint"] == endpoint, "verdict"]
+def _net(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(variant=df["architecture"])
+
+
+def _primary(df: pd.DataFrame, baseline: str = "method_b", **kw) -> pd.Series:
+    """The primary (AUC) row of the default contrast (method_a vs ``baseline`` on net)."""
+    t = contrast_table(_net(df), baseline=baseline, **kw)
+    return t[t["role"] == "primary"].iloc[0]
 
 
 def test_compare_recipes_matches_scipy():
@@ -38,9 +45,9 @@ def test_compare_recipes_matches_scipy():
     assert paired.pvalue == pytest.approx(ref.pvalue) and paired.estimate == pytest.approx((a - b).mean())
     lo, hi = ref.confidence_interval(0.95)
     assert (paired.ci_low, paired.ci_high) == (pytest.approx(lo), pytest.approx(hi))
-    unpaired = compare_recipes(a, b.set_axis(range(10, 15)))  # no shared seeds: Welch
-    ref = stats.ttest_ind(a, b, equal_var=False)
-    assert unpaired.design == "unpaired (Welch)" and unpaired.pvalue == pytest.approx(ref.pvalue)
+    unpaired = compare_recipes(a, b.set_axis(range(10, 15)))  # no shared seeds, balanced: pooled Student's t
+    ref = stats.ttest_ind(a, b, equal_var=True)
+    assert unpaired.design == "unpaired, pooled t" and unpaired.pvalue == pytest.approx(ref.pvalue)
     lo, hi = ref.confidence_interval(0.95)
     assert (unpaired.ci_low, unpaired.ci_high) == (pytest.approx(lo), pytest.approx(hi))
     # TOST: p = max of the one-sided p's, the same as scipy's shifted one-sided tests
@@ -50,12 +57,13 @@ def test_compare_recipes_matches_scipy():
     assert paired.tost_pvalue == pytest.approx(max(p_lo, p_hi))
 
 
-def test_one_run_per_arm_is_inconclusive_with_its_count():
+def test_one_run_per_arm_is_not_tested_with_its_reason():
     df = simulate_study(np.random.default_rng(1), seeds=1, trials=30)
-    table = method_recipe_table(df.assign(architecture="net"), "method_b")
-    apply_family({"m": table})
-    assert set(table["verdict"]) == {"inconclusive (1+1 runs)"}
-    assert not table["testable"].any() and table["runs_to_detect"].map(math.isinf).all()
+    table = method_comparison(df, "method_b")
+    assert set(table["verdict"]) == {"not tested"} and set(table["reason"]) == {"too few runs"}
+    row = _primary(df)
+    assert (row["verdict"], row["reason"], row["n_runs"]) == ("not tested", "too few runs", 1)
+    assert math.isnan(row["runs_to_detect"]) and math.isnan(row["p_adjusted"])
 
 
 def test_runs_needed_matches_classic_tables():
@@ -71,20 +79,18 @@ def test_runs_needed_matches_classic_tables():
 def test_floor_effect_is_uninformative_not_equivalent():
     rng = np.random.default_rng(2)
     df = simulate_study(rng, seeds=5, trials=30, clean=0.12, slope=0.0, sd_run=0.002, sd_map=0.002)
-    table = method_recipe_table(df.assign(architecture="net"), "method_b", chance=0.1, margin=0.01)
-    apply_family({"m": table})
-    assert set(table["verdict"]) == {"uninformative: both at chance"}
-    off = method_recipe_table(df.assign(architecture="net"), "method_b", chance=None, margin=0.01)
-    apply_family({"m": off})
-    assert "equivalent" in set(off["verdict"])  # without the floor check the same data would say "equivalent"
+    row = _primary(df, chance=0.1)
+    assert (row["verdict"], row["reason"]) == ("not tested", "at chance")
+    assert _primary(df, chance=None)["verdict"] == "equivalent"  # without the floor check: "equivalent"
 
 
 def test_paired_design_detects_a_true_effect_with_five_seeds():
     df = simulate_study(np.random.default_rng(3), seeds=5, trials=50, effect=0.03)
-    table = method_recipe_table(df.assign(architecture="net"), "method_b")
-    apply_family({"m": table})
-    assert set(_verdicts(table, "AUC")) == {"better"}
+    table = contrast_table(_net(df), baseline="method_b")
+    assert list(table["role"]) == ["primary"] + ["secondary"] * 5
+    assert set(table["verdict"]) == {"better"}  # the AUC contrast, then its gated per-rate rows
     assert (table["design"] == "paired by seed").all() and (table["n_pairs"] == 5).all()
+    assert (table["low"] < 0.03).all() and (table["high"] > 0.03).all()
 
 
 def test_level_a_verdict_direction_follows_the_tested_statistic():
@@ -97,7 +103,7 @@ def test_level_a_verdict_direction_follows_the_tested_statistic():
         for method, k in (("a", 150 + d), ("b", 150)):
             rows.append({"architecture": "net", "method": method, "fault": "f", "train_seed": 0, "rate": 0.1,
                          "trial": t, "accuracy": k / n, "n_samples": n})
-    table = method_comparison_table(pd.DataFrame(rows), "net", "a", "b", "f")
+    table = compare_methods_maps(pd.DataFrame(rows), "net", "a", "b", "f")
     row = table.iloc[0]
     assert row["estimate"] < 0 and row["effect_size"] > 0 and row["hodges_lehmann"] > 0
     assert row["verdict"] == "better"
@@ -112,7 +118,7 @@ def test_level_a_wilcoxon_ranks_integer_counts():
     rows = [{"architecture": "net", "method": m, "fault": "f", "train_seed": 0, "rate": 0.2, "trial": t,
              "accuracy": np.float32(k / n).item(), "n_samples": n}
             for t in range(trials) for m, k in (("a", a[t]), ("b", b[t]))]
-    table = method_comparison_table(pd.DataFrame(rows), "net", "a", "b", "f")
+    table = compare_methods_maps(pd.DataFrame(rows), "net", "a", "b", "f")
     assert table["pvalue"].iloc[0] == pytest.approx(stats.wilcoxon(a - b).pvalue)
 
 
@@ -139,64 +145,6 @@ def test_critical_rate_interval_admits_the_grid():
 
 
 # --------------------------------------------------------------------------- calibration by simulation
-
-
-def _null_study(rng: np.random.Generator, seeds: int, **kw) -> pd.DataFrame:
-    return simulate_study(rng, seeds=seeds, trials=30, sd_run=rng.uniform(0.005, 0.01), **kw)
-
-
-def _rates_over(studies: list[np.ndarray]) -> tuple[float, float]:
-    """Mean of per-study rates and its Monte-Carlo SE with studies as clusters."""
-    per = np.array([s.mean() for s in studies])
-    return float(per.mean()), float(per.std(ddof=1) / math.sqrt(per.size))
-
-
-@pytest.mark.parametrize("seeds", [2, 3, 5])
-def test_no_effect_gives_false_verdicts_at_most_alpha(seeds):
-    """Under no true effect the method table's better/worse rate is within α + 3 MC SE, and the per-test
-    rejection rate before Holm is α within 3 MC SE (calibrated, not merely conservative)."""
-    rng = np.random.default_rng(100 + seeds)
-    false, raw = [], []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(60):
-            table = method_recipe_table(_null_study(rng, seeds).assign(architecture="net"), "method_b")
-            apply_family({"m": table}, plan=False)
-            rates = table[table["endpoint"] == "rate"]
-            false.append(rates["verdict"].isin(["better", "worse"]).to_numpy())
-            raw.append((rates["pvalue"] < ALPHA).to_numpy())
-    f, f_se = _rates_over(false)
-    r, r_se = _rates_over(raw)
-    assert f <= ALPHA + 3 * max(f_se, math.sqrt(ALPHA * (1 - ALPHA) / 60))
-    assert abs(r - ALPHA) <= 3 * max(r_se, math.sqrt(ALPHA * (1 - ALPHA) / 300))
-
-
-def test_no_effect_between_architectures_gives_false_verdicts_at_most_alpha():
-    rng = np.random.default_rng(7)
-    false = []
-    arms = (("arch_a", "vanilla"), ("arch_b", "vanilla"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(60):
-            table = architecture_recipe_table(_null_study(rng, 3, arms=arms, rho=0.0, map_shared=0.0))
-            apply_family({"a": table}, plan=False)
-            false.append(table.loc[table["endpoint"] == "rate", "verdict"].isin(["better", "worse"]).to_numpy())
-    f, f_se = _rates_over(false)
-    assert f <= ALPHA + 3 * max(f_se, math.sqrt(ALPHA * (1 - ALPHA) / 60))
-
-
-def test_equivalence_is_claimed_at_most_alpha_when_the_difference_equals_the_margin():
-    rng = np.random.default_rng(8)
-    claims = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(60):
-            df = simulate_study(rng, seeds=5, trials=30, effect=0.01, sd_run=0.003, sd_map=0.01)
-            table = method_recipe_table(df.assign(architecture="net"), "method_b", margin=0.01)
-            apply_family({"m": table}, plan=False)
-            claims.append((table["verdict"] == "equivalent").to_numpy())
-    c, c_se = _rates_over(claims)
-    assert c <= ALPHA + 3 * max(c_se, math.sqrt(ALPHA * (1 - ALPHA) / 60))
 
 
 @pytest.mark.parametrize("catastrophic", [0.0, 0.05])
@@ -259,7 +207,7 @@ def test_plan_runs_and_trials_reaches_its_target_at_least_cost():
 
 
 def test_reliability_is_compared_over_training_runs():
-    from faultlab.stats.reliability_table import reliability_method_table
+    from faultlab.stats.reliability_table import reliability_comparison
 
     rng = np.random.default_rng(11)
     rows = [{"variant": "net", "method": m, "fault": "f", "rate": r, "train_seed": s, "run_id": f"{m}{s}",
@@ -267,8 +215,9 @@ def test_reliability_is_compared_over_training_runs():
             for s in range(5) for m, level in (("hw", 0.8), ("vanilla", 0.3)) for r in (0.0,)]
     rows += [{"variant": "net", "method": m, "fault": "f", "rate": 0.5, "train_seed": s, "run_id": f"{m}{s}",
               "reliable": 0.01 * (s % 2)} for s in range(5) for m in ("hw", "vanilla")]
-    table = reliability_method_table(pd.DataFrame(rows), "vanilla")
-    apply_family({"r": table})
-    verdicts = dict(zip(table["rate"], table["verdict"]))
-    assert verdicts == {0.0: "better", 0.5: "uninformative: both at chance"}
+    table = reliability_comparison(pd.DataFrame(rows), "vanilla")
+    reasons = dict(zip(table["rate"], table["reason"]))
+    assert reasons == {0.0: "exploratory", 0.5: "at chance"} and set(table["verdict"]) == {"not tested"}
+    first = table[table["rate"] == 0.0].iloc[0]
+    assert first["pvalue"] < 1e-4 and first["ci_low"] > 0.4
     assert (table["design"] == "paired by seed").all() and (table["n_pairs"] == 5).all()

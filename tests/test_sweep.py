@@ -161,7 +161,7 @@ def test_every_study_in_experiments_passes_its_dry_run(path, tmp_path, capsys):
 def test_run_ids_follow_the_config():
     spec = parse_study(yaml.safe_load(TINY.read_text()))
     plans = expand(spec)
-    assert len({p.run_id for p in plans}) == 8
+    assert len({p.config_hash for p in plans}) == 8
     raw = yaml.safe_load(TINY.read_text())
     raw["training"]["model"]["optimizer"]["init_args"]["lr"] = 0.02
     changed = expand(parse_study(raw))

@@ -10,6 +10,8 @@ _LAZY = {
     "trial_correct": "metrics",
     "CampaignError": "spec", "CampaignSpec": "spec", "campaign_spec": "spec", "RunInfo": "spec",
     "campaign_id": "spec", "validate": "spec",
+    "Session": "session", "open_checkpoint": "session", "open_lightning": "session", "open_model": "session",
+    "open_network": "session", "IdentityError": "identity",
 }
 __all__ = sorted(_LAZY)
 

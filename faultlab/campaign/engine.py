@@ -36,10 +36,11 @@ from faultlab.injection import (
 from faultlab.store import ResultsStore
 
 from .evaluation import EvalResult, auto_trials_per_pass, evaluate, evaluate_stacked, score_batches
+from .identity import checked_run, record_run, store_name, tensors_hash
 from .metrics import NamedMetric
 from .prefix import PrefixSplit
 from .progress import Progress, ProgressMode
-from .scale import WeightScale, cell_scales, scaled_faults
+from .scale import WeightScale, cell_scales, drop_rate, scaled_faults
 from .scopes import CellSummary, Scope, campaign_scopes, cells, trial_keys
 from .spec import CampaignError, CampaignSpec, RunInfo, campaign_id, validate
 from .stopping import adaptive_stop, halfwidth
@@ -54,6 +55,7 @@ class CampaignResult:
     clean: EvalResult
     cells: list[CellSummary]
     layers: list[str]
+    run: RunInfo | None = None  # the run as the store holds it (its id may be that of a store before 0004)
 
 
 @dataclass(frozen=True)
@@ -88,13 +90,30 @@ class Cell:
     score: Callable[[], Callable[[], EvalResult]] = field(compare=False)
 
 
-def _check_conflicts(store: ResultsStore, run: RunInfo, spec: CampaignSpec, cid: str) -> None:
+def _check_conflicts(store: ResultsStore, run: RunInfo, spec: CampaignSpec, cid: str, scale: str | None) -> None:
+    """Refuse a campaign whose fault and scope the run already has with other settings (its numbers would mix)."""
+    mine = {"seed": spec.seed, "layers": spec.layers.describe(), "bn_recalibration": spec.bn_recalibration,
+            "eval weight scale": scale or 1}
     for row in store.campaigns(run.run_id):
         if row["fault"] == spec.fault and row["scope"] == spec.scope and row["campaign_id"] != cid:
+            theirs = {"seed": row["campaign_seed"], "layers": row["layers"],
+                      "bn_recalibration": row["bn_recalibration"],
+                      "eval weight scale": (row.get("config") or {}).get("scale_identity") or 1}
+            keys = [k for k in mine if mine[k] != theirs[k]] or list(mine)
             raise CampaignError(
-                f"run {run.run_id} already has {spec.fault} trials with other settings (seed={row['campaign_seed']}, "
-                f"layers={row['layers']}, bn_recalibration={row['bn_recalibration']}); use another --store or --study"
-            )
+                f"{store_name(store)} holds {spec.fault} trials ({spec.scope_words}) of run {run.run_id} with "
+                f"{', '.join(f'{k} {theirs[k]}' for k in keys)}; this campaign has "
+                f"{', '.join(f'{k} {mine[k]}' for k in keys)}: use a new study name or a new store")
+
+
+def scale_identity(faults: dict, spec: CampaignSpec, weight_scale: WeightScale | None) -> str | None:
+    """What the evaluation weight scale adds to a campaign's identity: None when it changes no number (no
+    scale, an equal-count campaign, a fault without a drop member), else the scale at p = 0.5."""
+    if weight_scale is None or spec.equal_count is not None or weight_scale(0.5) == 1.0:
+        return None
+    if all(drop_rate(f) is None for f in faults.values()):
+        return None
+    return f"{weight_scale(0.5):g} at p=0.5"
 
 
 # ------------------------------------------------------------------------------------ the campaign
@@ -144,8 +163,11 @@ def run_campaign(
                 for scope in campaign_scopes(model, layers, spec.mode)]
     except LayerSelectionError as err:
         raise CampaignError(str(err)) from err
-    cid = campaign_id(run, spec)
-    _check_conflicts(store, run, spec, cid)
+    eval_hash = tensors_hash(x, y)
+    run, stored = checked_run(store, run, eval_hash, len(y))  # never two test sets or two networks for one run
+    scale = scale_identity(faults, spec, weight_scale)
+    cid = campaign_id(run, spec, scale)
+    _check_conflicts(store, run, spec, cid, scale)
     any_fault = next(iter(faults.values()))
     bias = spec.layers.maps_bias(any_fault)  # biases faulted as a crossbar row (else they stay exact)
 
@@ -153,13 +175,14 @@ def run_campaign(
     forward = model if forward is None else forward
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
     clean = evaluate(forward, x, y, eval_batch_size, metric)
-    store.add_run({**asdict(run), "clean_accuracy": clean.accuracy, "clean_loss": clean.loss, "n_eval": len(y)})
+    record_run(store, run, stored, {"clean_accuracy": clean.accuracy, "clean_loss": clean.loss, "n_eval": len(y),
+                                    "eval_hash": eval_hash})
     store.add_campaign({
         "campaign_id": cid, "run_id": run.run_id, "fault": spec.fault, "sweep_param": sweep_parameter(spec.fault),
         "campaign_seed": spec.seed, "bn_recalibration": spec.bn_recalibration, "layers": spec.layers.describe(),
         "scope": spec.scope,
         "config": {**asdict(spec), "layers": asdict(spec.layers), "selected": layers, "bias_mapped": bias,
-                   "eval_weight_scale": {str(k): v for k, v in scales.items()},
+                   "eval_weight_scale": {str(k): v for k, v in scales.items()}, "scale_identity": scale,
                    **({"metric": metric.name} if metric else {})},
     })
     per_pass = spec.trials_per_pass
@@ -175,8 +198,9 @@ def run_campaign(
         split = PrefixSplit.trace(model)
 
     total = None if spec.trials == "auto" else sum(len(c) for _, c in plan) * spec.trials
-    ctx = Campaign(model, x, y, spec, store, run, cid, per_pass, eval_batch_size, bias, Progress(total, progress),
-                   metric, train_batches, on_trial)
+    bar = Progress(total, progress, initial=_stored_trials(store, run, spec, plan) if progress != "off" else 0)
+    ctx = Campaign(model, x, y, spec, store, run, cid, per_pass, eval_batch_size, bias, bar, metric, train_batches,
+                   on_trial)
     results = []
     try:
         for scope, scope_cells in plan:
@@ -192,7 +216,15 @@ def run_campaign(
         changed = [k for k, v in before.items() if not torch.equal(v, after[k])]
         if changed:  # an invariant of inject/preserved_bn_state, checked on every campaign
             raise AssertionError(f"campaign left model weights modified: {changed[:5]}")
-    return CampaignResult(cid, clean, results, layers)
+    return CampaignResult(cid, clean, results, layers, run)
+
+
+def _stored_trials(store: ResultsStore, run: RunInfo, spec: CampaignSpec, plan: list) -> int:
+    """Trials of the planned cells already in the store (that count: as ``_run_cell`` reads them)."""
+    limit = spec.max_trials if spec.trials == "auto" else spec.trials
+    where = "run_id = ? AND fault = ? AND layer = ? AND equal_count = ? AND rate = ? AND trial < ?"
+    return sum(store.count_trials(where, (run.run_id, spec.fault, scope.label, count, rate, limit))
+               for scope, scope_cells in plan for rate, count, _ in scope_cells)
 
 
 def _stacks(model: nn.Module, x: Tensor, layers: list[str], bias: bool) -> bool:

@@ -60,11 +60,43 @@ def build_model(spec: str, model_args: Mapping[str, Any] | None = None) -> nn.Mo
         return net
     import architectures
 
+    if not spec.startswith(TIMM) and not architectures.is_model(spec):
+        elsewhere = _library_names(spec)
+        if elsewhere:  # a bare torchvision or timm name, e.g. resnet18
+            raise ModelError(f"unknown model {spec!r}: not in faultlab's zoo; did you mean {' or '.join(elsewhere)}?")
     try:
         return architectures.build(spec, **args)
     except (ValueError, TypeError) as err:  # UnknownArchitectureError (did-you-mean), bad arguments
         hint = "" if spec.startswith(TIMM) else ", 'torchvision:<name>' or 'package.module:callable'"
         raise ModelError(f"{str(err).splitlines()[0]}{hint}") from err
+
+
+def _library_names(name: str) -> list[str]:
+    """``torchvision:NAME`` and ``timm:NAME`` where those libraries have a model ``name``."""
+    import torchvision
+
+    found = [TORCHVISION + name] if name in torchvision.models.list_models() else []
+    try:
+        import timm
+    except ImportError:
+        return found
+    return found + ([TIMM + name] if timm.is_model(name) else [])
+
+
+def source_label(spec: str | None, net: nn.Module) -> str:
+    """What a ``--model SPEC`` network is called in the store (the ``variant`` column): the SPEC as named
+    (``torchvision:resnet18``, ``timm:mobilenetv2_050``, ``package.module:callable``), a zoo network's variant
+    (``resnet20-lb[s2b3c2e6]``), a LightningModule class's name; without SPEC, the loaded module's name."""
+    from .identity import architecture_name
+
+    if spec is None:
+        return architecture_name(net)[1]
+    if is_user_path(spec):
+        obj = import_object(spec, "model")
+        return obj.__name__ if is_lightning_class(obj) else spec
+    if spec.startswith((TIMM, TORCHVISION)):
+        return spec
+    return str(getattr(net, "variant", spec))
 
 
 def _torchvision(name: str, args: dict) -> nn.Module:

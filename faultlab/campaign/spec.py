@@ -99,7 +99,10 @@ class CampaignSpec:
 
 @dataclass(frozen=True)
 class RunInfo:
-    """The identity of a trained model in the store."""
+    """A trained model in the store: ``run_id`` is a keyed hash of (study, ``weights_hash``) whatever door
+    opened it (``faultlab.campaign.identity``); the rest describes it. ``evaluation``: what its test data are
+    (data set, options, subset), for messages; ``legacy_hashes``: what a store written before migration 0004
+    may identify it by (a checkpoint file hash, a sweep's config hash)."""
 
     run_id: str
     study: str = "default"
@@ -108,8 +111,10 @@ class RunInfo:
     method: str = "vanilla"
     train_seed: int | None = None
     checkpoint: str | None = None
-    checkpoint_hash: str | None = None
+    weights_hash: str | None = None
     config: dict = field(default_factory=dict)
+    evaluation: dict = field(default_factory=dict)
+    legacy_hashes: tuple[str, ...] = ()
 
 
 def campaign_spec(fault: str, rates: Sequence[float] = (), **options: object) -> CampaignSpec:
@@ -211,8 +216,12 @@ def _checks(s: CampaignSpec) -> list[tuple[str, bool, str]]:
     ]
 
 
-def campaign_id(run: RunInfo, spec: CampaignSpec) -> str:
+def campaign_id(run: RunInfo, spec: CampaignSpec, weight_scale: str | None = None) -> str:
+    """The campaign's identity: run, fault, seed, layers, BatchNorm recalibration, scope (per-layer modes) and
+    the evaluation weight scale when one applies (a rescale-trained network: ``weight_scale`` describes it)."""
     from faultlab.faults import fault_seed
 
     key = (run.run_id, spec.fault, spec.seed, spec.layers.describe(), spec.bn_recalibration)
-    return f"{fault_seed(*key, spec.scope) if spec.mode else fault_seed(*key):016x}"
+    key += (spec.scope,) if spec.mode else ()
+    key += (weight_scale,) if weight_scale is not None else ()
+    return f"{fault_seed(*key):016x}"

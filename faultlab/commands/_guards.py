@@ -1,5 +1,5 @@
-"""Guards every subcommand shares: one-line argument errors, output paths that never overwrite an input,
-atomic writes, a read-only store, and interrupts that end in one line.
+"""Guards every subcommand shares: output paths that never overwrite an input, atomic writes, a read-only store,
+and interrupts that end in one line (argument errors: ``faultlab.parsing``).
 
     out = check_output(args.out, "csv", inputs={"store": args.store}, force=args.force)
     with atomic_path(out) as tmp:
@@ -9,43 +9,15 @@ atomic writes, a read-only store, and interrupts that end in one line.
 from __future__ import annotations
 
 import argparse
-import difflib
+import functools
 import os
 import signal
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from faultlab import FaultlabError
-
-# ------------------------------------------------------------------------------------ argument errors
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse without abbreviations (a typo is never taken for another option) whose errors are one
-    ``FaultlabError`` line (the CLI prints it, exit status 2) instead of the usage text."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs["allow_abbrev"] = False
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise FaultlabError(f"{self.prog}: {message} (see '{self.prog} --help')")
-
-
-def unknown_arguments_error(parser: argparse.ArgumentParser, extras: list[str]) -> FaultlabError:
-    """The one-line error for arguments no option takes, with the closest option for each typo."""
-    options = [s for s in parser._option_string_actions if s.startswith("--")]
-    hints = []
-    for arg in extras:
-        name = arg.split("=", 1)[0]
-        close = difflib.get_close_matches(name, options, n=1) if name.startswith("-") else []
-        if close:
-            hints.append(f"{name} (did you mean {close[0]}?)")
-    shown = " ".join(extras)
-    more = f"; {', '.join(hints)}" if hints else ""
-    return FaultlabError(f"{parser.prog}: unrecognized arguments: {shown}{more} (see '{parser.prog} --help')")
-
+from faultlab import FaultlabError, files
+from faultlab.files import check_writable_folder, existing_ancestor
 
 # ------------------------------------------------------------------------------------ outputs
 
@@ -69,14 +41,51 @@ def _is_text(head: bytes) -> bool:
     return True
 
 
-# kind -> (file suffixes, test on the first bytes): an existing file is replaced only if it passes both
-OUTPUT_KINDS: dict[str, tuple[tuple[str, ...], Callable[[bytes], bool]]] = {
-    "csv": ((".csv",), lambda h: _is_text(h) and not h.lstrip().startswith((b"%PDF", b"%YAML"))),
-    "parquet": ((".parquet", ".pq"), lambda h: h.startswith(b"PAR1")),
-    "pdf": ((".pdf",), lambda h: h.startswith(b"%PDF-")),
-    "checkpoint": ((".ckpt",), lambda h: h.startswith(ZIP_MAGIC)),
-    "yaml": ((".yaml", ".yml"), _is_text),
+PDF_TAIL_BYTES = 1 << 18  # matplotlib writes the document information (Creator) near the end of a PDF
+
+
+def _is_faultlab_pdf(path: Path) -> bool:
+    """A report faultlab rendered: a PDF whose document information names faultlab as its creator."""
+    with path.open("rb") as f:
+        if f.read(5) != b"%PDF-":
+            return False
+        f.seek(max(0, path.stat().st_size - PDF_TAIL_BYTES))
+        return b"/Creator (faultlab)" in f.read()
+
+
+def _is_trials_table(path: Path) -> bool:
+    """A table ``faultlab export`` wrote: CSV or Parquet with the trial columns."""
+    if path.suffix.lower() == ".csv":
+        head = _head(path)
+        if not _is_text(head):
+            return False
+        header = head.split(b"\n", 1)[0].decode("utf-8", "replace").strip().split(",")
+        return {"run_id", "trial", "accuracy"} <= set(header)
+    try:
+        import pyarrow.parquet as pq
+
+        return {"run_id", "trial", "accuracy"} <= set(pq.read_schema(path).names)
+    except Exception:  # noqa: BLE001  (not readable as Parquet: not ours)
+        return False
+
+
+def _is_csv_text(head: bytes) -> bool:
+    return _is_text(head) and not head.lstrip().startswith((b"%PDF", b"%YAML"))
+
+
+# kind -> (file suffixes, test of an existing file): an existing file is replaced without --force only when
+# it has one of the suffixes and passes the test, i.e. it is an earlier output of the same kind of command
+OUTPUT_KINDS: dict[str, tuple[tuple[str, ...], Callable[[Path], bool]]] = {
+    "csv": ((".csv",), _is_trials_table),
+    "parquet": ((".parquet", ".pq"), lambda p: _head(p).startswith(b"PAR1") and _is_trials_table(p)),
+    "pdf": ((".pdf",), _is_faultlab_pdf),
+    "checkpoint": ((".ckpt",), lambda p: _head(p).startswith(ZIP_MAGIC)),
+    "yaml": ((".yaml", ".yml"), lambda p: _is_text(_head(p))),
+    "table": ((".csv",), lambda p: _is_csv_text(_head(p))),
 }
+KIND_WORDS = {"csv": "trials table written by 'faultlab export'", "parquet": "trials table written by 'faultlab "
+              "export'", "pdf": "report written by 'faultlab report'", "checkpoint": "checkpoint",
+              "yaml": "YAML file", "table": "CSV table"}
 
 
 def describe_file(path: Path) -> str:
@@ -128,12 +137,11 @@ def check_output(path: str | Path, kind: str, *, inputs: Mapping[str, str | Path
         raise FaultlabError(f"{option} {path}: folder {out.parent} does not exist; create it (mkdir -p "
                             f"{out.parent}) or pick another path")
     if out.exists() and not force:
-        suffixes, looks_right = OUTPUT_KINDS[kind]
-        if out.suffix.lower() not in suffixes or not looks_right(_head(out)):
-            raise FaultlabError(f"{option} {path} exists and is {describe_file(out)}, not a {kind} output; "
+        suffixes, ours = OUTPUT_KINDS[kind]
+        if out.suffix.lower() not in suffixes or not ours(out):
+            raise FaultlabError(f"{option} {path} exists and is {describe_file(out)}, not a {KIND_WORDS[kind]}; "
                                 "pick another path, or pass --force to replace it")
-    if out.exists() and not os.access(out.parent, os.W_OK):
-        raise FaultlabError(f"{option} {path}: folder {out.parent} is not writable")
+    check_writable_folder(out.parent, f"{option} {path}: folder")
     return out
 
 
@@ -149,11 +157,13 @@ def check_output_folder(path: str | Path, kind: str, *, inputs: Mapping[str, str
         raise FaultlabError(f"{option} {path} exists and is {describe_file(folder)}, not a folder; "
                             "pick a folder path")
     if folder.is_dir() and not force:
-        suffixes, looks_right = OUTPUT_KINDS[kind]
+        suffixes, ours = OUTPUT_KINDS[kind]
         for f in folder.iterdir():
-            if f.is_file() and f.suffix.lower() in suffixes and not looks_right(_head(f)):
-                raise FaultlabError(f"{option} {path}: {f.name} is {describe_file(f)}, not a {kind} output; "
+            if f.is_file() and f.suffix.lower() in suffixes and not ours(f):
+                raise FaultlabError(f"{option} {path}: {f.name} is {describe_file(f)}, not a {KIND_WORDS[kind]}; "
                                     "pick another folder, or pass --force to replace it")
+    for where in {folder, folder.parent}:  # the tables are written in a temporary folder beside ``folder``
+        check_writable_folder(existing_ancestor(where), f"{option} {path}: folder")
     return folder
 
 
@@ -177,32 +187,19 @@ def check_store_target(path: str | Path, *, inputs: Mapping[str, str | Path | No
 
 
 @contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path``; renamed onto ``path`` when the block succeeds, removed otherwise."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+def atomic_path(path: Path, option: str = "--out") -> Iterator[Path]:
+    """A temporary path of this writer's own beside ``path``; synced and renamed onto ``path`` when the block
+    succeeds, removed otherwise; an OS refusal is one line (see ``faultlab.files.atomic_path``)."""
+    with files.atomic_path(path, option) as tmp:
         yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @contextmanager
-def atomic_files(folder: Path) -> Iterator[Path]:
-    """A temporary folder beside ``folder``; when the block succeeds each file in it is renamed into
-    ``folder`` (created if missing), so an interrupted write leaves the previous files whole."""
-    import shutil
-    import tempfile
-
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+def atomic_files(folder: Path, option: str = "--csv") -> Iterator[Path]:
+    """A temporary folder beside ``folder``; when the block succeeds each file in it is synced and renamed
+    into ``folder`` (created if missing), so an interrupted or refused write leaves the previous files whole."""
+    with files.atomic_folder_files(folder, option) as tmp:
         yield tmp
-        folder.mkdir(exist_ok=True)
-        for f in sorted(tmp.iterdir()):
-            os.replace(f, folder / f.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def add_force_option(parser: argparse.ArgumentParser) -> None:
@@ -225,24 +222,41 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so the same clean-up runs (store transactions roll back)."""
 
 
+_received: list[int] = []  # the signals interruptible's handlers saw (a library may re-raise a plain KeyboardInterrupt)
+
+
 def _raise_terminated(signum: int, frame: object) -> None:
+    _received.append(signum)
     raise _Terminated()
 
 
 @contextmanager
-def interruptible(stored: Callable[[], str]) -> Iterator[None]:
+def interruptible(stored: Callable[[], str], advice: str = "re-run the same command to resume") -> Iterator[None]:
     """Turn Ctrl-C and SIGTERM into one ``Interrupted`` line: ``stored()`` (what the store now holds) and
-    that re-running resumes. Every trial batch is one transaction, so the store stays consistent."""
+    ``advice`` (that re-running resumes). Every trial batch is one transaction, so the store stays consistent."""
     previous_term = signal.signal(signal.SIGTERM, _raise_terminated)
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning may have ignored it
+    _received.clear()
     try:
         yield
     except KeyboardInterrupt as exc:
-        signum = signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT
+        terminated = isinstance(exc, _Terminated) or signal.SIGTERM in _received  # Ray re-raises a plain one
+        signum = signal.SIGTERM if terminated else signal.SIGINT
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the summary short
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise Interrupted(f"interrupted ({signal.Signals(signum).name}): {stored()}; re-run the same command "
-                          "to resume", int(signum)) from None
+        raise Interrupted(f"interrupted ({signal.Signals(signum).name}): {stored()}; {advice}", int(signum)) from None
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         signal.signal(signal.SIGINT, previous_int)
+
+
+def writes_whole_outputs(run: Callable[[argparse.Namespace], None]) -> Callable[[argparse.Namespace], None]:
+    """Decorate a command whose outputs are written atomically (``atomic_path``/``atomic_files``): Ctrl-C
+    or SIGTERM end it in one line saying that no output was written or changed."""
+
+    @functools.wraps(run)
+    def interruptible_run(args: argparse.Namespace) -> None:
+        with interruptible(lambda: "no output was written or changed", advice="run the command again"):
+            run(args)
+
+    return interruptible_run

@@ -19,9 +19,10 @@ from __future__ import annotations
 import dataclasses
 
 from faultlab.campaign.spec import CampaignSpec
+from faultlab.names import check_name
 from faultlab.parsing import add_help, command_parser
 
-from ._guards import check_store_target, interruptible
+from ._guards import check_store_target
 from ._types import PositiveInt, Seed, check_device, default_folder, resolve_device
 
 HELP = "Monte Carlo fault campaign of a checkpoint (one store row per trial)"
@@ -81,6 +82,7 @@ def campaign_spec(cfg) -> CampaignSpec:
 
 def run(cfg) -> None:
     spec = campaign_spec(cfg)
+    check_name(cfg.study, "--study")  # a study name becomes part of paths (results/<study>.sqlite, reports/)
     check_device(cfg.device)
     device = resolve_device(cfg.device)
     if cfg.store == DEFAULT_STORE:
@@ -95,41 +97,7 @@ def run(cfg) -> None:
     if cfg.checkpoint is None:
         raise CampaignError("give --checkpoint FILE (faultlab fit), or --model SPEC and/or --weights FILE")
     check_store_target(cfg.store, inputs={"checkpoint": cfg.checkpoint})
+    from .campaign_model import run_checkpoint
+
     run_checkpoint(cfg, spec, device)
 
-
-def run_checkpoint(cfg, spec: CampaignSpec, device: str) -> None:
-    import torch
-
-    from faultlab.campaign import run_campaign
-    from faultlab.campaign.checkpoint import check_data, eval_weight_scale, load_run
-    from faultlab.campaign.metrics import resolve_metric
-    from faultlab.store import ResultsStore
-
-    from .campaign_model import data_source
-
-    metric = resolve_metric(cfg.metric)
-    classifier, info = load_run(cfg.checkpoint, cfg.study, cfg.method, cfg.train_seed, device)
-    source = data_source(cfg, spec)
-    info = dataclasses.replace(info, config={**info.config, "evaluation_data": source.describe})  # normalize etc.
-    x, y = source.x, source.y
-    check_data(classifier, x, y, cfg.data, cfg.checkpoint)  # a moons net on mnist5k fails here, not in a pass
-    x, y = x.to(device), y.to(device)
-    if classifier.channels_last and x.dim() == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
-    net = classifier.net
-    forward = torch.compile(net) if cfg.compile else None
-    train = ((xb.to(device), yb) for xb, yb in source.train_batches()) if spec.bn_recalibration else None
-    with interruptible(lambda: stored_trials(cfg.store, info.run_id)), ResultsStore(cfg.store) as store:
-        result = run_campaign(net, x, y, spec, store, info, train_batches=train, forward=forward, metric=metric,
-                              weight_scale=eval_weight_scale(classifier))
-    print(f"run {info.run_id} ({info.variant}, {info.method}): clean accuracy {result.clean.accuracy:.4f} "
-          f"on {len(y)} test samples; {sum(c.new_trials for c in result.cells)} new trials in {cfg.store}")
-
-
-def stored_trials(store: str, run_id: str) -> str:
-    """What an interrupted campaign leaves: the run's trials in the store."""
-    from faultlab.store import ResultsStore
-
-    with ResultsStore(store, read_only=True) as s:
-        return f"{s.count_trials(run_id=run_id)} trials of run {run_id} are stored in {store}"

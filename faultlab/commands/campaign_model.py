@@ -1,5 +1,5 @@
-"""``faultlab campaign`` on your own network and data (the options are ``commands/campaign.py``'s): the run
-through the same front door as ``faultlab.run`` (``faultlab.api.campaign_on``), so both write identical rows.
+"""``faultlab campaign``: the options of your own network and data, and every door's run through the one
+front door (``faultlab.campaign.session``) that ``faultlab.run`` and the sweep use, so all write identical rows.
 
     faultlab campaign --model torchvision:resnet18 --model-args num_classes=10 --weights resnet18.pt \\
         --data tensors:test.pt --fault 'stuck_at(sa0=0.01,sa1={rate})' --rates 0,0.01 --trials 30
@@ -26,33 +26,54 @@ def data_source(args: argparse.Namespace, spec):
 
 
 def run_own_model(args: argparse.Namespace, spec, device: str) -> None:
+    """``--model/--weights``: the network opened through the one front door (``open_model``), like every door."""
     from faultlab._imports import parse_kwargs
     from faultlab.campaign import CampaignError
+    from faultlab.campaign.session import open_model
 
     if args.checkpoint is not None:
         raise CampaignError("give either --checkpoint (a faultlab fit checkpoint) or --model/--weights, not both")
-    from faultlab.api import campaign_on
+    model_args = parse_kwargs(args.model_args, "--model-args")
+    source = data_source(args, spec)
+    session = open_model(args.model, args.weights, source, model_args=model_args, network=args.network,
+                         study=args.study, method=args.method or "vanilla", train_seed=args.train_seed,
+                         metric=args.metric, device=device)
+    run_session(args, spec, session)
+
+
+def run_checkpoint(args: argparse.Namespace, spec, device: str) -> None:
+    """``--checkpoint``: a ``faultlab fit`` checkpoint opened through the one front door (``open_checkpoint``)."""
     from faultlab.campaign.metrics import resolve_metric
-    from faultlab.campaign.models import load_model
+    from faultlab.campaign.session import open_checkpoint
+
+    metric = resolve_metric(args.metric)  # a bad metric fails before anything loads
+    session = open_checkpoint(args.checkpoint, lambda: data_source(args, spec), study=args.study, method=args.method,
+                              train_seed=args.train_seed, device=device, metric=metric)
+    if args.compile:
+        import torch
+
+        session.forward = torch.compile(session.net)
+    run_session(args, spec, session)
+
+
+def run_session(args: argparse.Namespace, spec, session) -> None:
+    """Run the campaign of an opened session into ``--store`` (everything was loaded and checked before the
+    store is opened: a bad input writes nothing) and print its one-line summary."""
     from faultlab.store import ResultsStore
 
-    metric = resolve_metric(args.metric)
-    model_args = parse_kwargs(args.model_args, "--model-args")
-    net = load_model(args.model, args.weights, model_args, args.network)
-    source = data_source(args, spec)
-    config = {"model": args.model, "model_args": model_args, "weights": args.weights, "network": args.network,
-              **source.describe}
-    # everything is loaded and checked before the store is opened: a bad input writes nothing
-    from faultlab.campaign.models import check_fits
-
-    check_fits(net, source.x, source.y)
     from ._guards import interruptible
 
-    with interruptible(lambda: f"the trials done so far are stored in {args.store}"), ResultsStore(args.store) as store:
-        result, run = campaign_on(
-            net, (source.x, source.y), spec, store, study=args.study, method=args.method or "vanilla",
-            train_seed=args.train_seed, train_data=source.train_batches, metric=metric, device=device,
-            progress="auto", run_config=config, checkpoint=args.weights,
-        )
+    run = session.run
+    with interruptible(lambda: stored_trials(args.store, run.run_id)), ResultsStore(args.store) as store:
+        result = session.campaign(spec, store, progress="auto")
+    run = result.run
     print(f"run {run.run_id} ({run.variant}, {run.method}): clean accuracy {result.clean.accuracy:.4f} "
-          f"on {len(source.y)} test samples; {sum(c.new_trials for c in result.cells)} new trials in {args.store}")
+          f"on {len(session.y)} test samples; {sum(c.new_trials for c in result.cells)} new trials in {args.store}")
+
+
+def stored_trials(store: str, run_id: str) -> str:
+    """What an interrupted campaign leaves: the run's trials in the store."""
+    from faultlab.store import ResultsStore
+
+    with ResultsStore(store, read_only=True) as s:
+        return f"{s.count_trials(run_id=run_id)} trials of run {run_id} are stored in {store}"

@@ -11,7 +11,7 @@ from typing import Literal
 from faultlab import FaultlabError
 from faultlab.parsing import command_parser
 
-from ._guards import atomic_path, check_output
+from ._guards import add_force_option, check_output, writes_whole_outputs
 from ._types import default_folder, existing_store
 
 HELP = "export the trials of a store as a tidy Parquet/CSV table"
@@ -25,8 +25,9 @@ def build_parser():
                    help="default: from the --out suffix")
     p.add_argument("--out", type=str, required=True, help="output file (.parquet or .csv)")
     p.add_argument("--study", type=str | None, default=None, help="only this study (default: all)")
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing output file of another kind (never an input of the command)")
+    p.add_argument("--with_masks", action="store_true", default=False,
+                   help="add each trial's per-sample correctness (list<bool> column 'correct'; Parquet only)")
+    add_force_option(p)
     return p
 
 
@@ -44,12 +45,16 @@ def output_format(out: str, fmt: str | None) -> str:
     return FORMATS[Path(out).suffix.lower()]
 
 
+@writes_whole_outputs
 def run(cfg) -> None:
     from faultlab.store import ResultsStore
+    from faultlab.store.frame import check_masks
 
     store_path = existing_store(cfg.store)
     fmt = output_format(cfg.out, cfg.format)
-    out = check_output(cfg.out, fmt, inputs={"store": store_path}, force=cfg.force, folder_may_be_missing=True)
+    default_folder(cfg.out)  # results/ in a fresh clone; a folder the user names must exist
+    out = check_output(cfg.out, fmt, inputs={"store": store_path}, force=cfg.force)
+    check_masks(fmt, cfg.with_masks)
     with ResultsStore(store_path, read_only=True) as store:
         if cfg.study is not None and cfg.study not in store.studies():
             import difflib
@@ -59,9 +64,6 @@ def run(cfg) -> None:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise FaultlabError(f"--study {cfg.study}: no such study in {store_path}{hint}; "
                                 f"stored: {', '.join(known) or 'none'}")
-        default_folder(out)
-        check_output(out, fmt, inputs={"store": store_path}, force=cfg.force)  # a folder the user named exists
-        with atomic_path(out) as tmp:
-            store.export(tmp, fmt=fmt, study=cfg.study)
+        store.export(out, fmt=fmt, study=cfg.study, with_masks=cfg.with_masks)  # atomic
         n = store.count_trials() if cfg.study is None else len(store.to_frame(cfg.study))
-    print(f"wrote {n} trials to {out}")
+    print(f"wrote {n} trials (and each run's clean evaluation) to {out}")

@@ -1,6 +1,6 @@
 """``faultlab report``: render a study's PDF report (plots, comparison tables, verdicts, methods).
 
-    faultlab report demo [--store results/demo.sqlite] [--out reports/demo.pdf] [--spec experiments/demo.yaml]
+    faultlab report demo [--store results/demo.sqlite] [--out reports/demo.pdf]   # the spec stored with the study
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-from faultlab import FaultlabError
+from faultlab.names import check_name
 from faultlab.parsing import command_parser
 
-from ._guards import check_output
+from ._guards import add_force_option, check_output, writes_whole_outputs
 from ._types import OpenUnitInterval, PositiveInt, Seed, default_folder, existing_store
 
 HELP = "render the PDF report of a study"
@@ -23,8 +23,6 @@ def build_parser():
     p = command_parser("faultlab report", __doc__)
     add_study_options(p)
     p.add_argument("--out", type=str | None, default=None, help="PDF path (default reports/<study>.pdf)")
-    p.add_argument("--spec", type=str | None, default=None,
-                   help="study spec shown in the report (default experiments/<study>.yaml)")
     add_force_option(p)
     return p
 
@@ -39,15 +37,33 @@ def add_study_options(p) -> None:
                    help="critical rate: fraction of clean accuracy, in (0, 1)")
     p.add_argument("--resamples", type=PositiveInt, default=1000, help="bootstrap resamples")
     p.add_argument("--seed", type=Seed, default=0, help="bootstrap seed, 0..2^63-1")
-
-
-def add_force_option(p) -> None:
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing output file of another kind (never an input of the command)")
+    p.add_argument("--spec", type=str | None, default=None,
+                   help="show this study spec file instead of the one the sweep stored with the study (a warning "
+                        "says when they differ)")
 
 
 def store_of(cfg) -> str:
-    return existing_store(cfg.store or f"results/{cfg.study}.sqlite")
+    """The study's store; the study name is checked first (it becomes part of the default paths)."""
+    return existing_store(cfg.store or f"results/{check_name(cfg.study, 'study name')}.sqlite")
+
+def shown_spec(args, store, quiet: bool = False) -> dict | None:
+    """The study spec (question, answer block, spec pages): the one the sweep stored with the study; ``--spec
+    FILE`` only as an explicit override, with a one-line warning when it differs from the stored one."""
+    import sys
+
+    stored = store.study_spec(args.study)
+    if args.spec is None:
+        if stored is None and not quiet:
+            print(f"note: {args.store or store_of(args)} holds no spec of study {args.study!r} (a campaign's store, or "
+                  "one swept before specs were stored); pass --spec FILE to show one", file=sys.stderr)
+        return stored
+    from faultlab.sweep.stored import read_spec
+
+    override = read_spec(args.spec)
+    if stored is not None and override != stored:
+        print(f"warning: --spec {args.spec} differs from the spec stored with study {args.study!r}; showing --spec",
+              file=sys.stderr)
+    return override
 
 
 def meta() -> dict[str, str]:
@@ -71,25 +87,20 @@ def meta() -> dict[str, str]:
     return info
 
 
+@writes_whole_outputs
 def run(cfg) -> None:
-    from faultlab.parsing import ConfigError, read_yaml
     from faultlab.report import render_report
     from faultlab.store import ResultsStore
 
     store_path = store_of(cfg)
-    spec_path = Path(cfg.spec or f"experiments/{cfg.study}.yaml")
-    if cfg.spec is not None and not spec_path.is_file():
-        raise FaultlabError(f"--spec {cfg.spec}: file not found")
-    try:
-        spec = read_yaml(spec_path, "--spec") if spec_path.is_file() else None
-    except ConfigError as err:
-        raise FaultlabError(f"--spec {spec_path}: not a readable YAML study spec ({err})") from None
+    check_name(cfg.study, "study name")  # it names the default --out
     out = Path(cfg.out or f"reports/{cfg.study}.pdf")
-    out = check_output(out, "pdf", inputs={"store": store_path, "study spec": spec_path}, force=cfg.force,
-                       folder_may_be_missing=cfg.out is None)
+    inputs = {"store": store_path, **({"study spec": cfg.spec} if cfg.spec else {})}
+    out = check_output(out, "pdf", inputs=inputs, force=cfg.force, folder_may_be_missing=cfg.out is None)
     if cfg.out is None:
         default_folder(out)
     with ResultsStore(store_path, read_only=True) as store:
+        spec = shown_spec(cfg, store, quiet=True)  # the note on a missing spec follows the summary
         summary = render_report(store, cfg.study, out, spec=spec, baseline_method=cfg.baseline, margin=cfg.margin,
                                 fraction=cfg.fraction, n_resamples=cfg.resamples, seed=cfg.seed, meta=meta())
     print(f"wrote {summary.path} ({len(summary.pages)} pages)")
@@ -97,3 +108,6 @@ def run(cfg) -> None:
         print(f"  {line}")
     for line in summary.missing:
         print(f"  missing: {line}")
+    if spec is None:
+        print(f"  note: {store_path} holds no spec of study {cfg.study!r} (a campaign's store, or one swept before "
+              "specs were stored); pass --spec FILE to show one")

@@ -3,28 +3,33 @@
     faultlab stats demo [--store results/demo.sqlite] [--csv results/demo-tables]
     faultlab stats plan --margin 0.01 --confidence 0.99 [--population N] [--pilot-std 0.02 --halfwidth 0.005]
     faultlab stats plan --from demo --train-seconds 40 --halfwidth 0.01   # runs x trials from a pilot study
+    faultlab stats plan --from demo --effect 0.04     # runs per arm per contrast: fixed vs sequential seeds
 """
 
 from __future__ import annotations
 
 import math
 
+from jsonargparse.typing import restricted_number_type
+
+from faultlab.names import check_name
 from faultlab.parsing import command_parser
 
-from ._guards import atomic_files, check_output_folder
-from ._types import AtLeastOne, OpenUnitInterval, PilotStd, PositiveFloat, existing_store
-from .report import add_force_option, add_study_options, store_of
+from ._guards import add_force_option, atomic_files, check_output_folder, writes_whole_outputs
+from ._types import AtLeastOne, OpenUnitInterval, PilotStd, PositiveFloat, PositiveInt, existing_store
+from .report import add_study_options, shown_spec, store_of
 
+TwoOrMore = restricted_number_type("TwoOrMore", int, (">=", 2))  # runs per arm: a t test needs 2
 HELP = "print a study's statistics tables (and CSVs), or 'stats plan' for trial counts"
-SHOWN = ("verdicts", "curve_summary", "method_comparison", "architecture_comparison", "variance_components",
-         "reliability_recipe", "family", "missing")
+SHOWN = ("verdicts", "contrasts", "curve_summary", "method_comparison", "architecture_comparison",
+         "variance_components", "reliability", "family", "missing")
 COLUMNS = {  # the columns worth reading in a terminal; the CSVs have them all
+    "contrasts": ["contrast", "role", "fault", "scope", "endpoint", "rate", "design", "n_a", "n_b", "estimate", "low",
+                  "high", "p_adjusted", "tost_p_adjusted", "runs_to_detect", "verdict", "reason"],
     "method_comparison": ["variant", "method_a", "method_b", "fault", "endpoint", "rate", "design", "n_a", "n_b",
-                          "estimate", "ci_low", "ci_high", "pvalue_holm", "tost_pvalue_holm", "runs_to_detect",
-                          "verdict"],
+                          "estimate", "ci_low", "ci_high", "pvalue", "verdict", "reason"],
     "architecture_comparison": ["variant_a", "variant_b", "method", "fault", "endpoint", "rate", "n_a", "n_b",
-                                "estimate", "ci_low", "ci_high", "pvalue_holm", "tost_pvalue_holm",
-                                "runs_to_detect", "verdict"],
+                                "estimate", "ci_low", "ci_high", "pvalue", "verdict", "reason"],
     "variance_components": ["architecture", "method", "fault", "rate", "n_runs", "trials_per_run", "sd_run",
                             "sd_map", "var_test", "se_recipe", "next"],
 }
@@ -47,6 +52,11 @@ def build_parser():
                         "recipe-level difference from its variance components and measured trial seconds")
     p.add_argument("--train_seconds", type=PositiveFloat | None, default=None,
                    help="plan --from: seconds one training run takes (not stored)")
+    p.add_argument("--effect", type=OpenUnitInterval | None, default=None,
+                   help="plan --from: the true difference to detect (accuracy, e.g. 0.04 = 4 pp): runs per arm of "
+                        "each primary contrast, fixed and sequential, from the study's own variance")
+    p.add_argument("--first", type=TwoOrMore, default=3, help="plan --effect: runs per arm at the first look")
+    p.add_argument("--step", type=PositiveInt, default=2, help="plan --effect: runs per arm added per look (default 2)")
     add_force_option(p)
     return p
 
@@ -76,17 +86,25 @@ def plan_recipe(args) -> None:
     import pandas as pd
 
     from faultlab import FaultlabError
+    from faultlab.report.inputs import read_study
     from faultlab.stats import run_means, variance_components
     from faultlab.stats.planning import plan_runs_and_trials
-    from faultlab.stats.study import analysis_frame, load_frame
+    from faultlab.stats.study import analysis_frame
     from faultlab.store import ResultsStore
 
-    if args.train_seconds is None or not args.train_seconds > 0:
-        raise FaultlabError("stats plan --from needs --train-seconds S (> 0): the time one training run takes")
+    if args.train_seconds is None and args.effect is None:
+        raise FaultlabError("stats plan --from needs --effect D (runs per contrast, e.g. 0.04) or --train-seconds S "
+                            "(runs x trials; the time one training run takes)")
     h = args.halfwidth or args.margin
-    pilot = args["from"]
-    with ResultsStore(existing_store(args.store or f"results/{pilot}.sqlite"), read_only=True) as store:
-        af = analysis_frame(load_frame(store, pilot))
+    pilot = args['from']
+    pilot_store = args.store or f"results/{check_name(pilot, '--from')}.sqlite"
+    with ResultsStore(existing_store(pilot_store), read_only=True) as store:
+        data = read_study(store, pilot)
+    if args.effect is not None:
+        plan_sequential(data, args)
+    if args.train_seconds is None:
+        return
+    af = analysis_frame(data.trials)
     comps = variance_components(run_means(af))
     comps = comps[comps["n_runs"] >= 2]
     if comps.empty:
@@ -109,21 +127,53 @@ def plan_recipe(args) -> None:
         print(table.to_string(index=False))
 
 
+def plan_sequential(data, args) -> None:
+    """Per primary contrast: runs per arm of the fixed and the sequential design, from the study's own spread."""
+    import pandas as pd
+
+    from faultlab import FaultlabError
+    from faultlab.stats import contrast_table
+    from faultlab.stats.planning import plan_contrasts
+
+    table = contrast_table(data.trials, baseline=args.baseline, margin=args.margin, plan=False)
+    rows = plan_contrasts(table, args.effect, first=args.first, step=args.step)
+    if not rows:
+        raise FaultlabError(f"study {args['from']!r} has no tested primary contrast (>= 2 runs per arm); a pilot "
+                            "needs 2 runs per arm")
+    shown = pd.DataFrame(rows)[["contrast", "n_runs", "sd", "df", "alpha", "fixed", "fixed_low", "fixed_high",
+                                "seq_max", "seq_expected", "seq_expected_null", "seq_power"]]
+    print(f"Runs per arm for 80 % power against {args.effect * 100:g} pp, each contrast at alpha/m (m = "
+          f"{len(rows)}): fixed design (t test), its 80 % range from the sd's chi-square interval (a plan from "
+          f"few runs is uncertain), and the sequential design (looks at {args.first}, {args.first + args.step}, ...; "
+          "O'Brien-Fleming spending, non-binding futility): maximum, expected runs at the effect and at no effect.")
+    with pd.option_context("display.width", 120, "display.float_format", "{:.3g}".format):
+        print(shown.to_string(index=False))
+
+
+@writes_whole_outputs
 def run(args) -> None:
     if args.study == "plan":
         plan(args)
         return
     import pandas as pd
 
-    from faultlab.stats.study import export_tables, study_tables
+    from faultlab.report.inputs import read_study
+    from faultlab.stats.study import export_tables, spec_contrasts, study_tables
     from faultlab.store import ResultsStore
 
     store_path = store_of(args)
-    folder = check_output_folder(args.csv or f"results/{args.study}-tables", "csv", inputs={"store": store_path},
+    check_name(args.study, "study name")  # it names the default --csv folder
+    folder = check_output_folder(args.csv or f"results/{args.study}-tables", "table", inputs={"store": store_path},
                                  force=args.force)
     with ResultsStore(store_path, read_only=True) as store:
-        tables = study_tables(store, args.study, baseline_method=args.baseline, margin=args.margin,
-                              fraction=args.fraction, n_resamples=args.resamples, seed=args.seed)
+        spec = shown_spec(args, store, quiet=True)  # the question the sweep stored (or --spec FILE)
+        data = read_study(store, args.study)
+    tables = study_tables(data.trials, data.runs, masks=data.masks, layer_order=data.layer_order,
+                          contrasts=spec_contrasts(spec, data.trials, margin=args.margin, baseline=args.baseline),
+                          baseline_method=args.baseline, margin=args.margin, fraction=args.fraction,
+                          n_resamples=args.resamples, seed=args.seed)
+    if spec and spec.get("question"):
+        print(f"study {args.study}: {' '.join(str(spec['question']).split())}")
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 200,
                            "display.float_format", "{:.4g}".format):
         for name in SHOWN:

@@ -18,6 +18,7 @@ import argparse
 from typing import Literal
 
 from faultlab import FaultlabError
+from faultlab.names import check_name
 from faultlab.parsing import command_parser, read_yaml
 
 from ._guards import check_store_target, interruptible
@@ -60,7 +61,8 @@ def study_args(argv: list[str], parser) -> list[str]:
 
     def takes_a_value(token: str) -> bool:  # an option written without '=' whose value is the next argument
         action = known.get(token) or known.get("--" + token[2:].replace("-", "_"))
-        return token.startswith("--") and "=" not in token and (action is None or action.nargs != 0)
+        flag = token == "--print_config" or (action is not None and action.nargs == 0)
+        return token.startswith("--") and "=" not in token and not flag
 
     files, args = [], []  # study files first: the options given with them override them, wherever written
     for i, arg in enumerate(argv):
@@ -79,7 +81,7 @@ def study_args(argv: list[str], parser) -> list[str]:
 
 
 def default_store(study: str) -> str:
-    return f"results/{study}.sqlite"
+    return f"results/{check_name(study, 'study name')}.sqlite"
 
 
 def stored_trials(store: str, study: str) -> str:

@@ -26,6 +26,18 @@ class FitCommand(FaultlabCLI):
         self._inputs = {**{f"config {c}": c for c in configs}, "checkpoint (--ckpt_path)": cfg.get("ckpt_path")}
         self._force = bool(cfg.get("force"))
 
+    def _run_subcommand(self, subcommand: str) -> None:
+        """A write the OS refuses (full disk, read-only folder) removes the logs and files this command
+        created and ends in one line (``faultlab.files.undone_on_refusal``); checkpoints are atomic."""
+        from faultlab.files import quiet_thread_refusals, undone_on_refusal
+
+        quiet_thread_refusals()
+        callback = self.trainer.checkpoint_callback
+        folders = [self.trainer.default_root_dir, *(lg.save_dir for lg in self.trainer.loggers),
+                   getattr(callback, "dirpath", None)]
+        with undone_on_refusal([Path(f) for f in folders if f], f"faultlab {subcommand} outputs under"):
+            super()._run_subcommand(subcommand)
+
     def before_fit(self) -> None:
         inputs = {k: v for k, v in self._inputs.items() if v and v not in ("last", "best", "hpc")}
         callback = self.trainer.checkpoint_callback

@@ -17,6 +17,8 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, SequentialSample
 
 from faultlab import FaultlabError
 
+from .checks import check_int, check_number, check_seed
+
 Augment = Callable[[Tensor, torch.Generator], Tensor]
 
 
@@ -100,13 +102,6 @@ def stratified_split(y: Tensor, fraction: float, seed: int) -> tuple[Tensor, Ten
     return first_idx, second_idx[torch.randperm(len(second_idx), generator=g)]
 
 
-def check_counts(minimum: int = 1, **counts: object) -> None:
-    """Refuse a count (samples, batch size) that is not an integer >= ``minimum``, in one line."""
-    for name, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise FaultlabError(f"{name}={value!r} must be an integer >= {minimum}")
-
-
 class TensorDataModule(L.LightningDataModule):
     """Base: subclasses implement ``load() -> (x_train, y_train, x_test, y_test)`` as float/long tensors.
 
@@ -127,9 +122,11 @@ class TensorDataModule(L.LightningDataModule):
         data_dir: str = "data",
     ) -> None:
         super().__init__()
-        if not 0 <= val_fraction < 1:
-            raise FaultlabError(f"val_fraction={val_fraction} must be in [0, 1)")
-        check_counts(batch_size=batch_size, eval_batch_size=eval_batch_size)
+        owner = f"data set {self.name}"
+        check_int(owner, "batch_size", batch_size, 1)
+        check_int(owner, "eval_batch_size", eval_batch_size, 1)
+        check_number(owner, "val_fraction", val_fraction, 0.0, 1.0, hi_open=True)
+        check_seed(owner, "seed", seed)
         if eval_subset is not None and (isinstance(eval_subset, bool) or not isinstance(eval_subset, int)
                                         or eval_subset < 1):
             raise FaultlabError(f"eval_subset={eval_subset!r} must be a positive number of test samples")

@@ -10,7 +10,6 @@ constants below), ``"none"`` (raw pixels / 255, in [0, 1]) or ``[mean, std]`` (a
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -19,17 +18,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from faultlab import FaultlabError
-
 from .base import (
     DataNotFoundError,
     TensorDataModule,
     apply_normalize,
-    check_counts,
     parse_normalize,
     random_crop_flip,
     stratified_split,
 )
+from .checks import DataCheckError, check_int, check_number, check_seed
 
 # per-channel mean and std of each training set's pixels in [0, 1] (the values in common use)
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
@@ -40,8 +37,6 @@ CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR100_STD = (0.2673, 0.2564, 0.2762)
 SVHN_MEAN = (0.4377, 0.4438, 0.4728)
 SVHN_STD = (0.1980, 0.2010, 0.1970)
-MNIST5K_SIZE, MNIST5K_CLASSES = 5000, 10
-MOONS_MIN_SAMPLES = 4  # two per class on each side of the 50/50 split
 
 
 @cache
@@ -69,10 +64,7 @@ class MNIST5k(TensorDataModule):
                  val_fraction: float = 0.1, seed: int = 0, eval_subset: int | None = None,
                  data_dir: str = "data", normalize: str | list = "dataset") -> None:
         super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
-        check_counts(n_test=n_test)
-        if n_test > MNIST5K_SIZE - MNIST5K_CLASSES:
-            raise FaultlabError(f"n_test={n_test} leaves too few training digits; allowed: "
-                                f"1..{MNIST5K_SIZE - MNIST5K_CLASSES}")
+        check_int("data set mnist5k", "n_test", n_test, 10, 4990)  # at least one test and one training digit per class
         self.n_test, self.normalize = n_test, parse_normalize(normalize)
 
     def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -121,16 +113,17 @@ class Moons(TensorDataModule):
                  eval_batch_size: int = 1000, val_fraction: float = 0.1, seed: int = 0,
                  eval_subset: int | None = None, data_dir: str = "data", data_seed: int | None = None) -> None:
         super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
-        check_counts(MOONS_MIN_SAMPLES, n_samples=n_samples)
-        if isinstance(noise, bool) or not isinstance(noise, int | float) or not 0 <= noise < math.inf:
-            raise FaultlabError(f"noise={noise!r} must be a finite standard deviation >= 0")
+        check_int("data set moons", "n_samples", n_samples, 4)  # two per moon, then split 50/50
+        check_number("data set moons", "noise", noise, 0.0)
+        check_seed("data set moons", "data_seed", data_seed, optional=True)
         self.n_samples, self.noise, self.data_seed = n_samples, noise, data_seed
 
     def load(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         from sklearn.datasets import make_moons
 
         data_seed = self.seed if self.data_seed is None else self.data_seed
-        x, y = make_moons(n_samples=self.n_samples, noise=self.noise, random_state=data_seed)
+        # scikit-learn takes seeds below 2^32; larger data seeds (up to 2^64 - 1) are taken modulo 2^32
+        x, y = make_moons(n_samples=self.n_samples, noise=self.noise, random_state=data_seed % 2**32)
         x = (x - x.min(0)) / (x.max(0) - x.min(0))
         x, y = torch.from_numpy(x).float(), torch.from_numpy(y.astype(np.int64))
         train_idx, test_idx = stratified_split(y, 0.5, seed=data_seed)
@@ -148,9 +141,13 @@ class Synthetic(TensorDataModule):
                  val_fraction: float = 0.0, seed: int = 0, eval_subset: int | None = None,
                  data_dir: str = "data") -> None:
         super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
-        check_counts(n_train=n_train, n_test=n_test)
-        check_counts(2, num_classes=num_classes)
-        check_counts(**{f"input_shape[{i}]": s for i, s in enumerate(input_shape)})
+        if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence) or not input_shape \
+                or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in input_shape):
+            raise DataCheckError(f"data set synthetic: input_shape={input_shape!r}; allowed: a list of positive "
+                                 "integers, e.g. [1, 28, 28]")
+        check_int("data set synthetic", "num_classes", num_classes, 2)
+        check_int("data set synthetic", "n_train", n_train, 1)
+        check_int("data set synthetic", "n_test", n_test, 1)
         self.input_shape = tuple(int(s) for s in input_shape)
         self.num_classes, self.n_train, self.n_test = num_classes, n_train, n_test
 
@@ -173,6 +170,8 @@ class _Torchvision(TensorDataModule):
                  val_fraction: float = 0.1, seed: int = 0, eval_subset: int | None = None,
                  data_dir: str = "data", normalize: str | list = "dataset") -> None:
         super().__init__(batch_size, eval_batch_size, val_fraction, seed, eval_subset, data_dir)
+        if not isinstance(download, bool):
+            raise DataCheckError(f"data set {self.name}: download={download!r}; allowed: true or false")
         self.download, self.normalize = download, parse_normalize(normalize)
 
     def _open(self, cls, root: str, train: bool):

@@ -30,6 +30,7 @@ from faultlab import FaultlabError
 from faultlab._imports import import_object, is_object_path
 
 from .base import Normalize, apply_normalize, parse_normalize
+from .checks import as_xy, check_test_data
 
 TENSORS, IMAGEFOLDER = "tensors:", "imagefolder:"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -57,10 +58,10 @@ def _batch_xy(batch: Any) -> tuple[Tensor, Tensor]:
     if isinstance(batch, dict):
         for kx, ky in (("x", "y"), ("input", "target"), ("image", "label")):
             if kx in batch and ky in batch:
-                return torch.as_tensor(batch[kx]), torch.as_tensor(batch[ky])
+                return as_xy(batch[kx], batch[ky])
         raise DataSpecError(f"a batch is a dict with keys {sorted(batch)}; expected x and y (or image and label)")
     if isinstance(batch, (tuple, list)) and len(batch) >= 2:
-        return torch.as_tensor(batch[0]), torch.as_tensor(batch[1])
+        return as_xy(batch[0], batch[1])
     raise DataSpecError(f"a batch is a {type(batch).__name__}; expected an (x, y) pair")
 
 
@@ -72,7 +73,10 @@ def _concat(batches: Iterable) -> tuple[Tensor, Tensor]:
         ys.append(yb.detach().cpu())
     if not xs:
         raise DataSpecError("the data yielded no batches")
-    return torch.cat(xs), torch.cat(ys)
+    try:
+        return torch.cat(xs), torch.cat(ys)
+    except RuntimeError as err:  # batches of different shapes (or labels of different kinds)
+        raise DataSpecError(f"the batches cannot be joined: {str(err).splitlines()[0][:160]}") from None
 
 
 def _test_loader(datamodule: Any) -> Any:
@@ -90,13 +94,19 @@ def _test_loader(datamodule: Any) -> Any:
 def as_tensors(data: Any) -> tuple[Tensor, Tensor]:
     """``(x, y)`` test tensors from an (x, y) pair, a DataLoader or iterable of batches, a Dataset, or a
     LightningDataModule (its test dataloader), or a data spec string (``"tensors:test.pt"``, ``"cifar100"``,
-    see ``resolve_data``); batches are concatenated in order, on the CPU."""
+    see ``resolve_data``); batches are concatenated in order, on the CPU. Checked where they enter
+    (``checks.check_test_data``): one label per input, finite inputs, integer class labels >= 0."""
+    x, y = _as_tensors(data)
+    check_test_data(x, y)
+    return x, y
+
+
+def _as_tensors(data: Any) -> tuple[Tensor, Tensor]:
     if isinstance(data, str):
         source = resolve_data(data)
         return source.x, source.y
     if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data[0], (tuple, list, dict)):
-        x, y = torch.as_tensor(np.asarray(data[0]) if not isinstance(data[0], Tensor) else data[0]), data[1]
-        return x, torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y)
+        return as_xy(data[0], data[1])
     if hasattr(data, "tensors") and hasattr(data, "test_dataloader"):  # faultlab's TensorDataModule
         return data.tensors("test")
     if hasattr(data, "test_dataloader"):
@@ -118,10 +128,15 @@ def _tensors_file(path: Path, normalize: Normalize | None) -> DataSource:
     if not path.is_file():
         raise DataSpecError(f"tensors file not found: {path}")
     if path.suffix == ".npz":
-        with np.load(path) as f:
-            if not {"x", "y"} <= set(f.files):
-                raise DataSpecError(f"{path} holds arrays {f.files}; expected x and y")
-            x, y = torch.from_numpy(f["x"]), torch.from_numpy(f["y"])
+        try:
+            with np.load(path) as f:
+                if not {"x", "y"} <= set(f.files):
+                    raise DataSpecError(f"{path} holds arrays {f.files}; expected x and y")
+                x, y = f["x"], f["y"]
+        except (OSError, ValueError) as err:  # not a zip, or object arrays (which need pickles: refused)
+            first = str(err).splitlines()[0][:120] if str(err) else ""
+            raise DataSpecError(f"cannot read {path} as arrays x and y ({type(err).__name__}: {first}); "
+                                "save it with numpy.savez(path, x=x, y=y)") from None
     else:
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -135,16 +150,13 @@ def _tensors_file(path: Path, normalize: Normalize | None) -> DataSource:
         else:
             keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
             raise DataSpecError(f"{path} holds {keys}; expected a dict with x and y, or an (x, y) pair")
-    x, y = torch.as_tensor(x), torch.as_tensor(y)
-    if len(x) != len(y):
-        raise DataSpecError(f"{path}: x has {len(x)} samples but y has {len(y)}")
+    x, y = as_xy(x, y)
+    check_test_data(x, y)  # before normalising: a NaN would spread
     choice = parse_normalize(normalize, default="none")
     if choice != "none":
         dims = [0] + list(range(2, x.dim()))
         x = apply_normalize(x.float(), choice, x.float().mean(dims).tolist(), x.float().std(dims).tolist())
-    if not y.is_floating_point():
-        y = y.long()
-    return DataSource(x, y, describe={"data": f"{TENSORS}{path}", "normalize": _recorded(choice)})
+    return DataSource(x, y.long(), describe={"data": f"{TENSORS}{path}", "normalize": _recorded(choice)})
 
 
 def _image_folder(root: Path, image_size: int | None, normalize: Normalize | None) -> DataSource:
@@ -232,8 +244,10 @@ def resolve_data(spec: str, *, data_args: dict | None = None, data_dir: str = "d
     elif is_object_path(spec):
         source = _datamodule(spec, data_args, normalize)
     else:
-        return _builtin(spec, data_args, data_dir, eval_subset, normalize)
+        source = _builtin(spec, data_args, data_dir, eval_subset, normalize)
+        eval_subset = None  # the data module applied it
     if eval_subset is not None:
         source.x, source.y = source.x[:eval_subset], source.y[:eval_subset]
         source.describe["eval_subset"] = eval_subset
+    check_test_data(source.x, source.y)  # the data as evaluated: before anything is written
     return source

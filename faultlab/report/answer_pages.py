@@ -1,7 +1,7 @@
 """The answer page of a study with an ``answer:`` block: the question, one generated paragraph per fault surface
 (bottleneck effect, recipe-level CI, TOST verdict, whether the reference conclusion holds), the effects table,
 and the trend figure (critical rate vs the family's x, with CIs). Render only: the numbers come from
-:func:`faultlab.stats.bottleneck.answer_tables`."""
+:func:`faultlab.stats.answer.answer_tables`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from faultlab.stats import wording as fmt
+from faultlab.stats.vocabulary import Verdict
 
 from .layout import Doc
 
@@ -21,16 +22,16 @@ WRAP = 150
 def _effects_table(effects: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in effects.iterrows():
-        tested = bool(r["testable"])
+        tested = r["verdict"] != Verdict.NOT_TESTED
         rows.append({
             "surface": textwrap.shorten(str(r["surface"]), 48, placeholder="…"), "method": r["method"],
             "variant vs control": f"{r['variant']} vs {r['control']}",
-            "loss variant": fmt.fmt_pp(r["loss_variant"]), "loss control": fmt.fmt_pp(r["loss_control"]),
+            "loss variant": fmt.fmt_pp(r["mean_a"]), "loss control": fmt.fmt_pp(r["mean_b"]),
             "effect": fmt.fmt_pp(r["estimate"]) if tested else "–",
-            "95 % CI": fmt.fmt_ci_pp(r["ci_low"], r["ci_high"]) if tested else "–",
+            "95 % CI": fmt.fmt_ci_pp(r["low"], r["high"]) if tested else "–",
             "runs": f"{int(r['n_a'])}+{int(r['n_b'])}",
-            "Holm p": fmt.fmt_p(r["pvalue_holm"]), "Holm TOST p": fmt.fmt_p(r["tost_pvalue_holm"]),
-            "verdict": textwrap.shorten(str(r["verdict"]), 40, placeholder="…"),
+            "adj. p": fmt.fmt_p(r["p_adjusted"]), "adj. TOST p": fmt.fmt_p(r["tost_p_adjusted"]),
+            "verdict": str(r["verdict"]) if tested else f"not tested: {r['reason']}",
         })
     return pd.DataFrame(rows)
 
@@ -40,7 +41,7 @@ def answer_pages(doc: Doc, answer: dict, question: str) -> None:
     fig = doc.page("The answer, per fault surface (recipe level)",
                    f"{answer['effects']['family'].iloc[0] if not answer['effects'].empty else ''}; "
                    f"TOST margin ±{answer['margin'] * 100:g} pp; effect = variant - control in run-mean accuracy "
-                   "loss (accuracy - own clean accuracy), > 0: the variant loses less; Welch's t over training runs.")
+                   "loss (accuracy - own clean accuracy), > 0: the variant loses less; pooled t over training runs.")
     y = 0.86
     fig.text(0.05, y, "\n".join(textwrap.wrap(question, WRAP)), size=10, style="italic", va="top")
     y -= 0.025 * len(textwrap.wrap(question, WRAP)) + 0.02
@@ -53,10 +54,11 @@ def answer_pages(doc: Doc, answer: dict, question: str) -> None:
         y -= 0.022 * len(lines) + 0.015
     doc.save(fig)
     if not answer["effects"].empty:
-        doc.table_pages("Bottleneck effects (recipe level, one Holm family)", _effects_table(answer["effects"]),
+        doc.table_pages("Bottleneck effects (recipe level, the primary family)", _effects_table(answer["effects"]),
                         notes="Loss: the run's trapezoid mean of (accuracy - clean accuracy) over the surface's rates, "
                               "or over layers and trials for an equal-count surface; averaged over runs. 'not "
-                              "comparable': an arm has no layer on that surface (no depthwise conv in a plain CNN).")
+                              "tested: arm absent': an arm has no layer on that surface (no depthwise conv in a plain "
+                              "CNN).")
     _trend_page(doc, answer)
 
 

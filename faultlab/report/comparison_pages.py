@@ -1,27 +1,68 @@
-"""Comparison pages: recipe-level method and architecture tables (training runs as replicates, the verdicts), then
-the level-(a) tables (fault maps as replicates, conditional on the trained networks, no verdict sentences)."""
+"""Comparison pages: the contrast table (the primary family and its gated secondary rows), the all-pairs
+recipe-level tables (exploratory unless a row is a declared contrast's), then the level-(a) tables (fault maps as
+replicates, conditional on the trained networks). Render only: every value comes from faultlab.stats."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from faultlab.stats import wording as fmt
+from faultlab.stats.vocabulary import Design, Endpoint, Topic
 
 from .layout import Doc
 
 
+def reasons(missing: pd.DataFrame, topic: Topic) -> list[str]:
+    """The ``missing`` table's texts of one typed topic."""
+    if missing.empty:
+        return []
+    return missing.loc[missing["topic"] == topic, "missing"].tolist()
+
+
 def _endpoint(table: pd.DataFrame) -> list[str]:
-    return [f"AUC {s}" if e == "AUC" else f"{r:g}" for e, r, s in
-            zip(table["endpoint"], table["rate"], table.get("auc_span", [""] * len(table)))]
+    spans = table["span"] if "span" in table else [""] * len(table)
+    return [f"AUC {s}".strip() if e == Endpoint.AUC else f"{r:g}" if e == Endpoint.RATE else "K layers"
+            for e, r, s in zip(table["endpoint"], table["rate"], spans)]
 
 
 def _runs(table: pd.DataFrame) -> list[str]:
-    return [f"{int(p)} pairs" if d == "paired by seed" else f"{int(a)} / {int(b)}"
+    return [f"{int(p)} pairs" if d == Design.PAIRED else f"{int(a)} / {int(b)}"
             for d, p, a, b in zip(table["design"], table["n_pairs"], table["n_a"], table["n_b"])]
 
 
+def _verdicts(table: pd.DataFrame) -> list[str]:
+    """The verdict, or ``not tested: <reason>`` (from the typed columns)."""
+    return [str(v) if not r or str(v) != "not tested" else f"not tested: {r}"
+            for v, r in zip(table["verdict"], table["reason"])]
+
+
+def contrast_pages(doc: Doc, table: pd.DataFrame) -> None:
+    """The contrast table: primary rows (page-1 verdicts) and secondary rows (tested only when gated)."""
+    if table.empty:
+        return
+    shown = pd.DataFrame({
+        "contrast": table["contrast"], "role": table["role"].astype(str),
+        "fault · scope": [f"{f} · {c}" for f, c in zip(table["fault"], table["scope"])],
+        "endpoint": _endpoint(table), "runs": _runs(table),
+        "a / b": [f"{fmt.fmt_pct(a)} / {fmt.fmt_pct(b)}" for a, b in zip(table["mean_a"], table["mean_b"])],
+        "a − b\n(pp)": [fmt.fmt_pp(x) for x in table["estimate"]],
+        "95 % CI\n(pp)": [fmt.fmt_ci_pp(lo, hi) + (" *" if t else "")
+                          for lo, hi, t in zip(table["low"], table["high"], table["truncated"])],
+        "adj. p": [fmt.fmt_p(p) for p in table["p_adjusted"]],
+        "adj.\nTOST p": [fmt.fmt_p(p) for p in table["tost_p_adjusted"]],
+        "runs to\ndetect": [fmt.fmt_runs(n) for n in table["runs_to_detect"]],
+        "verdict": _verdicts(table),
+    })
+    doc.table_pages("Declared contrasts (recipe level)", shown,
+                    notes=f"Family: {table['family'].iloc[0]}. Primary rows are the study's question: one family, a "
+                          "closed test in which a contrast's difference test and TOST count once. Secondary rows (the "
+                          "contrast's other endpoints) are tested only when their contrast was decided, at α/m. * "
+                          "interval truncated to [-100, +100] pp. 'runs to detect': runs per arm for 80 % power "
+                          "against the observed difference at the family's level, from the observed spread.")
+
+
 def recipe_display(table: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
-    """Reader-facing columns of a recipe-level comparison table (arm a vs arm b)."""
+    """Reader-facing columns of an all-pairs recipe-level table (arm a vs arm b)."""
     names = {"variant": "variant", "method_a": "method", "variant_a": "variant a", "variant_b": "variant b"}
     return pd.DataFrame({
         names[a]: table[a], names[b]: table[b],
@@ -30,11 +71,11 @@ def recipe_display(table: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
         "runs": _runs(table),
         "mean acc. (%)\na / b": [_pair(x, y) for x, y in zip(table["mean_a"], table["mean_b"])],
         "a − b\n(pp)": [fmt.fmt_pp(x) for x in table["estimate"]],
-        "95 % CI\n(pp)": [fmt.fmt_ci_pp(lo, hi) for lo, hi in zip(table["ci_low"], table["ci_high"])],
-        "Holm p": [fmt.fmt_p(p) for p in table["pvalue_holm"]],
-        "Holm\nTOST p": [fmt.fmt_p(p) for p in table["tost_pvalue_holm"]],
-        "runs to\ndetect": [fmt.fmt_runs(n) for n in table["runs_to_detect"]],
-        "verdict": table["verdict"],
+        "95 % CI\n(pp)": [fmt.fmt_ci_pp(lo, hi) + (" *" if t else "")
+                          for lo, hi, t in zip(table["ci_low"], table["ci_high"], table["truncated"])],
+        "p\n(raw)": [fmt.fmt_p(p) for p in table["pvalue"]],
+        "adj. p": [fmt.fmt_p(p) for p in table["p_adjusted"]],
+        "verdict": _verdicts(table),
     })
 
 
@@ -46,8 +87,8 @@ def maps_display(table: pd.DataFrame, a: str, b: str, pcol: str) -> pd.DataFrame
         a: table[a], b: table[b], "rate": [f"{r:g}" for r in table["rate"]], "maps": n,
         "mean acc. (%)\na / b": [_pair(x, y) for x, y in zip(table["mean_a"], table["mean_b"])],
         "a − b\n(pp)": [fmt.fmt_pp(x) for x in table.get("estimate", [float("nan")] * len(table))],
-        "Holm p\n(rates)": [fmt.fmt_p(p) for p in table.get(pcol, [float("nan")] * len(table))],
-        "conditional\nverdict": table["verdict"],
+        "adj. p\n(rates)": [fmt.fmt_p(p) for p in table.get(pcol, [float("nan")] * len(table))],
+        "conditional\nverdict": [str(v) for v in table["verdict"]],
     })
 
 
@@ -56,29 +97,29 @@ def _pair(a: float, b: float) -> str:
 
 
 def comparison_pages(doc: Doc, methods: pd.DataFrame, archs: pd.DataFrame, baseline: str, margin: float,
-                     family: str, maps: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> None:
-    """Recipe-level tables, each split over as many pages as it needs, then the level-(a) tables."""
-    common = (f"Unit of replication: the training run (each run's mean over its fault maps, or its AUC over the "
-              f"common rate span of the two arms). 95 % t interval. Family: {family}; α = 0.05. Verdict: "
-              f"better/worse when the Holm p < α (direction = sign of the tested mean difference), equivalent when "
-              f"the Holm TOST p < α (margin ±{fmt.fmt_pp(margin, signed=False)}), 'uninformative: both at chance' "
-              "when both arms are within the chance band, else inconclusive. 'runs to detect': training runs per "
-              "arm for 80 % power against the observed difference, from the observed run-to-run spread.")
+                     missing: pd.DataFrame, maps: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> None:
+    """All-pairs recipe-level tables, each split over as many pages as it needs, then the level-(a) tables."""
+    common = ("Unit of replication: the training run (each run's mean over its fault maps, or its AUC over the "
+              "common rate span of the two arms). 95 % t interval (* truncated to [-100, +100] pp). A row that is a "
+              "declared contrast's shows its verdict and adjusted p (see 'Declared contrasts'); every other row is "
+              f"exploratory: an estimate with its interval and a raw p, no verdict. TOST margin "
+              f"±{fmt.fmt_pp(margin, signed=False)}.")
     title = f"Training methods vs {baseline} (recipe level)"
     if methods.empty:
-        doc.missing_page(title, [m for m in doc.missing if m.startswith("method comparison")]
+        doc.missing_page(title, reasons(missing, Topic.METHODS)
                          or ["method comparison: no whole-model trials to compare"])
     else:
         notes = ("Methods on one variant are paired by training seed (same initialisation, data order and fault "
-                 "maps) when they share >= 2 seeds: one-sample t on the per-seed differences; else Welch. " + common)
+                 "maps) when they share >= 2 seeds: one-sample t on the per-seed differences; else pooled t. " + common)
         for fault, part in methods.groupby("fault", sort=True):
             doc.table_pages(f"{title}: {fault}", recipe_display(part, "variant", "method_a"), notes=notes)
     title = "Architectures compared (recipe level)"
     if archs.empty:
-        doc.missing_page(title, [m for m in doc.missing if m.startswith("architecture comparison")]
+        doc.missing_page(title, reasons(missing, Topic.ARCHITECTURES)
                          or ["architecture comparison: no whole-model trials to compare"])
     else:
-        notes = "Variant a vs variant b trained with the same method: Welch's t on the runs' values. " + common
+        notes = ("Variant a vs variant b trained with the same method: pooled Student's t on the runs' values (Welch "
+                 "when unbalanced with incompatible spreads). " + common)
         for fault, part in archs.groupby("fault", sort=True):
             doc.table_pages(f"{title}: {fault}", recipe_display(part, "variant_a", "variant_b"), notes=notes)
     if not maps:
@@ -86,7 +127,7 @@ def comparison_pages(doc: Doc, methods: pd.DataFrame, archs: pd.DataFrame, basel
     notes = ("Conditional on the trained networks: the fault maps of these networks are the replicates, so a "
              "verdict here says these trained networks differ, not that the training method or architecture does. "
              "Methods: Wilcoxon signed-rank on integer correct-count differences over identical maps; architectures: "
-             "Welch over trials. Holm over the rates of each comparison only.")
+             "Welch over trials. Closed test over the rates of each comparison only; exploratory.")
     for table, a, b, pcol, name in ((maps[0], "variant", "method_a", "pvalue_holm", "methods"),
                                     (maps[1], "variant_a", "variant_b", "welch_pvalue_holm", "architectures")):
         if not table.empty:
@@ -115,4 +156,4 @@ def variance_pages(doc: Doc, comps: pd.DataFrame) -> None:
                           "between training runs, between fault maps within a run, and the test sample's binomial "
                           "p(1-p)/N (only a larger test set reduces it). se of the recipe mean = √(σ²_run/K + "
                           "σ²_map/(K·T)); 'next': whether more training runs or more trials per run shrink it most. "
-                          "faultlab stats plan --from STUDY turns these into a runs × trials plan.")
+                          "faultlab stats plan --from STUDY turns these into a runs plan.")

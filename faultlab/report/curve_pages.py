@@ -11,6 +11,7 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 
 from faultlab.stats import wording as fmt
+from faultlab.stats.vocabulary import Topic
 
 from .layout import PAGE_IN, Doc, label
 
@@ -38,8 +39,11 @@ def _legend(fig, style: dict, extra: list | None = None) -> None:
                bbox_to_anchor=(0.5, 0.045))
 
 
-def accuracy_pages(doc: Doc, curves: pd.DataFrame, style: dict, n_resamples: int) -> None:
-    """One panel per fault: mean accuracy per (variant, method) with 95 % CI bands; clean accuracy at rate 0."""
+def accuracy_pages(doc: Doc, curves: pd.DataFrame, style: dict, n_resamples: int,
+                   runs: pd.DataFrame | None = None) -> None:
+    """One panel per fault: mean accuracy per (variant, method) with 95 % CI bands, or, for a curve with fewer
+    than 3 training runs (column ``band`` False), each run's curve (``runs``: the ``curve_runs`` table) instead of
+    a band; clean accuracy at rate 0."""
     title = "Accuracy vs fault rate"
     if curves.empty:
         doc.missing_page(title, ["accuracy curves: no whole-model trials with a complete rate grid"])
@@ -47,7 +51,8 @@ def accuracy_pages(doc: Doc, curves: pd.DataFrame, style: dict, n_resamples: int
     faults = sorted(curves["fault"].unique())
     methods = ", ".join(sorted(curves["ci_method"].unique()))
     sub = (f"Lines: mean over training runs of per-run trial means. Bands: 95 % CI ({methods}): the recipe-level "
-           "interval, training runs as replicates. Hollow markers at rate 0: clean accuracy (no faults).")
+           "interval, training runs as replicates, truncated to [0, 100] %; with fewer than 3 runs, thin lines are "
+           "the runs themselves (no band). Hollow markers at rate 0: clean accuracy (no faults).")
     for start in range(0, len(faults), PANELS_PER_PAGE):
         page_faults = faults[start:start + PANELS_PER_PAGE]
         fig = doc.page(title, sub)
@@ -59,7 +64,13 @@ def accuracy_pages(doc: Doc, curves: pd.DataFrame, style: dict, n_resamples: int
                 s = style[(variant, method)]
                 g = g.sort_values("rate")
                 x, y = g["rate"].to_numpy(), 100 * g["estimate"].to_numpy()
-                ax.fill_between(x, 100 * g["ci_low"], 100 * g["ci_high"], color=s["color"], alpha=0.25, lw=0)
+                if bool(g["band"].iloc[0]) or runs is None or runs.empty:
+                    ax.fill_between(x, 100 * g["ci_low"], 100 * g["ci_high"], color=s["color"], alpha=0.25, lw=0)
+                else:
+                    own = runs[(runs["variant"] == variant) & (runs["method"] == method) & (runs["fault"] == fault)]
+                    for _, r in own.groupby("run_id"):
+                        r = r.sort_values("rate")
+                        ax.plot(r["rate"], 100 * r["accuracy"], color=s["color"], lw=0.7, alpha=0.6)
                 ax.plot(x, y, color=s["color"], ls=s["ls"], marker=s["marker"], ms=4, lw=1.6)
                 if len(x) == 1:  # no band to draw: show the CI as an error bar
                     ax.errorbar(x, y, yerr=[y - 100 * g["ci_low"], 100 * g["ci_high"] - y], color=s["color"],
@@ -104,12 +115,13 @@ def distribution_pages(doc: Doc, af: pd.DataFrame, style: dict) -> None:
         doc.save(fig)
 
 
-def forest_pages(doc: Doc, summary: pd.DataFrame, curves: pd.DataFrame, style: dict, fraction: float) -> None:
+def forest_pages(doc: Doc, summary: pd.DataFrame, curves: pd.DataFrame, style: dict, fraction: float,
+                 missing: pd.DataFrame | None = None) -> None:
     """Per fault: critical rate with bootstrap CI per curve (arrows where never crossed) and an aligned AUC column."""
     title = "Critical rate and AUC"
     if summary.empty:
-        reasons = ([m for m in doc.missing if m.startswith("AUC")]
-                   or ["AUC and critical rate: no whole-model curve with >= 2 rates"])
+        said = [] if missing is None or missing.empty else missing.loc[missing["topic"] == Topic.AUC, "missing"]
+        reasons = list(said) or ["AUC and critical rate: no whole-model curve with >= 2 rates"]
         doc.missing_page(title, reasons)
         return
     for fault, rows in summary.groupby("fault", sort=True):

@@ -29,6 +29,7 @@ TABLE_FONT_PT, TABLE_FONT_MIN_PT = 7.5, 5.0  # a wide table shrinks its font dow
 CHAR_EM = 0.58  # mean character width of DejaVu Sans in em, for fitting table text
 METHOD_SHADES = (0.45, 0.0, -0.35, 0.7)  # baseline light, then full, dark, pale
 VERDICT_COLOURS = {"better": "#d9f0d3", "worse": "#f4cccc", "equivalent": "#d6e4f5", "inconclusive": "#eeeeee"}
+# cells whose text is not one of these (e.g. "not tested: exploratory") stay white
 
 
 class Doc:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,13 +15,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from faultlab.stats.bottleneck import answer_tables  # noqa: E402
-from faultlab.stats.study import analysis_frame, study_tables  # noqa: E402
+from faultlab.files import finishing, refusal, temp_path  # noqa: E402
+from faultlab.stats.answer import answer_tables  # noqa: E402
+from faultlab.stats.study import analysis_frame, spec_contrasts, study_tables  # noqa: E402
 from faultlab.store import ResultsStore  # noqa: E402
 
 from .answer_pages import answer_pages  # noqa: E402
-from .comparison_pages import comparison_pages, recipe_display, variance_pages  # noqa: E402
+from .comparison_pages import comparison_pages, contrast_pages, recipe_display, variance_pages  # noqa: E402
 from .curve_pages import accuracy_pages, distribution_pages, forest_pages  # noqa: E402
+from .inputs import read_study  # noqa: E402
 from .layout import RC, Doc, curve_style  # noqa: E402
 from .sample_pages import group_comparison_pages, layer_pages, reliability_pages  # noqa: E402
 from .text_pages import methods_pages, methods_paragraphs, question, spec_pages, title_page  # noqa: E402
@@ -44,7 +47,10 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
     Raises ReportError when the study has no trials. Pages whose data is absent say so and are listed in
     ``missing``; the per-layer page appears only when per-layer trials exist.
     """
-    tables = study_tables(store, study, baseline_method=baseline_method, margin=margin, fraction=fraction,
+    data = read_study(store, study)
+    tables = study_tables(data.trials, data.runs, masks=data.masks, layer_order=data.layer_order,
+                          contrasts=spec_contrasts(spec, data.trials, margin=margin, baseline=baseline_method),
+                          baseline_method=baseline_method, margin=margin, fraction=fraction,
                           n_resamples=n_resamples, seed=seed)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -56,8 +62,9 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
     with plt.rc_context(RC), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # layout hints from matplotlib/seaborn
         warnings.simplefilter("ignore", matplotlib.MatplotlibDeprecationWarning)  # seaborn's calls, not ours
-        part = out.with_name(out.name + ".part")  # a failed render leaves no half-written report at ``out``
-        doc = Doc(part, study)
+        part = temp_path(out, "report")  # its own file: a failed render leaves ``out`` whole, nothing half-written
+        fh = part.open("wb")  # closed here whatever happens (PdfPages leaves a file it failed to finish open)
+        doc = Doc(fh, study)
         doc.missing += tables["missing"]["missing"].tolist()
         try:
             answer = None
@@ -66,33 +73,40 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
             title_page(doc, df, spec, verdicts, str(store.path), answer=answer["paragraphs"] if answer else None)
             if answer:
                 answer_pages(doc, answer, question(df, spec))
-            accuracy_pages(doc, tables["curves"], style, n_resamples)
+            contrast_pages(doc, tables["contrasts"])
+            accuracy_pages(doc, tables["curves"], style, n_resamples, tables["curve_runs"])
             if not af.empty:
                 distribution_pages(doc, af, style)
-            forest_pages(doc, tables["curve_summary"], tables["curves"], style, fraction)
+            forest_pages(doc, tables["curve_summary"], tables["curves"], style, fraction, tables["missing"])
             comparison_pages(doc, tables["method_comparison"], tables["architecture_comparison"],
-                             baseline_method, margin, tables["family"]["family"].iloc[0],
+                             baseline_method, margin, tables["missing"],
                              (tables["method_comparison_maps"], tables["architecture_comparison_maps"]))
             if not tables["reliability_comparison"].empty:
                 doc.table_pages("Per-sample reliability: methods compared (recipe level)",
                                 recipe_display(tables["reliability_comparison"], "variant", "method_a"),
                                 notes="Each training run's reliable share (points correct in >= 95 % of its trials) "
-                                      "is one value; methods paired by training seed; Holm in the report's family; "
-                                      "both arms with <= 5 % reliable points: uninformative.")
+                                      "is one value; methods paired by training seed; exploratory (raw p, no "
+                                      "verdict); both arms with <= 5 % reliable points: at the floor.")
             variance_pages(doc, tables["variance_components"])
-            reliability_pages(doc, tables["reliability"], tables["reliability_recipe"], style)
+            reliability_pages(doc, tables["reliability_maps"], tables["reliability"], style, tables["missing"])
             layer_pages(doc, tables["layer_sensitivity"])
             group_comparison_pages(doc, tables["group_comparison"])
             methods_pages(doc, methods_paragraphs(
                 df, store.campaigns(), baseline=baseline_method, margin=margin, fraction=fraction,
                 n_resamples=n_resamples, seed=seed, spec=spec, meta=meta))
             spec_pages(doc, spec)
-        except BaseException:
-            doc.close()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):  # closing a PDF whose write failed fails too; the first error counts
+                doc.close()
+            with contextlib.suppress(OSError):
+                fh.close()
             part.unlink(missing_ok=True)
+            error = refusal(exc, out, "report")
+            if error is not None:
+                raise error from None
             raise
         finally:
             plt.close("all")
-        doc.close()
-        part.replace(out)
+        with finishing(part, out, "report"), fh:  # synced, then renamed onto ``out``; a refusal is one line
+            doc.close()
     return ReportSummary(out, doc.pages, verdicts, doc.missing)

@@ -9,6 +9,7 @@ from matplotlib.lines import Line2D
 
 from faultlab.stats import wording as fmt
 from faultlab.stats.reliability_table import RELIABLE_SHARE
+from faultlab.stats.vocabulary import Topic
 
 from .curve_pages import rate_name
 from .layout import Doc, label
@@ -17,12 +18,14 @@ HEATMAPS_PER_PAGE = 4
 ANNOTATE_MAX_CELLS = 80  # write the value in each heatmap cell up to this many cells
 
 
-def reliability_pages(doc: Doc, rel: pd.DataFrame, recipe: pd.DataFrame, style: dict) -> None:
+def reliability_pages(doc: Doc, rel: pd.DataFrame, recipe: pd.DataFrame, style: dict,
+                      missing: pd.DataFrame | None = None) -> None:
     """Fraction of test points correct in >= 95 % of trials vs rate, per variant · method, then the table."""
     title = "Per-sample reliability"
     if rel.empty:
-        doc.missing_page(title, [m for m in doc.missing if m.startswith("per-sample")]
-                         or ["per-sample reliability: no per-sample masks"])
+        said = [] if missing is None or missing.empty else missing.loc[missing["topic"] == Topic.RELIABILITY,
+                                                                          "missing"]
+        doc.missing_page(title, list(said) or ["per-sample reliability: no per-sample masks"])
         return
     faults = sorted(rel["fault"].unique())
     fig = doc.page(title, f"Share of test points classified correctly in >= {RELIABLE_SHARE:.0%} of the trials "
@@ -115,7 +118,7 @@ def group_comparison_pages(doc: Doc, table: pd.DataFrame) -> None:
         "a − b\n(pp)": [fmt.fmt_pp(x) for x in table["estimate"]],
         "95 % CI\n(pp)": [fmt.fmt_ci_pp(lo, hi) for lo, hi in zip(table["ci_low"], table["ci_high"])],
         "runs\na / b": [f"{a} / {b}" for a, b in zip(table["n_a"], table["n_b"])],
-        "Holm p": [fmt.fmt_p(p) for p in table["pvalue_holm"]], "verdict": table["verdict"],
+        "p (raw)": [fmt.fmt_p(p) for p in table["pvalue"]], "verdict": [str(v) for v in table["verdict"]],
     })
     doc.table_pages("Per-group comparison between architectures", shown,
                     subtitle="Accuracy drop from clean when one layer group is faulted; verdict for a: better = "
@@ -123,5 +126,5 @@ def group_comparison_pages(doc: Doc, table: pd.DataFrame) -> None:
                     notes="Recipe level: each training run's mean drop over its trials, Welch t over runs. "
                           "Scope 'layer': "
                           "single-layer trials averaged over the group's layers per (run, trial); scope 'group': the "
-                          "whole group faulted at once. p adjusted with Holm in the report's one family (with the "
-                          "method and architecture comparisons).")
+                          "whole group faulted at once. Exploratory: raw p, no verdict; declare a contrast with "
+                          "'scope: group:<name>' to test one.")

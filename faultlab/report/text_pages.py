@@ -47,9 +47,9 @@ def title_page(doc: Doc, df: pd.DataFrame, spec: dict | None, sentences: list[st
     q = textwrap.wrap(question(df, spec), 100)
     fig.text(0.05, 0.86, "\n".join(q), size=13, style="italic", va="top")
     y = 0.86 - 0.03 * len(q) - 0.04
-    heading = ("Answer (recipe level: training runs are the replicates; the pre-specified pairs, one Holm family):"
+    heading = ("Answer (recipe level: training runs are the replicates; the pre-specified pairs, one family):"
                if answer else
-               "Answer (recipe level: training runs are the replicates; one Holm family over every verdict):")
+               "Answer (recipe level: training runs are the replicates; the declared contrasts, one family):")
     fig.text(0.05, y, heading, size=10, weight="bold", va="top")
     if answer:
         sentences = answer
@@ -151,14 +151,17 @@ def methods_paragraphs(df: pd.DataFrame, campaigns: list[dict], *, baseline: str
         f"of the two arms), t interval over runs. Critical rate: first rate with accuracy < {fraction:g} × clean, "
         "linearly interpolated; its interval is read off the curve bands and widened to the enclosing tested rates.",
         "• Training methods vs baseline: paired by training seed (one-sample t on per-seed differences) when the "
-        "methods share >= 2 seeds, else Welch on run values; architectures: Welch on run values. TOST on the same "
-        f"unit at ±{fmt.fmt_pp(margin, signed=False)}.",
-        "• Multiplicity: one family, Holm over every recipe-level test of the report (difference and TOST, per rate "
-        "and AUC, method, architecture and layer-group comparisons); α = 0.05.",
-        "• Floor: a comparison whose arms are both within 5 pp of chance accuracy (1/classes) is 'uninformative: "
-        "both at chance', never 'equivalent'.",
-        "• Too few runs: fewer than 2 runs (or seed pairs) per arm gives 'inconclusive (n runs)'; 'runs to detect' "
-        "is the number of runs per arm for 80 % power against the observed difference, from the observed spread.",
+        "methods share >= 2 seeds, else unpaired; architectures: unpaired, pooled Student's t on run values (Welch "
+        f"when unbalanced with incompatible spreads). TOST on the same unit at ±{fmt.fmt_pp(margin, signed=False)}.",
+        "• Multiplicity: the declared contrasts (default: every method vs the baseline per architecture, AUC) are the "
+        "primary family, a closed test in which a contrast's difference test and TOST count once; α = 0.05. Their "
+        "other endpoints are secondary, tested only when the contrast was decided; every other row is exploratory "
+        "(estimate, interval, raw p).",
+        "• Floor: a comparison whose arms are both within 5 pp of chance accuracy (1/classes) is 'not tested: at "
+        "chance' (uninformative), never 'equivalent'.",
+        "• Too few runs: fewer than 2 runs (or seed pairs) per arm gives 'not tested: too few runs'; 'runs to "
+        "detect' is the number of runs per arm for 80 % power against the observed difference, from the observed "
+        "spread. Intervals of accuracies and differences are truncated to their range (marked *).",
         "• Variance components per cell (variance_components.csv): between-run, between-map and test-sample "
         "(binomial) variance of one trial's accuracy; 'next' says whether more runs or more trials would shrink the "
         "recipe's standard error most.",

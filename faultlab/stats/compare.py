@@ -1,4 +1,6 @@
-"""Tests between two methods (paired on fault maps) or two architectures (independent samples)."""
+"""Tests between two methods (paired on fault maps) or two architectures (independent samples), level (a).
+
+``holm`` is re-exported from :mod:`faultlab.stats.family` (the one family engine)."""
 
 from __future__ import annotations
 
@@ -11,14 +13,15 @@ import pandas as pd
 from scipy import stats
 
 from ._common import ALTERNATIVES, as_1d, check_choice, check_columns, check_level
+from .family import holm, verdict_of
 from .results import DegenerateTrialsWarning, EquivalenceTest, GroupComparison, PairedComparison
+from .vocabulary import Verdict
 
 __all__ = [
     "compare_paired", "paired_frame", "compare_groups", "tost", "holm", "verdict",
-    "cohens_d", "cliffs_delta", "rank_biserial", "hodges_lehmann", "VERDICTS",
+    "cohens_d", "cliffs_delta", "rank_biserial", "hodges_lehmann",
 ]
 
-VERDICTS = ("better", "worse", "equivalent", "inconclusive")
 PAIR_KEYS = ("fault", "layer", "rate", "trial")
 ArrayLike = Sequence[float] | np.ndarray
 
@@ -218,56 +221,20 @@ def tost(
     return EquivalenceTest(margin, p, float(lo), float(hi), bool(p < alpha), est, level, p_lo, p_hi, method)
 
 
-def holm(pvalues: ArrayLike) -> np.ndarray:
-    """Holm-Bonferroni step-down adjusted p-values, in input order.
-
-    With p₍₁₎ ≤ … ≤ p₍ₘ₎: p̃₍ᵢ₎ = min(1, max_{j ≤ i} (m - j + 1) p₍ⱼ₎). NaN entries stay NaN and are not
-    counted in m.
-    """
-    p = np.asarray(pvalues, dtype=float)
-    if p.ndim != 1:
-        raise ValueError(f"pvalues must be 1-D, got shape {p.shape}")
-    ok = ~np.isnan(p)
-    if np.any((p[ok] < 0) | (p[ok] > 1)):
-        raise ValueError("pvalues must lie in [0, 1]")
-    out = np.full(p.shape, np.nan)
-    q = p[ok]
-    m = q.size
-    if m == 0:
-        return out
-    order = np.argsort(q, kind="stable")
-    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * q[order]))
-    res = np.empty(m)
-    res[order] = adj
-    out[ok] = res
-    return out
-
-
 def verdict(
     comparison: PairedComparison | GroupComparison,
     tost: EquivalenceTest | None = None,
     alpha: float = 0.05,
     *,
     pvalue: float | None = None,
-) -> str:
-    """Verdict for the first argument (a) of a comparison; higher accuracy is better.
-
-    "equivalent" if the TOST passed (a difference inside ±margin is not practically relevant, even when
-    significant); else "better"/"worse" if ``pvalue`` (the multiplicity-adjusted p; default
-    ``comparison.pvalue``) < alpha, in the direction of the statistic actually tested: the rank-biserial r
-    (T⁺ - T⁻) for Wilcoxon, Cliff's δ for Mann-Whitney, the mean difference for t tests; else "inconclusive".
-    """
+) -> Verdict:
+    """The one verdict rule (:func:`~faultlab.stats.family.verdict_of`) for a comparison of a vs b: equivalent
+    when the TOST's p < alpha, else better/worse when ``pvalue`` (the multiplicity-adjusted p; default
+    ``comparison.pvalue``) < alpha, in the direction of the statistic actually tested (the rank-biserial r for
+    Wilcoxon, Cliff's δ for Mann-Whitney, the mean difference for t tests), else inconclusive."""
     check_level(alpha, "alpha")
     p = comparison.pvalue if pvalue is None else float(pvalue)
-    if tost is not None and tost.equivalent:
-        return "equivalent"
-    if np.isfinite(p) and p < alpha:
-        sign = _tested_direction(comparison)
-        if sign > 0:
-            return "better"
-        if sign < 0:
-            return "worse"
-    return "inconclusive"
+    return verdict_of(_tested_direction(comparison), p, tost.pvalue if tost is not None else math.nan, alpha)
 
 
 def _tested_direction(comparison: PairedComparison | GroupComparison) -> float:

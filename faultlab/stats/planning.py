@@ -1,5 +1,7 @@
 """How many fault maps (trials) and training runs to run: Leveugle et al. (DATE 2009) for the trials of one
-network, t-based precision targets, and the runs x trials plan of a recipe-level comparison."""
+network, t-based precision targets, the runs x trials plan of a recipe-level comparison, and the runs per arm a
+declared contrast needs in a fixed and in a group-sequential design (with the uncertainty of a plan made from few
+runs)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from ._common import as_1d, check_level
 from .results import DegenerateTrialsWarning
 
 __all__ = ["leveugle_sample_size", "trials_for_halfwidth", "ci_halfwidth", "plan_runs_and_trials", "RecipePlan",
-           "adaptive_stop", "tail_guard_trials"]
+           "adaptive_stop", "tail_guard_trials", "ContrastPlan", "plan_contrast", "plan_contrasts", "sd_interval"]
 
 
 def leveugle_sample_size(N: float, margin: float = 0.01, confidence: float = 0.99, p: float = 0.5) -> int:
@@ -155,3 +157,86 @@ def adaptive_stop(acc: Sequence[float] | np.ndarray, halfwidth: float, *, confid
     x = np.asarray(acc, dtype=float)
     h = stats.t.ppf(0.5 + confidence / 2.0, n - 1) * x.std(ddof=1) / math.sqrt(n)
     return bool(h <= halfwidth)
+
+
+# ----------------------------------------------------------------------- runs per arm: fixed vs sequential
+
+
+@dataclass(frozen=True)
+class ContrastPlan:
+    """Runs per arm for one contrast to reach ``power`` against ``effect`` at its family share α/m.
+
+    ``fixed``: the fixed design (t test); ``fixed_low``/``fixed_high``: the same at the ends of the (1 - γ)
+    interval of the unit sd (χ² on ``df``): the uncertainty of a plan made from few runs. ``seq_max`` /
+    ``seq_expected`` / ``seq_expected_null``: the group-sequential design (looks at first, first + step, …) sized
+    to the same power, its expected runs per arm at the effect and at no effect; ``seq_power`` its simulated power.
+    """
+
+    effect: float
+    sd: float
+    df: float
+    paired: bool
+    alpha: float
+    fixed: float
+    fixed_low: float
+    fixed_high: float
+    seq_max: float
+    seq_expected: float
+    seq_expected_null: float
+    seq_power: float
+
+    def to_row(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def sd_interval(sd: float, df: float, level: float = 0.8) -> tuple[float, float]:
+    """(1 - γ) interval of a standard deviation from its estimate on ``df``: sd √(df / χ²_{df, 1∓γ/2})."""
+    if not (np.isfinite(sd) and df >= 1):
+        return math.nan, math.nan
+    lo, hi = stats.chi2.ppf([0.5 + level / 2, 0.5 - level / 2], df)
+    return sd * math.sqrt(df / lo), sd * math.sqrt(df / hi)
+
+
+def plan_contrast(sd: float, effect: float, *, df: float = math.inf, paired: bool = True, n_contrasts: int = 1,
+                  alpha: float = 0.05, power: float = 0.8, first: int = 3, step: int = 2, level: float = 0.8,
+                  n_paths: int = 20_000, seed: int = 0) -> ContrastPlan:
+    """Runs per arm of the fixed and the sequential design for one of ``n_contrasts`` contrasts (unit sd ``sd``,
+    estimated on ``df``; true difference ``effect``); see :class:`ContrastPlan`. The sequential maximum is the
+    smallest of fixed × 1.05, 1.1, … whose simulated power reaches ``power`` (an O'Brien-Fleming design needs a
+    few percent more runs at its maximum than the fixed design)."""
+    from .power import runs_needed
+    from .sequential import SequentialDesign, operating_characteristics
+
+    a = alpha / max(n_contrasts, 1)
+    fixed = runs_needed(sd, effect, paired=paired, alpha=a, power=power)
+    lo_sd, hi_sd = sd_interval(sd, df, level)
+    low = runs_needed(lo_sd, effect, paired=paired, alpha=a, power=power) if np.isfinite(lo_sd) else math.nan
+    high = runs_needed(hi_sd, effect, paired=paired, alpha=a, power=power) if np.isfinite(hi_sd) else math.nan
+    nan = math.nan
+    if not np.isfinite(fixed) or fixed > 2000:
+        return ContrastPlan(effect, sd, df, paired, a, fixed, low, high, nan, nan, nan, nan)
+    z = abs(effect) / sd
+    for inflation in np.arange(1.05, 1.6, 0.05):
+        design = SequentialDesign(first=first, step=step, max_runs=max(first, math.ceil(fixed * inflation)),
+                                  alpha=alpha, power=power)
+        oc = operating_characteristics(design, z, paired=paired, n_contrasts=n_contrasts, n_paths=n_paths, seed=seed)
+        if oc["better"] >= power - 2 * math.sqrt(power * (1 - power) / n_paths):
+            break
+    null = operating_characteristics(design, 0.0, paired=paired, n_contrasts=n_contrasts, n_paths=n_paths,
+                                     seed=seed + 1)
+    return ContrastPlan(effect, sd, df, paired, a, fixed, low, high, float(design.max_runs), oc["expected_runs"],
+                        null["expected_runs"], oc["better"])
+
+
+def plan_contrasts(contrasts, effect: float, **kw) -> list[dict]:
+    """One plan per tested primary row of a contrast table (its unit sd and df, the study's own variance), for a
+    true difference ``effect`` (accuracy, e.g. 0.04 = 4 pp)."""
+    prim = contrasts[(contrasts["role"] == "primary") & (contrasts["reason"] == "")]
+    m = len(prim)
+    rows = []
+    for _, r in prim.iterrows():
+        paired = r["design"] == "paired by seed"
+        plan = plan_contrast(float(r["sd"]), effect, df=float(r["df"]), paired=paired, n_contrasts=m, **kw)
+        rows.append({"contrast": r["contrast"], "surface": r["surface"], "n_runs": int(r["n_runs"]),
+                     **plan.to_row()})
+    return rows

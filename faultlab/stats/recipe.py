@@ -2,37 +2,88 @@
 
 A trial (fault map) is a replicate only for claims about one trained network (level a). Here every training run
 is reduced to one number per endpoint (its mean accuracy over its trials at a rate, or its AUC over a rate span)
-and the runs are the data:
+and the runs are the data. Every comparison is a linear combination of arm means, Δ̂ = Σ c_g x̄_g:
 
-- methods on one architecture are paired by training seed when both have runs with the same seeds (same
-  initialisation and data order, same fault maps): one-sample t on the per-seed differences d_s = a_s - b_s,
-  df = n_pairs - 1;
-- otherwise (and always for architectures) Welch's t on the run means of the two arms.
+- methods on one architecture are paired by training seed when they share at least 2 seeds (same initialisation,
+  data order and fault maps): the groups are the per-seed differences d_s = a_s - b_s (one-sample t);
+- otherwise (and always for architectures) the groups are the arms' run values (two-sample t).
 
-Both come with a (1 - α) t interval of the difference and a TOST at ±margin on the same unit. We chose per-run
-summaries over a mixed model because the design is balanced (every run has the same trials at every rate), in
-which case the t test on run means is the exact small-sample test of the mixed model's fixed effect, and it
-stays valid with 2 runs per arm, where MixedLM's likelihood is not.
+Unpaired, with few runs, Welch's t is conservative (size 0.3-0.7 α with 2-3 runs per arm: its estimated df is
+small and noisy), so the pooled Student's t is used whenever the arms are balanced (then the pooled and Welch
+statistics are the same number and only the df differ) or their variances are within a factor
+:data:`VARIANCE_RATIO_MAX`; Welch otherwise. The simulation in tests/test_stats_contrasts.py shows the size.
+
+We chose per-run summaries over a mixed model because the design is balanced (every run has the same trials at
+every rate), in which case the t test on run means is the exact small-sample test of the mixed model's fixed
+effect, and it stays valid with 2 runs per arm, where MixedLM's likelihood is not.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ._common import check_level
+from .family import clip_interval, t_interval, t_pvalues
+from .power import runs_needed
+from .vocabulary import Design, Reason
 
-__all__ = [
-    "RecipeComparison", "compare_recipes", "runs_needed", "run_means", "variance_components", "INCONCLUSIVE",
-]
+__all__ = ["RecipeComparison", "LinearEstimate", "linear_contrast", "compare_recipes", "runs_needed", "run_means",
+           "variance_components", "VARIANCE_RATIO_MAX", "DIFFERENCE_RANGE"]
 
-INCONCLUSIVE = "inconclusive"
+VARIANCE_RATIO_MAX = 4.0  # larger/smaller sample variance up to which unbalanced arms are pooled
+DIFFERENCE_RANGE = (-1.0, 1.0)  # a difference of accuracies (or shares) lies in [-100, +100] pp
 RUN_KEYS = ("architecture", "method", "fault", "run_id", "train_seed", "rate")
+
+
+@dataclass(frozen=True)
+class LinearEstimate:
+    """Δ̂ = Σ c_g x̄_g with its standard error, df, design, the unit sd (pooled over groups) and, when untestable,
+    why."""
+
+    estimate: float
+    se: float
+    df: float
+    design: Design
+    sd: float
+    reason: Reason
+
+
+def linear_contrast(groups: Sequence[np.ndarray], coefs: Sequence[float], *, paired: bool) -> LinearEstimate:
+    """Σ c_g x̄_g over ``groups`` (run values, or per-seed differences when ``paired``), its se and df.
+
+    Pooled variance s_p² = Σ (n_g - 1) s_g² / Σ (n_g - 1), se = s_p √(Σ c_g²/n_g), df = Σ (n_g - 1), when the
+    groups are balanced or their variances within :data:`VARIANCE_RATIO_MAX`; else Welch-Satterthwaite:
+    se² = Σ c_g² s_g²/n_g, df = se⁴ / Σ (c_g² s_g²/n_g)² / (n_g - 1). A group with < 2 values: no se
+    (``Reason.TOO_FEW_RUNS``); all variances 0: se = 0 (``Reason.NO_SPREAD``).
+    """
+    groups = [np.asarray(g, dtype=float) for g in groups]
+    ns = np.array([g.size for g in groups])
+    c = np.asarray(coefs, dtype=float)
+    est = float(sum(ci * g.mean() for ci, g in zip(c, groups))) if np.all(ns > 0) else math.nan
+    nan = math.nan
+    if np.any(ns < 2):
+        return LinearEstimate(est, nan, nan, Design.PAIRED if paired else Design.NONE, nan, Reason.TOO_FEW_RUNS)
+    var = np.array([g.var(ddof=1) for g in groups])
+    sd = float(math.sqrt(np.sum((ns - 1) * var) / np.sum(ns - 1)))
+    if np.all(var == 0):
+        return LinearEstimate(est, 0.0, float(np.sum(ns - 1)), Design.PAIRED if paired else Design.POOLED, 0.0,
+                              Reason.NO_SPREAD)
+    balanced = bool(np.all(ns == ns[0]))
+    ratio = var.max() / var.min() if var.min() > 0 else math.inf
+    if paired or balanced or ratio <= VARIANCE_RATIO_MAX:
+        se = sd * math.sqrt(float(np.sum(c**2 / ns)))
+        return LinearEstimate(est, se, float(np.sum(ns - 1)), Design.PAIRED if paired else Design.POOLED, sd,
+                              Reason.TESTED)
+    parts = c**2 * var / ns
+    se = math.sqrt(float(parts.sum()))
+    df = float(parts.sum() ** 2 / np.sum(parts**2 / (ns - 1)))
+    return LinearEstimate(est, se, df, Design.WELCH, sd, Reason.TESTED)
 
 
 @dataclass(frozen=True)
@@ -40,121 +91,64 @@ class RecipeComparison:
     """Recipe-level comparison of arm a vs arm b (training runs as replicates).
 
     ``estimate`` = mean over runs of a - mean over runs of b (paired: mean per-seed difference);
-    [``ci_low``, ``ci_high``] its (1 - α) t interval; ``pvalue`` the two-sided t test of no difference;
-    ``tost_pvalue`` = max of the two one-sided tests of |Δ| ≥ margin; ``sd`` the standard deviation of the unit
-    (per-seed differences when paired; pooled run-mean sd when unpaired). NaN p-values when an arm has < 2 runs.
+    [``ci_low``, ``ci_high``] its (1 - α) t interval, truncated to [-1, 1] (``truncated`` says so);
+    ``pvalue`` the two-sided t test of no difference; ``tost_pvalue`` = max of the two one-sided tests of
+    |Δ| ≥ margin; ``sd`` the unit sd (per-seed differences when paired; pooled run sd when unpaired), ``se`` the
+    estimate's. NaN p-values and ``reason`` when untestable.
     """
 
     estimate: float
     ci_low: float
     ci_high: float
+    truncated: bool
     pvalue: float
     tost_pvalue: float
     n_a: int
     n_b: int
     n_pairs: int
-    design: str
+    design: Design
     df: float
     sd: float
+    se: float
     margin: float
     confidence: float
+    reason: Reason
 
     @property
     def testable(self) -> bool:
-        return bool(np.isfinite(self.pvalue))
+        return self.reason == Reason.TESTED
 
     def to_row(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def _t_ci(est: float, se: float, df: float, level: float) -> tuple[float, float]:
-    if se == 0:
-        return est, est
-    h = float(stats.t.ppf(0.5 + level / 2.0, df)) * se
-    return est - h, est + h
+def comparison_of(lin: LinearEstimate, *, n_a: int, n_b: int, n_pairs: int, margin: float, level: float,
+                  bounds: tuple[float, float] = DIFFERENCE_RANGE) -> RecipeComparison:
+    """The tests and the truncated interval of a :class:`LinearEstimate`."""
+    p, tp = t_pvalues(lin.estimate, lin.se, lin.df, margin) if lin.reason == Reason.TESTED else (math.nan, math.nan)
+    lo, hi = t_interval(lin.estimate, lin.se, lin.df, level) if lin.reason == Reason.TESTED else (math.nan, math.nan)
+    lo, hi, cut = clip_interval(lo, hi, *bounds)
+    return RecipeComparison(lin.estimate, lo, hi, cut, p, tp, n_a, n_b, n_pairs, lin.design, lin.df, lin.sd, lin.se,
+                            margin, level, lin.reason)
 
 
-def _tests(est: float, se: float, df: float, margin: float) -> tuple[float, float]:
-    """Two-sided p of Δ = 0 and TOST p of |Δ| ≥ margin for an estimate with standard error ``se`` on ``df``;
-    NaN for both when se = 0 (no spread between runs, e.g. both arms at a floor: no test is possible)."""
-    if se == 0:
-        return math.nan, math.nan
-    p = float(2.0 * stats.t.sf(abs(est) / se, df))
-    p_lo = float(stats.t.sf((est + margin) / se, df))  # H0: Δ <= -m
-    p_hi = float(stats.t.cdf((est - margin) / se, df))  # H0: Δ >= +m
-    return p, max(p_lo, p_hi)
-
-
-def compare_recipes(
-    a: pd.Series, b: pd.Series, *, margin: float = 0.01, level: float = 0.95, paired: bool | None = None
-) -> RecipeComparison:
+def compare_recipes(a: pd.Series, b: pd.Series, *, margin: float = 0.01, level: float = 0.95,
+                    paired: bool | None = None) -> RecipeComparison:
     """Compare two recipes from one value per training run; ``a``/``b`` are indexed by training seed.
 
     ``paired=None`` pairs by seed when at least 2 seeds are shared (rows of unshared seeds are then ignored);
-    ``paired=False`` forces Welch's t on all runs. The test statistic, its interval and the TOST use the same
-    standard error, so the sign of the estimate is the direction the test measured.
+    ``paired=False`` compares the arms' runs unpaired (pooled Student's t, or Welch, see :func:`linear_contrast`).
+    The test statistic, its interval and the TOST use the same standard error.
     """
     level = check_level(level)
     a, b = a.dropna().astype(float), b.dropna().astype(float)
     shared = a.index.intersection(b.index)
-    use_pairs = (len(shared) >= 2) if paired is None else (paired and len(shared) >= 2)
-    nan = math.nan
-    if use_pairs:
+    if (len(shared) >= 2) if paired is None else (paired and len(shared) >= 2):
         d = (a.loc[shared] - b.loc[shared]).to_numpy()
-        n = d.size
-        est, sd = float(d.mean()), float(d.std(ddof=1))
-        se, df = sd / math.sqrt(n), n - 1.0
-        p, tp = _tests(est, se, df, margin)
-        lo, hi = _t_ci(est, se, df, level)
-        return RecipeComparison(est, lo, hi, p, tp, len(a), len(b), n, "paired by seed", df, sd, margin, level)
-    x, y = a.to_numpy(), b.to_numpy()
-    est = float(x.mean() - y.mean()) if x.size and y.size else nan
-    if x.size < 2 or y.size < 2:
-        return RecipeComparison(est, nan, nan, nan, nan, x.size, y.size, 0, "unpaired", nan, nan, margin, level)
-    va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
-    se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1)) if se > 0 else math.inf
-    sd = math.sqrt(((x.size - 1) * x.var(ddof=1) + (y.size - 1) * y.var(ddof=1)) / (x.size + y.size - 2))
-    p, tp = _tests(est, se, df, margin)
-    lo, hi = _t_ci(est, se, df, level)
-    return RecipeComparison(est, lo, hi, p, tp, x.size, y.size, 0, "unpaired (Welch)", df, sd, margin, level)
-
-
-def runs_needed(sd: float, delta: float, *, paired: bool, alpha: float = 0.05, power: float = 0.8,
-                equivalence: bool = False, n_max: int = 10_000) -> float:
-    """Training runs per arm (pairs when ``paired``) for a t test on run-level values with unit sd ``sd``.
-
-    Difference (two-sided, level α): smallest n with P(|T| > t_{1-α/2}) ≥ power, T ~ noncentral t with
-    ncp = δ / (sd · k / √n), k = 1 paired (df n-1) or √2 unpaired (df 2n-2, equal n). Equivalence
-    (``equivalence=True``, true Δ = 0, TOST at ±δ): smallest n with 2 F_t(δ / se - t_{1-α}) - 1 ≥ power.
-    ``math.inf`` when sd is not finite or n would exceed ``n_max``; 2 when sd = 0.
-    """
-    if not (np.isfinite(sd) and np.isfinite(delta)) or delta == 0:
-        return math.inf
-    if sd == 0:
-        return 2.0
-    k = 1.0 if paired else math.sqrt(2.0)
-
-    def power_at(n: int) -> float:
-        df = n - 1.0 if paired else 2.0 * n - 2.0
-        se = sd * k / math.sqrt(n)
-        if equivalence:
-            return float(2.0 * stats.t.cdf(abs(delta) / se - stats.t.ppf(1 - alpha, df), df) - 1.0)
-        crit = stats.t.ppf(1 - alpha / 2.0, df)
-        ncp = abs(delta) / se
-        return float(stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp))
-
-    z = stats.norm.ppf(1 - alpha / 2.0) + stats.norm.ppf(power)  # normal approximation, a lower bound on n
-    lo = max(2, min(n_max, math.floor((z * k * sd / abs(delta)) ** 2)))
-    hi = lo
-    while power_at(hi) < power:  # power rises with n: double until reached, then bisect
-        if hi >= n_max:
-            return math.inf
-        lo, hi = hi + 1, min(n_max, 2 * hi)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if power_at(mid) >= power else (mid + 1, hi)
-    return float(lo)
+        lin = linear_contrast([d], [1.0], paired=True)
+        return comparison_of(lin, n_a=len(a), n_b=len(b), n_pairs=d.size, margin=margin, level=level)
+    lin = linear_contrast([a.to_numpy(), b.to_numpy()], [1.0, -1.0], paired=False)
+    return comparison_of(lin, n_a=len(a), n_b=len(b), n_pairs=0, margin=margin, level=level)
 
 
 def run_means(df: pd.DataFrame, value: str = "accuracy", keys: tuple[str, ...] = RUN_KEYS) -> pd.DataFrame:

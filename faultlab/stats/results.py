@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-import pandas as pd
 from scipy import stats
+
+from .family import t_interval
 
 
 class DegenerateTrialsWarning(RuntimeWarning):
@@ -32,8 +33,7 @@ def _t_interval(
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     if alternative == "two-sided":
-        h = stats.t.ppf(0.5 + level / 2.0, df) * se
-        return ConfidenceInterval(estimate - h, estimate + h)
+        return ConfidenceInterval(*t_interval(estimate, se, df, level))
     h = stats.t.ppf(level, df) * se
     if alternative == "greater":
         return ConfidenceInterval(estimate - h, math.inf)
@@ -153,27 +153,3 @@ class EquivalenceTest:
 
     def to_row(self, prefix: str = "") -> dict[str, Any]:
         return _row(self, prefix)
-
-
-@dataclass(frozen=True, eq=False)
-class CurveCI:
-    """A degradation curve with bootstrap CIs: per-rate means, AUC and critical rate.
-
-    ``per_rate`` has columns rate, estimate, ci_low, ci_high, n_runs, n_trials.
-    """
-
-    per_rate: pd.DataFrame
-    auc: MeanCI
-    critical_rate: MeanCI
-    clean_accuracy: float
-    n_runs: int
-    method: str
-
-    def to_row(self) -> dict[str, Any]:
-        a, c = self.auc, self.critical_rate
-        return {
-            "auc": a.estimate, "auc_low": a.low, "auc_high": a.high,
-            "critical_rate": c.estimate, "critical_low": c.low, "critical_high": c.high,
-            "level": a.level, "clean_accuracy": self.clean_accuracy, "n_runs": self.n_runs,
-            "n_trials": a.n, "ci_method": self.method,
-        }

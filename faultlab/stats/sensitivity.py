@@ -12,20 +12,14 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from faultlab.store import ALL_LAYERS, GROUP_PREFIX, ResultsStore
+from faultlab.store import ALL_LAYERS, GROUP_PREFIX
 
-from .recipe import compare_recipes
+from .recipe_tables import comparison_rows
 
 ALPHA = 0.05
 COMPARISON_COLUMNS = ("scope", "method", "fault", "group", "level", "variant_a", "variant_b", "drop_a", "drop_b",
-                      "estimate", "ci_low", "ci_high", "n_a", "n_b", "pvalue", "tost_pvalue", "testable",
-                      "at_chance", "pvalue_holm", "tost_pvalue_holm", "verdict")
-
-
-def layer_order(store: ResultsStore, study: str) -> list[str]:
-    """Single-layer names in the order their trials were first stored (the campaign's walk through the model)."""
-    rows = store.trials("layer != ? AND run_id IN (SELECT run_id FROM runs WHERE study = ?)", (ALL_LAYERS, study))
-    return list(dict.fromkeys(r["layer"] for r in rows))
+                      "estimate", "ci_low", "ci_high", "truncated", "n_a", "n_b", "pvalue", "tost_pvalue", "role",
+                      "reason", "p_adjusted", "tost_p_adjusted", "verdict")
 
 
 def _with_levels(df: pd.DataFrame) -> pd.DataFrame:
@@ -59,14 +53,14 @@ def group_comparison(df: pd.DataFrame, *, margin: float = 0.01, alpha: float = A
     """Architectures compared per layer group at the recipe level: for each (scope, method, fault, group, level)
     and pair of variants, each training run's mean accuracy drop over its trials, then Welch's t over runs
     (:func:`~faultlab.stats.recipe.compare_recipes`, unpaired). The tested value is the accuracy change from clean
-    (-drop), so the estimate > 0 means a loses less accuracy (is more tolerant). Verdicts and Holm come from the
-    report's one family (:func:`~faultlab.stats.recipe_tables.apply_family`).
+    (-drop), so the estimate > 0 means a loses less accuracy (is more tolerant). Exploratory rows (estimate,
+    interval, raw p); declare a contrast with ``scope: group:<name>`` to test one.
 
     Scope ``group`` uses group-scope trials (the whole group faulted at once); scope ``layer`` averages the
     single-layer trials of the group's layers per (run, trial) first (mean single-layer sensitivity).
     """
     sub = _with_levels(df)
-    sub = sub[sub["layer_group"].notna()]
+    sub = sub[sub["layer_group"].notna()] if "layer_group" in sub else sub.iloc[:0]
     if sub.empty:
         return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
     unit = ["scope", "method", "fault", "layer_group", "level", "level_value", "variant", "run_id", "trial"]
@@ -77,11 +71,11 @@ def group_comparison(df: pd.DataFrame, *, margin: float = 0.01, alpha: float = A
         for va, vb in itertools.combinations(sorted(g["variant"].unique()), 2):
             a = -g.loc[g["variant"] == va].set_index("run_id")["drop"]
             b = -g.loc[g["variant"] == vb].set_index("run_id")["drop"]
-            res = compare_recipes(a, b, margin=margin, level=1 - alpha, paired=False)
             scope, method, fault, group, _, level = key
-            rows.append({"scope": scope, "method": method, "fault": fault, "group": group, "level": level,
-                         "variant_a": va, "variant_b": vb, "drop_a": float(-a.mean()), "drop_b": float(-b.mean()),
-                         **res.to_row(), "testable": res.testable, "at_chance": False})
+            head = {"scope": scope, "method": method, "fault": fault, "group": group, "level": level,
+                    "variant_a": va, "variant_b": vb, "drop_a": float(-a.mean()), "drop_b": float(-b.mean())}
+            rows.append(comparison_rows(a, b, head, paired=False, margin=margin, alpha=alpha, chance=None,
+                                        chance_band=0.0))
     if not rows:
         return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
     return pd.DataFrame(rows)

@@ -1,12 +1,13 @@
 """Level (a) tables, conditional on the trained networks: fault maps are the replicates. They answer "do these
 trained networks differ under these faults?", not "does the method / architecture differ?" (for that, see
-:mod:`faultlab.stats.recipe_tables`, where the training run is the replicate).
-
-Every test row records its multiplicity correction (``correction``: Holm over the rates of the table).
+:mod:`faultlab.stats.contrast_table`, where the training run is the replicate). Every name here ends in
+``_maps``; every row is exploratory (never a page-1 verdict) and records its family (the closed test over the
+rates of its comparison, difference and TOST counted once per rate).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from collections.abc import Callable
@@ -18,10 +19,15 @@ import pandas as pd
 from faultlab.store import ALL_LAYERS
 
 from ._common import check_columns, check_level
-from .compare import compare_groups, compare_paired, hodges_lehmann, holm, tost, verdict
+from .compare import _tested_direction, compare_groups, compare_paired, hodges_lehmann, tost
+from .family import closed_pairs, holm, verdict_of
 from .results import DegenerateTrialsWarning
+from .vocabulary import Reason, Role, Verdict
 
-__all__ = ["method_comparison_table", "architecture_comparison_table"]
+__all__ = ["compare_methods_maps", "compare_architectures_maps", "method_comparison_maps",
+           "architecture_comparison_maps", "LEVEL_A"]
+
+LEVEL_A = "conditional on the trained networks (fault maps as replicates)"
 
 
 def _quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, bool]:
@@ -52,44 +58,30 @@ def _select(df: pd.DataFrame, name: str, **where: Any) -> pd.DataFrame:
     return out
 
 
-def _frame(rows: list[dict], after: dict[str, str]) -> pd.DataFrame:
-    """DataFrame of ``rows`` with each column ``k`` of ``after`` moved right after column ``after[k]``."""
-    table = pd.DataFrame(rows)
-    cols = list(table.columns)
-    for col, anchor in after.items():
-        if col in cols and anchor in cols:
-            cols.remove(col)
-            cols.insert(cols.index(anchor) + 1, col)
-    return table[cols]
+def _decide(rows: list[dict], pcol: str, alpha: float) -> None:
+    """Closed test over the rates (difference ``pcol`` and TOST counted once per rate), then the one verdict rule."""
+    adj, adj_t = closed_pairs([r.get(pcol, math.nan) for r in rows], [r.get("tost_pvalue", math.nan) for r in rows])
+    m = int(np.sum(np.isfinite(adj)))
+    for r, p, pt in zip(rows, adj, adj_t):
+        r[f"{pcol}_holm"], r["tost_pvalue_holm"] = float(p), float(pt)
+        r["correction"] = f"closed test over {m} rates"
+        cmp_ = r.pop("_cmp", None)
+        tested = cmp_ is not None and np.isfinite(p)
+        r["verdict"] = verdict_of(_tested_direction(cmp_), p, pt, alpha) if tested else Verdict.NOT_TESTED
+        r["reason"] = Reason.EXPLORATORY if tested else Reason.TOO_FEW_RUNS
+        r["role"] = Role.EXPLORATORY
 
 
-def _holm_columns(rows: list[dict], pcol: str, out: str) -> None:
-    adj = holm([r.get(pcol, math.nan) for r in rows])
-    m = int(np.sum(~np.isnan(adj)))
-    for r, p in zip(rows, adj):
-        r[out] = float(p)
-        r["correction"] = f"holm over {m} rates"
-
-
-def method_comparison_table(
-    df: pd.DataFrame,
-    architecture: str,
-    method_a: str,
-    method_b: str,
-    fault: str,
-    *,
-    layer: str = ALL_LAYERS,
-    value: str = "accuracy",
-    margin: float = 0.01,
-    alpha: float = 0.05,
-) -> pd.DataFrame:
-    """Per rate: ``method_a`` vs ``method_b`` on one architecture, paired over identical fault maps.
+def compare_methods_maps(df: pd.DataFrame, architecture: str, method_a: str, method_b: str, fault: str, *,
+                         layer: str = ALL_LAYERS, value: str = "accuracy", margin: float = 0.01,
+                         alpha: float = 0.05) -> pd.DataFrame:
+    """Per rate: ``method_a`` vs ``method_b`` on one architecture, paired over identical fault maps (level a).
 
     Runs are paired by ``train_seed`` when the methods share seeds (pairs matched on (train_seed, rate,
     trial); rows of unshared seeds counted in ``n_unmatched``); otherwise each method's accuracy is averaged
     over its runs per (rate, trial) and pairs are matched on (rate, trial) (``pairing="pooled"``).
-    Wilcoxon signed-rank on d = a - b, Holm across rates, rank-biserial effect size, paired TOST at
-    ±``margin`` and :func:`~faultlab.stats.compare.verdict` from the Holm-adjusted p.
+    Wilcoxon signed-rank on the integer correct-count differences, rank-biserial effect size, paired TOST at
+    ±``margin``; closed test over the rates, verdict direction = the sign of the tested statistic.
     """
     cols = ["architecture", "method", "fault", "train_seed", "rate", "trial", value]
     check_columns(df, cols + (["layer"] if "layer" in df.columns else []))
@@ -129,40 +121,25 @@ def method_comparison_table(
             cmp_, deg1 = _quiet(compare_paired, xc, yc, method="wilcoxon")
             eq, deg2 = _quiet(tost, x, y, margin, 1.0 - alpha, paired=True)
             ci = _quiet(compare_paired, x, y, method="t")[0].confidence_interval(1.0 - alpha)
-            row.update(estimate=float(np.mean(x - y)), hodges_lehmann=hodges_lehmann(x - y), ci_low=ci.low,
-                       ci_high=ci.high, statistic=cmp_.statistic,
-                       pvalue=cmp_.pvalue, effect_size=cmp_.effect_size, tost_pvalue=eq.pvalue,
-                       tost_low=eq.low, tost_high=eq.high, equivalent=eq.equivalent, margin=margin,
-                       degenerate=deg1 or deg2, _cmp=cmp_, _tost=eq)
+            row.update(estimate=float(np.mean(x - y)), hodges_lehmann=hodges_lehmann(x - y),
+                       ci_low=max(-1.0, ci.low), ci_high=min(1.0, ci.high), statistic=cmp_.statistic,
+                       pvalue=cmp_.pvalue, effect_size=cmp_.effect_size, tost_pvalue=eq.pvalue, margin=margin,
+                       degenerate=deg1 or deg2, _cmp=cmp_)
         rows.append(row)
-    _holm_columns(rows, "pvalue", "pvalue_holm")
-    for r in rows:
-        cmp_, eq = r.pop("_cmp", None), r.pop("_tost", None)
-        r["verdict"] = verdict(cmp_, eq, alpha, pvalue=r["pvalue_holm"]) if cmp_ else "inconclusive"
-    table = _frame(rows, {"pvalue_holm": "pvalue", "correction": "pvalue_holm"})
-    _summarise_degenerate(table, "method_comparison_table")
+    _decide(rows, "pvalue", alpha)
+    table = pd.DataFrame(rows)
+    _summarise_degenerate(table, "compare_methods_maps")
     return table
 
 
-def architecture_comparison_table(
-    df: pd.DataFrame,
-    arch_a: str,
-    arch_b: str,
-    method: str,
-    fault: str,
-    margin: float = 0.01,
-    *,
-    layer: str = ALL_LAYERS,
-    value: str = "accuracy",
-    alpha: float = 0.05,
-) -> pd.DataFrame:
-    """Per rate: ``arch_a`` vs ``arch_b`` trained with ``method``, as independent samples.
+def compare_architectures_maps(df: pd.DataFrame, arch_a: str, arch_b: str, method: str, fault: str,
+                               margin: float = 0.01, *, layer: str = ALL_LAYERS, value: str = "accuracy",
+                               alpha: float = 0.05) -> pd.DataFrame:
+    """Per rate: ``arch_a`` vs ``arch_b`` trained with ``method``, trials as independent samples (level a).
 
-    Uses per-trial accuracies pooled over training seeds, so trials from different seeds count as
-    independent; this understates uncertainty when seeds differ. The seed-aware alternative, training runs
-    as replicates, is :func:`~faultlab.stats.recipe_tables.architecture_recipe_table`.
-    Welch t and Mann-Whitney U, each Holm-adjusted across rates; Cohen's d, Cliff's δ; Welch TOST at
-    ±``margin`` (level 1 - α). The verdict uses the Holm-adjusted Welch p and the TOST.
+    Pools the trials of all training seeds, so it describes these trained networks only; the recipe-level
+    comparison is :func:`~faultlab.stats.recipe_tables.architecture_comparison`. Welch t and Mann-Whitney U
+    (raw), Cohen's d, Cliff's δ; Welch TOST at ±``margin``; closed test over the rates on the Welch p and the TOST.
     """
     cols = ["architecture", "method", "fault", "rate", value]
     check_columns(df, cols + (["layer"] if "layer" in df.columns else []))
@@ -192,18 +169,48 @@ def architecture_comparison_table(
             eq, d3 = _quiet(tost, x, y, margin, 1.0 - alpha)
             row.update(estimate=w.estimate, welch_statistic=w.statistic, welch_pvalue=w.pvalue,
                        mwu_statistic=u.statistic, mwu_pvalue=u.pvalue, cohens_d=w.cohens_d,
-                       cliffs_delta=w.cliffs_delta, tost_pvalue=eq.pvalue, tost_low=eq.low,
-                       tost_high=eq.high, equivalent=eq.equivalent, margin=margin,
-                       degenerate=d1 or d2 or d3, _cmp=w, _tost=eq)
+                       cliffs_delta=w.cliffs_delta, tost_pvalue=eq.pvalue, margin=margin,
+                       degenerate=d1 or d2 or d3, _cmp=w)
         rows.append(row)
-    _holm_columns(rows, "mwu_pvalue", "mwu_pvalue_holm")
-    _holm_columns(rows, "welch_pvalue", "welch_pvalue_holm")
-    for r in rows:
-        cmp_, eq = r.pop("_cmp", None), r.pop("_tost", None)
-        r["verdict"] = verdict(cmp_, eq, alpha, pvalue=r["welch_pvalue_holm"]) if cmp_ else "inconclusive"
-    after = {"welch_pvalue_holm": "welch_pvalue", "mwu_pvalue_holm": "mwu_pvalue", "correction": "mwu_pvalue_holm"}
-    table = _frame(rows, after)
-    _summarise_degenerate(table, "architecture_comparison_table")
+    _decide(rows, "welch_pvalue", alpha)
+    for r, p in zip(rows, holm([r.get("mwu_pvalue", math.nan) for r in rows])):
+        r["mwu_pvalue_holm"] = float(p)  # the rank test's own Holm over rates, shown beside the verdict's
+    table = pd.DataFrame(rows)
+    _summarise_degenerate(table, "compare_architectures_maps")
     return table
 
 
+def method_comparison_maps(af: pd.DataFrame, baseline: str, margin: float) -> pd.DataFrame:
+    """Level (a), the whole study: each method vs ``baseline`` over matched fault maps of the same networks."""
+    parts = []
+    for (variant, fault), g in af.groupby(["architecture", "fault"], sort=True):
+        if baseline not in set(g["method"]):
+            continue
+        for method in sorted(set(g["method"]) - {baseline}):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DegenerateTrialsWarning)
+                try:
+                    parts.append(compare_methods_maps(g, variant, method, baseline, fault, margin=margin))
+                except ValueError:
+                    continue
+    if not parts:
+        return pd.DataFrame()
+    return pd.concat(parts, ignore_index=True).rename(columns={"architecture": "variant"}).assign(claim=LEVEL_A)
+
+
+def architecture_comparison_maps(af: pd.DataFrame, margin: float) -> pd.DataFrame:
+    """Level (a), the whole study: architectures' trials compared as independent samples."""
+    parts = []
+    for (method, fault), g in af.groupby(["method", "fault"], sort=True):
+        for va, vb in itertools.combinations(sorted(g["architecture"].unique()), 2):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DegenerateTrialsWarning)
+                try:
+                    parts.append(compare_architectures_maps(g, va, vb, method, fault, margin))
+                except ValueError:
+                    continue
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True).rename(columns={"architecture_a": "variant_a",
+                                                              "architecture_b": "variant_b"})
+    return out.assign(claim=LEVEL_A)

@@ -1,22 +1,22 @@
-"""Number formatting and the generated verdict sentences (never free text: every word comes from a table).
-
-Pure Python + pandas, shared by ``faultlab stats`` and the report (which only renders what stats computed)."""
+"""Number formatting and the generated sentences, made last from typed columns (verdict, reason, design,
+endpoint): no sentence is ever read back by code. Shared by ``faultlab stats`` and the report."""
 
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
+from .vocabulary import DECIDED, Design, Endpoint, Reason, Role, Verdict
+
 P_FLOOR = 1e-4  # p-values below this print as "<1e-4"
-DECISIVE = ("better", "worse")
-FLOOR = "uninformative: both at chance"
 
 
 def is_num(x: object) -> bool:
     """True for a finite-or-infinite real number (not None, not NaN)."""
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isnan(x)
+    return isinstance(x, (int, float, np.number)) and not isinstance(x, bool) and not math.isnan(x)
 
 
 def fmt_p(p: object) -> str:
@@ -58,13 +58,6 @@ def fmt_rate(r: object) -> str:
     return "> grid" if math.isinf(r) else f"{r:#.3g}".rstrip(".")
 
 
-def fmt_num(x: object, digits: int = 2) -> str:
-    """A plain number (effect sizes): ``0.53``, ``+inf``."""
-    if not is_num(x):
-        return "–"
-    return f"{x:+.0f}".replace("inf", "∞") if math.isinf(x) else f"{x:.{digits}f}"
-
-
 def join_words(items: list[str], last: str = "and") -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     items = [str(i) for i in items]
@@ -78,14 +71,6 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _tally(verdicts: pd.Series) -> str:
-    counts = Counter(v.split(" (")[0] for v in verdicts)
-    n = len(verdicts)
-    parts = [f"{v} at {counts[v]} of {n}" for v in ("better", "worse", "equivalent", "inconclusive", FLOOR)
-             if counts[v]]
-    return join_words(parts)
-
-
 def fmt_runs(n: object) -> str:
     """A run count from a planner: ``7``, ``> 10,000`` when unreachable, ``–`` when unknown."""
     if not is_num(n):
@@ -93,82 +78,145 @@ def fmt_runs(n: object) -> str:
     return "> 10,000" if math.isinf(n) else f"{int(n):,}"
 
 
-def _unit(row: pd.Series) -> str:
-    if row["design"] == "paired by seed":
+def runs_words(row: pd.Series) -> str:
+    """``5 seed pairs, paired by seed`` or ``3 vs 3 training runs, unpaired, pooled t``."""
+    if row["design"] == Design.PAIRED:
         return f"{plural(int(row['n_pairs']), 'seed pair')}, paired by seed"
-    return f"{int(row['n_a'])} vs {int(row['n_b'])} training runs, unpaired"
+    return f"{int(row['n_a'])} vs {int(row['n_b'])} training runs, {row['design']}"
 
 
-def recipe_sentence(g: pd.DataFrame, subject: str, other: str, lead: str, measure: str = "accuracy") -> str:
-    """One sentence for a recipe-level comparison: its AUC verdict (or the first rate's) and the per-rate tally."""
-    rates = g[g["endpoint"] == "rate"]
-    auc = g[g["endpoint"] == "AUC"]
-    row = auc.iloc[0] if len(auc) else rates.iloc[0]
-    what = "AUC" if len(auc) else f"{measure} at rate {row['rate']:g}"
-    tally = f"per rate: {_tally(rates['verdict'])}" if len(rates) else ""
-    v = str(row["verdict"])
-    ci = f"{what} difference {fmt_pp(row['estimate'])} (95 % CI {fmt_ci_pp(row['ci_low'], row['ci_high'])}"
-    if v in DECISIVE:
-        return (f"{lead}, {subject} is {v} than {other} ({_unit(row)}): {ci}, {p_clause(row['pvalue_holm'], 'Holm p')}"
-                f"); {tally}.")
-    if v == "equivalent":
-        return (f"{lead}, {subject} is equivalent to {other} within ±{fmt_pp(row['margin'], signed=False)} "
-                f"({_unit(row)}): {ci}, {p_clause(row['tost_pvalue_holm'], 'Holm TOST p')}); {tally}.")
-    if v == FLOOR:
-        return f"{lead}, {subject} and {other} are both at chance accuracy: uninformative, not equivalent; {tally}."
-    need = (f"about {fmt_runs(row['runs_to_detect'])} runs per arm would detect a difference of this size "
-            f"(80 % power at the family's level) and {fmt_runs(row['runs_for_equivalence'])} would show "
-            f"equivalence within ±{fmt_pp(row['margin'], signed=False)}")
-    if not row.get("testable", True):
-        return (f"{lead}, {subject} vs {other}: {v} — a recipe-level test needs at least 2 training runs per arm "
-                f"({_unit(row)}); {tally}.")
-    return (f"{lead}, {subject} vs {other} is inconclusive ({_unit(row)}): {ci}, "
-            f"{p_clause(row['pvalue_holm'], 'Holm p')}); {need}; {tally}.")
+def endpoint_words(row: pd.Series) -> str:
+    """``AUC over 0.1–0.5``, ``accuracy at rate 0.2`` or ``mean over layers``."""
+    what = "loss" if row.get("measure") == "loss" else "accuracy"
+    if row["endpoint"] == Endpoint.AUC:
+        return f"AUC of {what} over {row['span']}" if row.get("span") else f"AUC of {what}"
+    if row["endpoint"] == Endpoint.RATE:
+        return f"{what} at rate {row['rate']:g}"
+    return f"mean {what} over layers"
 
 
-def method_sentences(table: pd.DataFrame) -> list[str]:
-    """One sentence per (variant, method vs baseline, fault) of a recipe-level method table."""
-    if table.empty:
-        return []
-    return [recipe_sentence(g, f"{ma}-trained {variant}", mb, f"Under {fault}")
-            for (variant, ma, mb, fault), g in table.groupby(["variant", "method_a", "method_b", "fault"], sort=False)]
+REASON_WORDS = {
+    Reason.TOO_FEW_RUNS: "a recipe-level test needs at least 2 training runs per arm",
+    Reason.AT_CHANCE: "both arms at chance accuracy: uninformative, not equivalent",
+    Reason.NO_SPREAD: "every run gives the same value: no spread to test against",
+    Reason.ARM_ABSENT: "an arm has no trials on this surface",
+    Reason.EXPLORATORY: "exploratory row",
+    Reason.GATE_CLOSED: "its primary contrast was not decided",
+}
 
 
-def reliability_sentences(table: pd.DataFrame) -> list[str]:
-    """One sentence per (variant, method vs baseline, fault, rate) of the recipe-level reliability table."""
-    if table.empty:
-        return []
-    return [recipe_sentence(g, f"{ma}-trained {variant}", mb, f"Per-sample reliability under {fault} at rate {rate:g}",
-                            "reliable share")
-            for (variant, ma, mb, fault, rate), g in
-            table.groupby(["variant", "method_a", "method_b", "fault", "rate"], sort=False)]
+def contrast_sentence(row: pd.Series) -> str:
+    """One sentence for a primary contrast row: its verdict, effect, interval, runs and adjusted p; for an open
+    one, the runs that would decide it; for an untested one, why."""
+    head = f"{row['contrast']} ({row['surface']})"
+    v = Verdict(row["verdict"])
+    effect = (f"difference in {endpoint_words(row)}: {fmt_pp(row['estimate'])} (95 % CI "
+              f"{fmt_ci_pp(row['low'], row['high'])}; {runs_words(row)}")
+    if v in (Verdict.BETTER, Verdict.WORSE):
+        return f"{head}: {v.value} — {effect}; {p_clause(row['p_adjusted'], 'adjusted p')})."
+    if v == Verdict.EQUIVALENT:
+        return (f"{head}: equivalent within ±{fmt_pp(row['margin'], signed=False)} — {effect}; "
+                f"{p_clause(row['tost_p_adjusted'], 'adjusted TOST p')}).")
+    if v == Verdict.NOT_TESTED:
+        why = REASON_WORDS.get(Reason(row["reason"]), str(row["reason"]))
+        return f"{head}: not tested — {why} ({runs_words(row)})."
+    need = f"about {fmt_runs(row['runs_to_detect'])} runs per arm would detect a difference of this size"
+    if is_num(row["margin"]):
+        need += (f" and {fmt_runs(row['runs_for_equivalence'])} would show equivalence within "
+                 f"±{fmt_pp(row['margin'], signed=False)}")
+    return (f"{head}: inconclusive — {effect}; {p_clause(row['p_adjusted'], 'adjusted p')}); {need} (80 % power "
+            "at the family's level, from the spread seen).")
 
 
-def architecture_sentences(table: pd.DataFrame) -> list[str]:
-    """One sentence per (variant pair, method, fault) of a recipe-level architecture table."""
-    if table.empty:
-        return []
-    return [recipe_sentence(g, va, vb, f"Under {fault}, both {method}-trained")
-            for (va, vb, method, fault), g in table.groupby(["variant_a", "variant_b", "method", "fault"], sort=False)]
+def verdict_rows(contrasts: pd.DataFrame) -> pd.DataFrame:
+    """Page 1: one sentence per primary contrast, decided ones first (sorted by the typed verdict), preceded by a
+    summary sentence when none is decided. Columns: contrast, surface, verdict, reason, sentence."""
+    cols = ["contrast", "surface", "verdict", "reason", "sentence"]
+    if contrasts.empty:
+        return pd.DataFrame(columns=cols)
+    prim = contrasts[contrasts["role"] == Role.PRIMARY].copy()
+    prim["sentence"] = [contrast_sentence(r) for _, r in prim.iterrows()]
+    prim["_order"] = [0 if v in DECIDED else 1 if v == Verdict.INCONCLUSIVE else 2 for v in prim["verdict"]]
+    prim = prim.sort_values("_order", kind="stable")[cols]
+    summary = summary_sentence(contrasts)
+    if summary:
+        top = pd.DataFrame([{"contrast": "", "surface": "", "verdict": Verdict.NOT_TESTED, "reason": Reason.TESTED,
+                             "sentence": summary}])
+        prim = pd.concat([top, prim], ignore_index=True)
+    return prim.reset_index(drop=True)
 
 
-def summary_sentences(*tables: pd.DataFrame) -> list[str]:
-    """When no recipe-level comparison is decided, one sentence saying so and what would decide it."""
-    parts = [t for t in tables if not t.empty and "verdict" in t]
-    if not parts:
-        return []
-    rows = pd.concat(parts, ignore_index=True)
-    if rows["verdict"].isin([*DECISIVE, "equivalent"]).any():  # any endpoint decided: the sentences say which
-        return []
-    measure = rows["measure"].fillna("") if "measure" in rows else pd.Series("", index=rows.index)
-    main = rows[(rows["endpoint"] == "AUC") | (measure != "")]
-    main = main if len(main) else rows
-    runs = pd.concat([main["n_a"], main["n_b"]])
-    need = main["runs_to_detect"].replace(math.inf, float("nan")).dropna() if "runs_to_detect" in main else []
-    hint = (f"; at the observed differences and run-to-run spread, a median of {fmt_runs(need.median())} training "
-            f"runs per arm would decide them (see 'runs to detect')" if len(need) else "")
+def summary_sentence(contrasts: pd.DataFrame) -> str:
+    """When no primary contrast is decided: one sentence saying so and what would decide them; else ``""``."""
+    prim = contrasts[contrasts["role"] == Role.PRIMARY]
+    if prim.empty or prim["verdict"].isin(DECIDED).any():
+        return ""
+    runs = prim["n_runs"]
     span = f"{int(runs.min())}" if runs.min() == runs.max() else f"{int(runs.min())}–{int(runs.max())}"
-    return [f"No recipe-level comparison is decided: {plural(len(main), 'comparison')} with "
-            f"{span} training runs per arm; none is better, worse or equivalent at "
-            f"the report's family-wise α{hint}. Trial-level (conditional) tables describe these trained networks "
-            "only."]
+    need = prim["runs_to_detect"].replace(math.inf, np.nan).dropna()
+    hint = (f"; at the observed differences and run-to-run spread, a median of {fmt_runs(need.median())} training "
+            "runs per arm would decide them" if len(need) else "")
+    return (f"No primary contrast is decided: {plural(len(prim), 'contrast')} with {span} training runs per arm; "
+            f"none is better, worse or equivalent at the family's α{hint}. Other rows (per rate, other pairs, "
+            "level (a)) are secondary or exploratory: estimates with their intervals.")
+
+
+# ----------------------------------------------------------------------------------- the answer block's page
+
+
+def _named(rows: pd.DataFrame) -> str:
+    return "; ".join(f"{r['variant']} vs {r['control']} ({r['method']}) {r['estimate'] * 100:+.2f} pp "
+                     f"[{r['low'] * 100:+.1f}, {r['high'] * 100:+.1f}]" for _, r in rows.iterrows())
+
+
+def says(outcome: str) -> str:
+    """An outcome as a predicate: ``fails``, ``holds``, ``depends on …``, ``is not shown (…)``, ``is not testable``."""
+    return {"not shown": "is not shown (neither refuted nor shown equivalent)",
+            "not testable": "is not testable"}.get(str(outcome), str(outcome))
+
+
+def _why_untested(rows: pd.DataFrame) -> str:
+    """``plain-1 and resnet20 have no trials on this surface``, and any other reason once."""
+    names = rows["absent"].dropna().unique().tolist()
+    said = [f"{', '.join(names)} {'has' if len(names) == 1 else 'have'} no trials on this surface"] if names else []
+    other = rows[rows["absent"].isna()]
+    return "; ".join(said + sorted({f"{REASON_WORDS[Reason(r)]} ({int(a)}+{int(b)} runs)"
+                                    for r, a, b in zip(other["reason"], other["n_a"], other["n_b"])}))
+
+
+def _surface_sentence(surface: str, g: pd.DataFrame, outcome: str, margin: float) -> str:
+    tested = g[g["verdict"] != Verdict.NOT_TESTED]
+    if tested.empty:
+        return f"{surface}: not testable ({_why_untested(g)})."
+    parts = []
+    for verdict, words in ((Verdict.BETTER, "the bottleneck network loses less"), (Verdict.WORSE, "it loses more"),
+                           (Verdict.EQUIVALENT, f"equivalent within ±{margin * 100:g} pp")):
+        rows = tested[tested["verdict"] == verdict]
+        if len(rows):
+            parts.append(f"{words} in {len(rows)} of {len(tested)}: {_named(rows)}")
+    open_ = tested[tested["verdict"] == Verdict.INCONCLUSIVE]
+    if len(open_):
+        need = open_["runs_for_equivalence"].replace(math.inf, np.nan).dropna()
+        lo, hi = int(open_["n_a"].min()), int(open_["n_a"].max())
+        runs = f"{lo}" if lo == hi else f"{lo}-{hi}"
+        decide = (f"; a ±{margin * 100:g} pp equivalence verdict would need a median of {int(need.median())} runs "
+                  "per arm at the spread seen" if len(need) else "")
+        parts.append(f"inconclusive in {len(open_)} of {len(tested)} ({runs} runs per arm{decide})")
+    skipped = g[g["verdict"] == Verdict.NOT_TESTED]
+    if len(skipped):
+        parts.append(f"{len(skipped)} not tested ({_why_untested(skipped)})")
+    return f"{surface}: " + "; ".join(parts) + f". Here the reference's conclusion {says(outcome)}."
+
+
+def answer_paragraphs(surfaces: Sequence[tuple[str, pd.DataFrame, str]], overall: str, *, reference: str | None,
+                      margin: float) -> list[str]:
+    """The answer: the overall outcome, then one sentence per fault surface (decided comparisons with effect and
+    CI, open ones with what would decide them, and whether the reference conclusion holds there)."""
+    if not surfaces:
+        return ["No pair of the answer has trials: run the study first."]
+    what = f'the reference\'s conclusion ("{reference}")' if reference else "\"no significant advantage\""
+    out = [f"Overall, {what} {says(overall)}. Effect = variant - control in run-mean accuracy loss, > 0: the "
+           "bottleneck network loses less; 95 % CI over training runs; one family over the answer's contrasts "
+           "(closed test, difference and TOST counted once)."]
+    out += [_surface_sentence(s, g, o, margin) for s, g, o in surfaces]
+    return out

@@ -106,6 +106,41 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE trials ADD COLUMN metric REAL;
         """,
     ),
+    (
+        # one run identity for every door: a run is (study, weights hash), so the column says what it holds.
+        # Rows stored before keep what identified them then (a checkpoint file hash for --checkpoint, a config
+        # hash for sweep runs); the code adopts such a run when it meets its weights again. eval_hash: a hash of
+        # the test samples the run's clean accuracy and trials are on (NULL before); evaluation: what those
+        # data were (data set, options, subset), JSON. studies: the spec each sweep ran, one row per version.
+        "0004_weights_identity_and_studies",
+        """
+        ALTER TABLE runs RENAME COLUMN checkpoint_hash TO weights_hash;
+        ALTER TABLE runs ADD COLUMN eval_hash TEXT;
+        ALTER TABLE runs ADD COLUMN evaluation TEXT;
+        CREATE INDEX idx_runs_weights ON runs(study, weights_hash);
+
+        CREATE TABLE studies (
+            name TEXT NOT NULL,
+            spec_hash TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            created_at TEXT,
+            seq INTEGER NOT NULL,
+            PRIMARY KEY (name, spec_hash)
+        );
+        """,
+    ),
+    (
+        # the number of correctly classified test samples per trial, the exact datum accuracy is a fraction of.
+        # Filled for stored rows where accuracy * n_samples is within float32 rounding (2^-22 per sample) of an
+        # integer, as it is for every row a campaign stored (accuracy = mean of the per-sample mask); else NULL.
+        "0005_trial_n_correct",
+        """
+        ALTER TABLE trials ADD COLUMN n_correct INTEGER;
+        UPDATE trials SET n_correct = CAST(ROUND(accuracy * n_samples) AS INTEGER)
+            WHERE n_samples > 0 AND accuracy IS NOT NULL
+              AND ABS(accuracy * n_samples - ROUND(accuracy * n_samples)) <= n_samples * 2.384185791015625e-07;
+        """,
+    ),
 ]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from datetime import datetime, timezone
 from typing import Any
 
@@ -15,15 +17,16 @@ GROUP_PREFIX = "group:"  # the layer label of a group-scope trial, e.g. "group:d
 
 RUN_COLUMNS = (
     "run_id", "study", "architecture", "variant", "method", "train_seed", "checkpoint",
-    "checkpoint_hash", "clean_accuracy", "clean_loss", "n_eval", "config", "created_at",
+    "weights_hash", "clean_accuracy", "clean_loss", "n_eval", "config", "created_at", "eval_hash", "evaluation",
 )
+JSON_COLUMNS = ("config", "evaluation")  # stored as JSON text, read back as dicts
 CAMPAIGN_COLUMNS = (
     "campaign_id", "run_id", "fault", "sweep_param", "campaign_seed", "bn_recalibration",
     "layers", "scope", "config", "created_at",
 )
 TRIAL_COLUMNS = (
     "campaign_id", "run_id", "fault", "rate", "trial", "layer", "layer_group", "equal_count", "fault_seed",
-    "accuracy", "loss", "seconds", "n_samples", "correct", "created_at", "metric_name", "metric",
+    "accuracy", "loss", "seconds", "n_samples", "correct", "created_at", "metric_name", "metric", "n_correct",
 )
 TRIAL_REQUIRED = ("campaign_id", "run_id", "fault", "rate", "trial", "accuracy")
 
@@ -69,10 +72,20 @@ def encode_config(value: Any) -> str | None:
         raise StoreError(f"config is not JSON-serialisable: {exc}") from exc
 
 
+def spec_json(spec: dict) -> tuple[str, str]:
+    """A study spec as canonical JSON text (sorted keys) and the first 16 hex digits of its SHA-256."""
+    try:
+        text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"study spec is not JSON-serialisable: {exc}") from exc
+    return text, hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def decode_config(row: dict) -> dict:
-    """Return ``row`` with its ``config`` JSON text parsed (in place)."""
-    if row.get("config") is not None:
-        row["config"] = json.loads(row["config"])
+    """Return ``row`` with its JSON columns (``config``, ``evaluation``) parsed (in place)."""
+    for key in JSON_COLUMNS:
+        if row.get(key) is not None:
+            row[key] = json.loads(row[key])
     return row
 
 
@@ -106,6 +119,38 @@ def unpack_correct(blob: bytes, n_samples: int) -> np.ndarray:
     return bits.astype(bool)
 
 
+FRACTION_TOLERANCE = 2.0**-22  # per sample: float32 rounding of a mean of 0/1 values is below 2^-24
+
+
+def count_of(accuracy: float | None, n_samples: int | None) -> int | None:
+    """The integer k with accuracy = k / n_samples (float32 rounding allowed), or None when there is none."""
+    if accuracy is None or not math.isfinite(accuracy) or not n_samples or n_samples <= 0:
+        return None
+    k = round(accuracy * n_samples)
+    return int(k) if abs(accuracy * n_samples - k) <= n_samples * FRACTION_TOLERANCE else None
+
+
+def _set_count(out: dict) -> None:
+    """Fill ``n_correct`` (from the packed mask, else from accuracy * n_samples) and refuse one that disagrees
+    with the accuracy: the count is what accuracy is a fraction of."""
+    n, acc = out.get("n_samples"), out["accuracy"]
+    if isinstance(out.get("correct"), bytes):
+        k = int(np.unpackbits(np.frombuffer(out["correct"], dtype=np.uint8), count=n).sum())
+        if out.get("n_correct") is not None and int(out["n_correct"]) != k:
+            raise StoreError(f"n_correct={out['n_correct']} but the correct mask has {k} of {n} correct")
+        out["n_correct"] = k
+    elif out.get("n_correct") is not None:
+        if n is None:
+            raise StoreError("n_correct needs n_samples (or a correct mask)")
+        out["n_correct"] = int(out["n_correct"])
+    else:
+        out["n_correct"] = count_of(acc, n)
+        return
+    if n and (not 0 <= out["n_correct"] <= n or not abs(acc - out["n_correct"] / n) <= FRACTION_TOLERANCE):
+        raise StoreError(f"accuracy {acc} is not {out['n_correct']}/{n} correct; store accuracy = "
+                         "n_correct / n_samples (the mean of the correct mask)")
+
+
 def encode_trial(row: dict, created_at: str) -> tuple:
     """Validate one trial row and return its values in ``TRIAL_COLUMNS`` order."""
     check_columns(row, TRIAL_COLUMNS, TRIAL_REQUIRED, "trial")
@@ -120,7 +165,7 @@ def encode_trial(row: dict, created_at: str) -> tuple:
     out["rate"] = norm_rate(out["rate"])
     try:
         out["trial"] = int(out["trial"])
-        for key in ("fault_seed", "n_samples", "equal_count"):
+        for key in ("fault_seed", "n_samples", "equal_count", "n_correct"):
             if out.get(key) is not None:
                 out[key] = int(out[key])
         for key in ("accuracy", "loss", "seconds", "metric"):
@@ -130,6 +175,7 @@ def encode_trial(row: dict, created_at: str) -> tuple:
         raise StoreError(f"trial row has a non-numeric value: {exc}") from exc
     if out.get("correct") is not None:
         out["correct"], out["n_samples"] = pack_correct(out["correct"], out.get("n_samples"))
+    _set_count(out)
     out.setdefault("created_at", created_at)
     return tuple(out.get(c) for c in TRIAL_COLUMNS)
 
@@ -143,7 +189,8 @@ def encode_row(row: dict, allowed: tuple[str, ...], required: tuple[str, ...], t
     """Validate a run/campaign row; return a copy with config as JSON text and a created_at."""
     check_columns(row, allowed, required, table)
     out = {k: plain(v) for k, v in row.items()}
-    if "config" in out:
-        out["config"] = encode_config(out["config"])
+    for key in JSON_COLUMNS:
+        if key in out:
+            out[key] = encode_config(out[key])
     out.setdefault("created_at", now())
     return out

@@ -10,11 +10,12 @@ does so for the whole cluster.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,31 @@ _TRIAL_FIELDS = [c for c in rows.TRIAL_COLUMNS if c != "correct"]
 JOURNAL_ENV = "FAULTLAB_STORE_JOURNAL"
 JOURNAL_MODES = ("wal", "delete")
 SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+# SQLite's primary error codes of a write the operating system refused -> in words
+REFUSED_WRITES = {
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_IOERR": "a write failed (disk I/O error: a full disk, the file size limit or a failing device)",
+    "SQLITE_READONLY": "the store file or its folder is read-only",
+    "SQLITE_CANTOPEN": "its folder does not take new files (read-only or not writable)",
+    "SQLITE_PERM": "permission denied",
+}
+
+
+_REFUSAL_TEXTS = {"disk is full": "SQLITE_FULL", "disk I/O error": "SQLITE_IOERR",
+                  "readonly database": "SQLITE_READONLY", "unable to open database": "SQLITE_CANTOPEN"}
+
+
+def os_refusal(exc: sqlite3.Error, path: Path | str) -> StoreError | None:
+    """The one-line error for a write SQLite reports the operating system refused (None for other errors)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    code = next((c for c in REFUSED_WRITES if name == c or name.startswith(c + "_")), None)
+    code = code or next((c for text, c in _REFUSAL_TEXTS.items() if text in str(exc)), None)
+    if code is None:
+        return None
+    return StoreError(f"cannot write store {path}: {REFUSED_WRITES[code]} ({exc}); the rows stored before are kept; "
+                      "free space or fix permissions, then re-run the same command to resume, or pick another --store")
 
 
 def _check_folder(path: Path) -> None:
@@ -112,7 +138,7 @@ class ResultsStore:
         try:
             self.conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+            raise (os_refusal(exc, self.path) or StoreError(f"cannot open store {self.path}: {exc}")) from exc
         try:
             self.conn.execute("PRAGMA busy_timeout=60000")
             self._set_journal(journal)
@@ -122,7 +148,8 @@ class ResultsStore:
             self._check_writable()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
-            raise StoreError(f"cannot open store {self.path}: {exc} (not a results file?)") from exc
+            raise (os_refusal(exc, self.path)
+                   or StoreError(f"cannot open store {self.path}: {exc} (not a results file?)")) from exc
         except BaseException:
             self.conn.close()
             raise
@@ -167,14 +194,27 @@ class ResultsStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction, rolled back on any error."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """One ``BEGIN IMMEDIATE`` transaction, rolled back on any error; a full disk or a refused write is
+        one ``StoreError`` line (what was committed before stays)."""
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        except sqlite3.OperationalError as exc:
+            error = os_refusal(exc, self.path)
+            if error is not None:
+                raise error from None
             raise
-        self.conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        """Roll back the open transaction, if SQLite has not already (it does after some I/O errors)."""
+        if self.conn.in_transaction:
+            with suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
 
     def _select(self, sql: str, params: tuple | dict = ()) -> list[dict]:
         cur = self.conn.execute(sql, params)
@@ -204,10 +244,39 @@ class ResultsStore:
         return [rows.decode_config(r) for r in
                 self._select(f"SELECT * FROM runs {where} ORDER BY study, run_id", params)]
 
+    def find_runs(self, study: str, **equal: Any) -> list[dict]:
+        """The runs of ``study`` whose columns equal ``equal`` (None matches NULL), e.g.
+        ``find_runs("demo", variant="resnet20", method="vanilla", train_seed=0)``; ordered by creation."""
+        unknown = sorted(set(equal) - set(rows.RUN_COLUMNS))
+        if unknown:
+            raise StoreError(f"find_runs: unknown column(s) {unknown}; allowed: {list(rows.RUN_COLUMNS)}")
+        where = " AND ".join(["study = ?", *(f"{k} IS ?" for k in equal)])
+        params = (study, *(rows.plain(v) for v in equal.values()))
+        return [rows.decode_config(r) for r in self._select(f"SELECT * FROM runs WHERE {where} ORDER BY rowid", params)]
+
     def studies(self) -> list[str]:
         """Distinct study names, sorted."""
         return [r[0] for r in self.conn.execute(
             "SELECT DISTINCT study FROM runs WHERE study IS NOT NULL ORDER BY study")]
+
+    # -- study specs ----------------------------------------------------------------------------
+    def record_study(self, name: str, spec: dict) -> str:
+        """Store the spec a sweep of study ``name`` runs (its full resolved form, JSON-serialisable) and return
+        its hash; a version stored before becomes the latest again."""
+        text, digest = rows.spec_json(spec)
+        with self._write() as conn:
+            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM studies").fetchone()[0]
+            conn.execute("INSERT INTO studies (name, spec_hash, spec, created_at, seq) VALUES (?, ?, ?, ?, ?) "
+                         "ON CONFLICT(name, spec_hash) DO UPDATE SET seq = excluded.seq",
+                         (name, digest, text, rows.now(), seq))
+        return digest
+
+    def study_spec(self, name: str) -> dict | None:
+        """The spec the latest sweep of study ``name`` ran, or None (no sweep stored one: a campaign's
+        store, or one written before specs were stored)."""
+        found = self.conn.execute("SELECT spec FROM studies WHERE name = ? ORDER BY seq DESC LIMIT 1",
+                                  (name,)).fetchone()
+        return json.loads(found[0]) if found else None
 
     # -- campaigns ------------------------------------------------------------------------------
     def add_campaign(self, row: dict) -> None:
@@ -312,12 +381,19 @@ class ResultsStore:
         return (np.zeros(0, dtype=np.int64) if total is None else total), n_trials
 
     # -- tables out -----------------------------------------------------------------------------
-    def to_frame(self, study: str | None = None) -> pd.DataFrame:
-        """One tidy long table, one row per trial with its run's columns (see ``frame.FRAME_COLUMNS``)."""
-        return frame.read_frame(self.conn, study)
+    def to_frame(self, study: str | None = None, *, clean_rows: bool = False,
+                 with_masks: bool = False) -> pd.DataFrame:
+        """The trial table: one row per fault trial with its run's and campaign's columns (``FRAME_COLUMNS``,
+        defined in ``faultlab.store.columns`` and docs/export.md); ``clean_rows`` adds one row per run for its
+        clean evaluation (as the export has), ``with_masks`` the per-sample ``correct`` column."""
+        return frame.read_frame(self.conn, study, clean_rows=clean_rows, with_masks=with_masks)
 
-    def export(self, path: str | Path, fmt: str | None = None, study: str | None = None) -> Path:
-        """Write ``to_frame(study)`` as Parquet or CSV (``fmt``, else from the suffix); return the path."""
+    def export(self, path: str | Path, fmt: str | None = None, study: str | None = None, *,
+               with_masks: bool = False) -> Path:
+        """Write ``to_frame(study, clean_rows=True, with_masks=...)`` as Parquet (with the data dictionary as
+        schema metadata) or CSV (``fmt``, else from the suffix), atomically; return the path."""
         path = Path(path)
         fmt = frame.resolve_format(path, fmt)
-        return frame.write_frame(self.to_frame(study), path, fmt)
+        frame.check_masks(fmt, with_masks)
+        table = self.to_frame(study, clean_rows=True, with_masks=with_masks)
+        return frame.write_frame(table, path, fmt, study)

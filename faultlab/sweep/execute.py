@@ -4,21 +4,21 @@ This is the unit of work a worker process (or a Ray task) executes; it is idempo
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from faultlab.campaign import RunInfo, run_campaign
 from faultlab.campaign.spec import CampaignSpec
 from faultlab.data import build_data
+from faultlab.files import finishing, temp_path
 from faultlab.store import ResultsStore
 
 from .fit import fit_config
 from .grid import RunPlan
 from .spec import StudySpec
+from .stored import cell_run, data_options, earlier_hashes, evaluation, run_config
 
 CACHE = "cache"
 
@@ -34,12 +34,6 @@ class RunOutcome:
 
 def checkpoint_path(plan: RunPlan, runs_dir: str | Path) -> Path:
     return Path(runs_dir) / CACHE / f"{plan.config_hash}.ckpt"
-
-
-def data_options(spec: StudySpec, plan: RunPlan) -> dict:
-    """The data module's kwargs: the spec's options; the data seed (split, order, and for generated sets the
-    data themselves) is the training seed unless ``data.options.seed`` fixes it for every run."""
-    return {"seed": plan.seed, **spec.data.options}
 
 
 def selects_any(cs: CampaignSpec, net: torch.nn.Module) -> bool:
@@ -63,7 +57,8 @@ def expected_trials(spec: StudySpec) -> int | None:
 
 def is_complete(store: ResultsStore, plan: RunPlan, spec: StudySpec) -> bool:
     n = expected_trials(spec)
-    return n is not None and store.count_trials(run_id=plan.run_id) >= n
+    row = None if n is None else cell_run(store, plan)
+    return row is not None and store.count_trials(run_id=row["run_id"]) >= n  # type: ignore[operator]
 
 
 def train(plan: RunPlan, runs_dir: str | Path, ckpt: Path) -> None:
@@ -84,16 +79,17 @@ def train(plan: RunPlan, runs_dir: str | Path, ckpt: Path) -> None:
     if trainer.interrupted or trainer.received_sigterm:
         raise KeyboardInterrupt
     ckpt.parent.mkdir(parents=True, exist_ok=True)
-    tmp = ckpt.with_name(f"{ckpt.name}.{os.getpid()}.tmp")
-    trainer.save_checkpoint(tmp)
-    os.replace(tmp, ckpt)
+    tmp = temp_path(ckpt, "checkpoint")
+    with finishing(tmp, ckpt, "checkpoint"):  # synced and renamed when whole; removed (one line) when refused
+        trainer.save_checkpoint(tmp)
 
 
 def execute(plan: RunPlan, spec: StudySpec, store_path: str, runs_dir: str, threads: int | None = None) -> RunOutcome:
-    """Train (if needed) and run every campaign of one run; returns what was done."""
-    from faultlab.campaign.checkpoint import eval_weight_scale, record_weight_scale
+    """Train (if needed) and run every campaign of one run; returns what was done. The run is opened through
+    the one front door (``open_checkpoint``): its id is (study, weights hash), as for every door; a run an
+    earlier version stored with this training (``stored.earlier_hashes``) is adopted, its trials kept."""
+    from faultlab.campaign.session import open_checkpoint
     from faultlab.runtime import tune_allocator
-    from faultlab.training import load_classifier
 
     tune_allocator()
     if threads:
@@ -101,29 +97,25 @@ def execute(plan: RunPlan, spec: StudySpec, store_path: str, runs_dir: str, thre
     t0 = time.perf_counter()
     with ResultsStore(store_path) as store:
         if is_complete(store, plan, spec):
-            run = store.get_run(plan.run_id) or {}
+            run = cell_run(store, plan) or {}
             return RunOutcome(plan.describe(), False, 0, run.get("clean_accuracy"), time.perf_counter() - t0)
+        earlier = earlier_hashes(store, plan)
     ckpt = checkpoint_path(plan, runs_dir)
     trained = not ckpt.is_file()
     if trained:
         train(plan, runs_dir, ckpt)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    classifier = load_classifier(str(ckpt), map_location=device)
     dm = build_data(spec.data.name, eval_subset=spec.data.eval_subset, **data_options(spec, plan))
-    x, y = (t.to(device) for t in dm.tensors("test"))
-    if classifier.channels_last and x.dim() == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
-    info = RunInfo(run_id=plan.run_id, study=plan.study, architecture=plan.arch.arch, variant=plan.label,
-                   method=plan.method.name, train_seed=plan.seed, checkpoint=str(ckpt),
-                   checkpoint_hash=plan.config_hash, config=record_weight_scale(classifier, plan.config))
+    session = open_checkpoint(
+        ckpt, dm.tensors("test"), study=plan.study, method=plan.method.name, train_seed=plan.seed, label=plan.label,
+        architecture=plan.arch.arch, config=run_config(plan), legacy_hashes=earlier,
+        device="cuda" if torch.cuda.is_available() else "cpu", evaluation=evaluation(spec, plan),
+        train_data=dm.train_dataloader)
     new, clean = 0, None
     with ResultsStore(store_path) as store:
         for c in spec.campaigns:
-            if c.skip_without_layers and not selects_any(c, classifier.net):
+            if c.skip_without_layers and not selects_any(c, session.net):
                 continue
-            batches = [(xb.to(device), yb) for xb, yb in dm.train_dataloader()] if c.bn_recalibration else None
-            result = run_campaign(classifier.net, x, y, c, store, info, train_batches=batches, progress="off",
-                                  weight_scale=eval_weight_scale(classifier))
+            result = session.campaign(c, store)
             new += sum(cell.new_trials for cell in result.cells)
             clean = result.clean.accuracy
     return RunOutcome(plan.describe(), trained, new, clean, time.perf_counter() - t0)

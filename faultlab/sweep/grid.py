@@ -13,7 +13,7 @@ from faultlab.data import DATASETS
 from faultlab.faults import fault_seed
 
 from .fit import run_config
-from .spec import ArchitectureSpec, MethodSpec, StudySpec
+from .spec import ArchitectureSpec, MethodSpec, StudySpec, StudySpecError
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,6 @@ class RunPlan:
     def config(self) -> dict:
         return json.loads(self.config_json)
 
-    @property
-    def run_id(self) -> str:
-        """Rows of this run in this study (the same trained model in another study gets new rows)."""
-        return f"{fault_seed(self.study, self.config_hash):016x}"
-
     def describe(self) -> str:
         return f"{self.label} / {self.method.name} / seed {self.seed}"
 
@@ -51,10 +46,15 @@ def expand(spec: StudySpec) -> list[RunPlan]:
     """All runs of the study, in a stable order (architecture, method, seed)."""
     dm_cls = DATASETS[spec.data.name]
     plans = []
-    for arch in spec.architectures:
-        probe = dm_cls(**{k: v for k, v in spec.data.options.items() if k == "input_shape"})
+    labels: dict[str, int] = {}
+    for i, arch in enumerate(spec.architectures):
+        probe = dm_cls(**{k: v for k, v in spec.data.options.items() if k in ("input_shape", "num_classes")})
         label = arch.name or _variant(arch.arch, json.dumps(arch.kwargs, sort_keys=True), probe.num_classes,
                                       tuple(probe.input_shape))
+        if label in labels:  # the label names a run's cell (label, method, seed) in the store
+            raise StudySpecError(f"architectures[{labels[label]}] and architectures[{i}] are both labelled {label!r}; "
+                                 "give them distinct 'name:'s")
+        labels[label] = i
         for method in spec.methods:
             if method.architectures is not None and arch.name not in method.architectures:
                 continue

@@ -11,8 +11,11 @@ needs only the shared filesystem's POSIX locks; WAL needs shared memory on one m
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
+import threading
 from collections.abc import Callable
 
 from faultlab import FaultlabError
@@ -26,6 +29,8 @@ MISSING_RAY = "the ray executor needs Ray: pip install 'faultlab[ray]'"
 
 
 CONNECT_TIMEOUT_S = 10.0
+POLL_S = 0.2
+CANCEL_WAIT_S = 30.0  # how long an interrupted sweep waits for Ray to confirm its tasks are stopped
 
 
 def check_address(address: str) -> None:
@@ -80,7 +85,10 @@ def run_on_ray(todo: list[RunPlan], spec: StudySpec, store: str, runs_dir: str,
         return []
     # workers may have another working directory (another node): ship absolute paths
     store, runs_dir = os.path.abspath(store), os.path.abspath(runs_dir)
+    on_sigterm = signal.getsignal(signal.SIGTERM)
     started = _connect(ray, address, cpus)
+    if threading.current_thread() is threading.main_thread() and on_sigterm is not None:
+        signal.signal(signal.SIGTERM, on_sigterm)  # ray.init installs sys.exit; the command stops its tasks first
     try:
         _check_gpus(ray, task_gpus)
         task = ray.remote(execute)
@@ -92,20 +100,39 @@ def run_on_ray(todo: list[RunPlan], spec: StudySpec, store: str, runs_dir: str,
         outcomes: list[RunOutcome] = []
         failed: list[tuple[RunPlan, Exception]] = []
         waiting = list(pending)
-        while waiting:
-            ready, waiting = ray.wait(waiting, num_returns=1)
-            try:
-                outcomes.append(ray.get(ready[0]))
-            except ray.exceptions.RayError as err:  # the task raised, or its worker died max_retries + 1 times
-                failed.append((pending[ready[0]], err))
-                continue
-            on_done(outcomes[-1])
+        try:
+            while waiting:
+                ready, waiting = ray.wait(waiting, num_returns=1, timeout=POLL_S)  # Ctrl-C is seen between polls
+                if not ready:
+                    continue
+                try:
+                    outcomes.append(ray.get(ready[0]))
+                except ray.exceptions.RayError as err:  # the task raised, or its worker died max_retries + 1 times
+                    failed.append((pending[ready[0]], err))
+                    continue
+                on_done(outcomes[-1])
+        except BaseException:  # Ctrl-C, SIGTERM, a FaultlabError of on_done: stop every task still running
+            _cancel(ray, waiting)
+            raise
     finally:
         if started:
             ray.shutdown()
     if failed:
         _raise(failed, len(todo), ray)
     return outcomes
+
+
+def _cancel(ray, refs: list, wait_s: float = CANCEL_WAIT_S) -> None:
+    """Kill the workers of ``refs`` (``force=True``: a running task is stopped, its store transaction rolls
+    back) and wait up to ``wait_s`` until Ray reports them gone, so that nothing is written afterwards."""
+    from .runner import uninterrupted
+
+    with uninterrupted():
+        for ref in refs:
+            with contextlib.suppress(Exception):  # a task that just finished cannot be cancelled
+                ray.cancel(ref, force=True)
+        if refs:
+            ray.wait(refs, num_returns=len(refs), timeout=wait_s)
 
 
 def _check_gpus(ray, task_gpus: float) -> None:

@@ -10,16 +10,23 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+from faultlab import FaultlabError
+from faultlab.files import check_writable_folder, existing_ancestor, remove_stale_temps
 from faultlab.store import ResultsStore
 from faultlab.store.store import JOURNAL_ENV
 
-from .execute import RunOutcome, checkpoint_path, execute, expected_trials, is_complete
+from .execute import CACHE, RunOutcome, checkpoint_path, execute, expected_trials, is_complete
 from .grid import expand
 from .spec import StudySpec
+from .stored import cell_run, check_against_store, study_record
 
 
 @dataclass
@@ -44,14 +51,16 @@ def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=None) -> tup
     stored = {}
     if os.path.exists(store_path):
         with ResultsStore(store_path, read_only=True) as store:
-            stored = {p.run_id: store.count_trials(run_id=p.run_id) for p in plans}
+            check_against_store(spec, plans, store)  # what the sweep would refuse, --dry-run refuses too
+            rows = [cell_run(store, p) for p in plans]
+            stored = {i: store.count_trials(run_id=r["run_id"]) for i, r in enumerate(rows) if r is not None}
     trainings, trials = 0, 0
     print(f"study {spec.name}: {len(plans)} runs = {len(spec.architectures)} architectures x {len(spec.methods)} "
           f"methods x {len(spec.training.seeds)} seeds; campaigns: "
           + "; ".join(_describe(c) for c in spec.campaigns), file=stream)
-    for p in plans:
+    for i, p in enumerate(plans):
         cached = checkpoint_path(p, runs_dir).is_file()
-        done = stored.get(p.run_id, 0)
+        done = stored.get(i, 0)
         left = None if per_run is None else max(0, per_run - done)
         if not cached and (left is None or left > 0):
             trainings += 1
@@ -102,12 +111,42 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Cancel what has not started and kill the workers: a store transaction in flight rolls back (SQLite is
-    safe against a killed writer) and a checkpoint is only renamed into place when complete."""
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in list((pool._processes or {}).values()):  # no public API to stop running workers before 3.14
-        proc.kill()
+@contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Ignore Ctrl-C and SIGTERM while the workers are stopped (a second Ctrl-C must not leave one running)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _stop_workers(pool: ProcessPoolExecutor, runs_dir: str) -> None:
+    """Kill the workers and wait until they are gone, then cancel what has not started: a store transaction
+    in flight rolls back (SQLite is safe against a killed writer), so once this returns nothing more is
+    written and the store holds exactly what it will hold. A killed worker's temporary checkpoint is
+    removed (a finished checkpoint is only renamed into place when complete)."""
+    with uninterrupted():
+        processes = list((pool._processes or {}).values())  # no public API to stop running workers before 3.14
+        for proc in processes:
+            proc.kill()
+        for proc in processes:
+            proc.join()
+        pool.shutdown(wait=True, cancel_futures=True)
+        remove_stale_temps(Path(runs_dir) / CACHE)
+
+
+def check_runs_dir(runs_dir: str) -> Path:
+    """One line, before any work, if the checkpoint cache folder (or the folder it will be created in) does
+    not take new files; nothing is created here."""
+    if Path(runs_dir).exists() and not Path(runs_dir).is_dir():
+        raise FaultlabError(f"--runs-dir {runs_dir} exists and is not a folder; pick a folder path")
+    where = existing_ancestor(Path(runs_dir) / CACHE)
+    return check_writable_folder(where, f"--runs-dir {runs_dir}: folder")
 
 
 def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int | None = None,
@@ -129,9 +168,11 @@ def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int 
         from .ray_executor import check_address
 
         check_address(address)  # before anything is written
-    ResultsStore(store, journal).close()  # fail early on a bad store path, create the schema once
+    check_runs_dir(runs_dir)
     plans = expand(spec)
-    with ResultsStore(store, journal) as s:
+    with ResultsStore(store, journal) as s:  # fails early on a bad store path; creates the schema once
+        check_against_store(spec, plans, s)  # before anything trains: no stored run's numbers may change
+        s.record_study(spec.name, study_record(spec))  # the spec this sweep runs, for stats and the report
         todo = [p for p in plans if not is_complete(s, p, spec)]
     progress = StudyProgress(len(todo))
     outcomes: list[RunOutcome] = []
@@ -139,8 +180,13 @@ def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int 
         if executor == "ray":
             from .ray_executor import run_on_ray
 
-            outcomes = run_on_ray(todo, spec, store, runs_dir, progress.update, address=address, cpus=workers,
-                                  max_retries=max_retries, journal=journal, task_gpus=gpus_per_run)
+            try:
+                outcomes = run_on_ray(todo, spec, store, runs_dir, progress.update, address=address, cpus=workers,
+                                      max_retries=max_retries, journal=journal, task_gpus=gpus_per_run)
+            except BaseException:
+                if address is None:  # workers on this machine, now stopped: their temporary checkpoints go
+                    remove_stale_temps(Path(runs_dir) / CACHE)
+                raise
         elif (workers or 1) <= 1 or len(todo) <= 1:
             for plan in todo:
                 outcomes.append(execute(plan, spec, store, runs_dir))
@@ -155,7 +201,7 @@ def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int 
                         outcomes.append(future.result())
                         progress.update(outcomes[-1])
                 except BaseException:
-                    _stop_workers(pool)
+                    _stop_workers(pool, runs_dir)
                     raise
     finally:
         progress.close()

@@ -29,7 +29,8 @@ from typing import Any
 
 from faultlab import FaultlabError
 from faultlab.campaign.spec import MAX_SEED, CampaignError, CampaignSpec, validate
-from faultlab.parsing import ConfigError, Options, add_help, config_error, read_yaml
+from faultlab.names import check_name
+from faultlab.parsing import ConfigError, Options, add_help, command_parser, config_error, read_yaml
 
 
 class StudySpecError(FaultlabError):
@@ -148,8 +149,7 @@ def check_raw(data: Any, source: str = "spec") -> None:
 
 
 def study_parser():
-    from faultlab.parsing import command_parser
-
+    """A parser of the study's keys alone (``faultlab sweep`` adds its own options to the same)."""
     parser = command_parser("faultlab sweep")
     add_study_arguments(parser)
     return parser
@@ -179,7 +179,7 @@ def load_study(path: str | Path) -> tuple[StudySpec, dict]:
     try:
         raw = read_yaml(path, "study spec")
     except ConfigError as err:
-        raise StudySpecError(f"{err} (see experiments/*.yaml)" if "not found" in str(err) else str(err)) from None
+        raise StudySpecError(str(err)) from None
     return parse_study(raw, str(path)), raw
 
 
@@ -285,6 +285,7 @@ def _validate_names(spec: StudySpec) -> None:
 def _validate_grid(spec: StudySpec) -> None:
     from faultlab.data import DATASETS
 
+    check_name(spec.name, "name:")  # the study's name becomes part of paths (results/<name>.sqlite, reports/)
     if spec.data.name not in DATASETS:
         raise StudySpecError(f"data.name: unknown dataset {spec.data.name!r}{_closest(spec.data.name, list(DATASETS))}"
                              f"; allowed: {', '.join(DATASETS)}")

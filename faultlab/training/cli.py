@@ -20,11 +20,13 @@ from argparse import ArgumentError
 from pathlib import Path
 from typing import Any
 
+from jsonargparse import Namespace
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from faultlab import FaultlabError
 from faultlab.data import TensorDataModule
+from faultlab.names import check_name
 from faultlab.parsing import ConfigError, config_error, install, one_line
 
 from .module import Classifier
@@ -61,6 +63,18 @@ class FaultlabCLI(LightningCLI):
         quiet_lightning()
         kwargs.update(exit_on_error=False, allow_abbrev=False)
         return super().init_parser(**kwargs)
+
+    _parsers: dict[tuple, Any] = {}  # a built run's parser, per CLI class (building one takes about 0.3 s)
+
+    def setup_parser(self, add_subcommands: bool, main_kwargs: dict[str, Any], subparser_kwargs: dict[str, Any]):
+        """The parser of a run built from a mapping (no subcommands) is made once per process and reused."""
+        key = (type(self), self._model_class, self._datamodule_class, self.trainer_class, sys.stderr.isatty())
+        if add_subcommands or key not in self._parsers:
+            super().setup_parser(add_subcommands, main_kwargs, subparser_kwargs)
+            if not add_subcommands:
+                self._parsers[key] = self.parser
+        else:
+            self.parser = self._parsers[key]
 
     def parse_arguments(self, parser, args) -> None:
         """A config mapping is the whole input (no sys.argv check); a parse error is one ConfigError line."""
@@ -108,12 +122,24 @@ class FaultlabCLI(LightningCLI):
         configs = [Path(str(c)) for c in (cfg.get("config") or []) if c]
         name = configs[-1].stem if configs else "default"
         if not cfg.trainer.get("default_root_dir"):
-            cfg.trainer.default_root_dir = os.path.join(RUNS_DIR, name)
+            cfg.trainer.default_root_dir = os.path.join(RUNS_DIR, check_name(
+                name, "run name (the config file's name)", "rename the file or pass --trainer.default_root_dir DIR"))
         if not cfg.checkpoint.get("dirpath"):
             cfg.checkpoint.dirpath = os.path.join(cfg.trainer.default_root_dir, "checkpoints")
+        if cfg.trainer.get("logger") in (None, True) and not tensorboard_available():
+            # the CSV logger Lightning falls back to, named, so it does not warn on every fit
+            cfg.trainer.logger = Namespace(class_path="lightning.pytorch.loggers.CSVLogger",
+                                           init_args=Namespace(save_dir=cfg.trainer.default_root_dir))
         ckpt = cfg.get("ckpt_path")
         if ckpt and ckpt not in ("last", "best", "hpc") and not Path(ckpt).is_file():
             raise FaultlabError(f"checkpoint not found: {ckpt} (train one with 'faultlab fit --config ...')")
+
+
+def tensorboard_available() -> bool:
+    """Whether Lightning's default logger is TensorBoard (``pip install faultlab[tensorboard]``)."""
+    from lightning.pytorch.trainer.connectors.logger_connector import logger_connector
+
+    return bool(logger_connector._TENSORBOARD_AVAILABLE or logger_connector._TENSORBOARDX_AVAILABLE)
 
 
 def build(config: dict[str, Any]) -> FaultlabCLI:

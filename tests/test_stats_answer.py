@@ -1,4 +1,4 @@
-"""The answer page's statistics (faultlab.stats.bottleneck) on trial tables with a known truth."""
+"""The answer block as declared contrasts (faultlab.stats.answer) on trial tables with a known truth."""
 
 import math
 
@@ -6,13 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from faultlab.stats.bottleneck import (
-    answer_tables,
-    bottleneck_effects,
-    reference_outcome,
-    run_losses,
-    surface_of,
-)
+from faultlab.stats.answer import answer_contrasts, answer_effects, answer_tables, reference_outcome
+from faultlab.stats.endpoints import surface_label, surface_runs
+from faultlab.stats.vocabulary import Verdict
 
 RATES = (0.1, 0.2, 0.3)
 SD_RUN = 0.004  # run-to-run spread of the accuracy loss
@@ -45,24 +41,23 @@ def _trials(effect_all: float = 0.05, effect_count: float = 0.0, runs: int = 8, 
 
 
 def test_surfaces_are_named_from_the_rows():
-    assert surface_of("*", 0) == "every conv and linear layer, equal rate"
-    assert surface_of("group:depthwise", 0) == "depthwise layers only"
-    assert surface_of("features.1.conv.0", 16).startswith("K = 16 weights per layer")
+    assert surface_label("network", "f") == "every conv and linear layer, equal rate (f)"
+    assert surface_label("group:depthwise", "f") == "depthwise layers only (f)"
+    assert surface_label("count:16", "f").startswith("K = 16 weights per layer")
+    scopes = {c.scope for c in answer_contrasts(_trials(), {"pairs": [{"variant": "lb", "control": "plain"}]})}
+    assert scopes == {"network", "count:16", "group:depthwise"}
 
 
 def test_run_loss_is_the_trapezoid_mean_of_accuracy_minus_clean():
     df = _trials()
-    runs = run_losses(df)
-    assert set(runs["surface"].str.split(" \\(").str[0]) == {
-        "every conv and linear layer, equal rate", "depthwise layers only",
-        "K = 16 weights per layer, one layer at a time"}
+    wide = surface_runs(df, "drop(p={rate})", "network", "loss")
     one = df[(df["run_id"] == "plain3") & (df["layer"] == "*")]
     per_rate = (one["accuracy"] - one["clean_accuracy"]).groupby(one["rate"]).mean()
-    want = np.trapezoid(per_rate.to_numpy(), np.array(RATES)) / (RATES[-1] - RATES[0])
-    got = runs[(runs["run_id"] == "plain3") & runs["surface"].str.startswith("every")]["value"].iloc[0]
-    assert got == pytest.approx(want, abs=1e-12)
+    got = wide.xs("plain3", level="run_id").iloc[0]
+    assert np.allclose(got.to_numpy(), per_rate.to_numpy())
     counted = df[(df["run_id"] == "lb0") & (df["equal_count"] == 16)]
-    got = runs[(runs["run_id"] == "lb0") & runs["surface"].str.startswith("K =")]["value"].iloc[0]
+    wide = surface_runs(df, "drop(p={rate})", "count:16", "loss")
+    got = wide.xs("lb0", level="run_id")["count"].iloc[0]
     assert got == pytest.approx((counted["accuracy"] - counted["clean_accuracy"]).mean(), abs=1e-12)
 
 
@@ -70,17 +65,19 @@ def test_known_effects_give_better_equivalent_and_not_comparable():
     """A +5 pp advantage at rate 0.2 (+5 pp on the AUC over 0.1-0.3 by construction) is found with an interval
     covering it; no effect on the equal-count surface with sd 0.4 pp per run is equivalent within 1 pp; the
     control has no depthwise layers, so that surface is not comparable (never tested)."""
-    eff = bottleneck_effects(_trials(), [("lb", "plain")], margin=0.01)
-    by = {s.split(" (")[0]: r for s, r in zip(eff["surface"], eff.to_dict("records"))}
-    whole = by["every conv and linear layer, equal rate"]
-    assert whole["verdict"] == "better" and whole["ci_low"] < 0.05 < whole["ci_high"]
-    assert whole["design"] == "unpaired (Welch)" and whole["n_a"] == whole["n_b"] == 8
-    counted = by["K = 16 weights per layer, one layer at a time"]
+    eff = answer_effects(_trials(), {"margin": 0.01, "pairs": [{"variant": "lb", "control": "plain"}]})
+    by = {s: r for s, r in zip(eff["scope"], eff.to_dict("records"))}
+    whole = by["network"]
+    assert whole["verdict"] == "better" and whole["low"] < 0.05 < whole["high"]
+    assert whole["design"] == "unpaired, pooled t" and whole["n_a"] == whole["n_b"] == 8
+    counted = by["count:16"]
     assert counted["verdict"] == "equivalent" and abs(counted["estimate"]) < 0.01
-    depthwise = by["depthwise layers only"]
-    assert not depthwise["testable"] and depthwise["verdict"].startswith("not comparable: plain has no trials")
-    assert eff["family"].iloc[0] == "Holm over the answer's 4 tests (difference and TOST)"
-    assert (eff.loc[eff["testable"], "pvalue_holm"] >= eff.loc[eff["testable"], "pvalue"]).all()
+    depthwise = by["group:depthwise"]
+    assert depthwise["verdict"] == "not tested" and (depthwise["reason"], depthwise["absent"]) == ("arm absent",
+                                                                                                   "plain")
+    assert eff["family"].iloc[0].startswith("primary: closed test over 2 declared contrast(s)")
+    tested = eff[eff["verdict"] != "not tested"]
+    assert (tested["p_adjusted"] >= tested["pvalue"]).all()
 
 
 def test_an_open_pair_says_how_many_runs_would_decide_it():
@@ -88,24 +85,25 @@ def test_an_open_pair_says_how_many_runs_would_decide_it():
     needed are those of runs_needed at α / (family size)."""
     from faultlab.stats.recipe import runs_needed
 
-    eff = bottleneck_effects(_trials(effect_all=0.0, runs=3), [("lb", "plain")], margin=0.004)
-    row = eff[eff["surface"].str.startswith("every")].iloc[0]
+    eff = answer_effects(_trials(effect_all=0.0, runs=3), {"margin": 0.004,
+                                                           "pairs": [{"variant": "lb", "control": "plain"}]})
+    row = eff[eff["scope"] == "network"].iloc[0]
     assert row["verdict"] == "inconclusive"
-    m = int(eff["testable"].sum()) * 2
+    m = int((eff["verdict"] != "not tested").sum())  # the family: each tested contrast once
     assert row["runs_for_equivalence"] == runs_needed(row["sd"], 0.004, paired=False, alpha=0.05 / m,
                                                       equivalence=True) > 3
 
 
 def test_with_one_run_per_arm_nothing_is_decided():
-    eff = bottleneck_effects(_trials(runs=1), [("lb", "plain")], margin=0.01)
-    tested = eff[eff["surface"].str.startswith("every")].iloc[0]
-    assert not tested["testable"] and tested["verdict"] == "inconclusive (1+1 runs)"
-    assert math.isnan(tested["pvalue_holm"])
+    eff = answer_effects(_trials(runs=1), {"pairs": [{"variant": "lb", "control": "plain"}]})
+    tested = eff[eff["scope"] == "network"].iloc[0]
+    assert (tested["verdict"], tested["reason"]) == ("not tested", "too few runs")
+    assert math.isnan(tested["p_adjusted"])
 
 
 @pytest.mark.parametrize("verdicts, outcome", [
-    (["better", "equivalent"], "fails"), (["equivalent", "worse"], "holds"),
-    (["equivalent", "inconclusive"], "not shown"), (["not comparable: x"], "not testable"),
+    ([Verdict.BETTER, Verdict.EQUIVALENT], "fails"), ([Verdict.EQUIVALENT, Verdict.WORSE], "holds"),
+    ([Verdict.EQUIVALENT, Verdict.INCONCLUSIVE], "not shown"), ([Verdict.NOT_TESTED], "not testable"),
 ])
 def test_reference_outcome(verdicts, outcome):
     assert reference_outcome(verdicts) == outcome
@@ -116,12 +114,13 @@ def test_answer_tables_say_the_reference_depends_on_the_surface():
               "trend_x": [1, 2], "reference": "no significant advantage"}
     out = answer_tables(_trials(), answer, n_resamples=50)
     assert out["overall"] == "depends on the fault surface"
-    outcome = {s.split(" (")[0]: o for s, o in zip(out["outcomes"]["surface"], out["outcomes"]["outcome"])}
-    assert outcome == {"every conv and linear layer, equal rate": "fails", "depthwise layers only": "not testable",
-                       "K = 16 weights per layer, one layer at a time": "holds"}
+    outcome = dict(zip(out["outcomes"]["surface"], out["outcomes"]["outcome"]))
+    assert outcome == {"every conv and linear layer, equal rate (drop(p={rate}))": "fails",
+                       "depthwise layers only (drop(p={rate}))": "not testable",
+                       "K = 16 weights per layer, one layer at a time (drop(p={rate}))": "holds"}
     first, *surfaces = out["paragraphs"]
     assert first.startswith('Overall, the reference\'s conclusion ("no significant advantage") depends on the fault')
-    assert [p.split(":")[0] for p in surfaces] == [  # the whole network first, then equal counts, then groups
+    assert [p[: p.index(")") + 2] for p in surfaces] == [  # the whole network, then equal counts, then groups
         "every conv and linear layer, equal rate (drop(p={rate}))",
         "K = 16 weights per layer, one layer at a time (drop(p={rate}))", "depthwise layers only (drop(p={rate}))"]
     assert "the bottleneck network loses less in 1 of 1: lb vs plain (vanilla) +" in surfaces[0]
