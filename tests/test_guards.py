@@ -382,8 +382,8 @@ campaigns: [{fault: "drop(p={rate})", rates: [0.2], trials: 2}]
         ("max_epochs: 1}", "max_epoch: 3}", "training.trainer.max_epoch: unknown option (did you mean max_epochs?)"),
         ("max_epochs: 1}", "max_epochs: 1, callbacks: [{class_path: mod.Callback}]}", "No module named 'mod'"),
         ("batch_size: 64}", "batch_size: 64}, eval_subset: 0", "data.eval_subset"),
-        ("n_samples: 128", "n_samples: -5", "n_samples=-5 must be an integer >= 4"),
-        ("n_samples: 128", "n_samples: 128, noise: -3", "noise=-3 must be a finite standard deviation >= 0"),
+        ("n_samples: 128", "n_samples: -5", "data set moons: n_samples=-5; allowed: an integer >= 4"),
+        ("n_samples: 128", "n_samples: 128, noise: -3", "data set moons: noise=-3; allowed: a number in [0, inf)"),
         ("name: tiny", "name: tiny\nseed: 0\nseed: 1", "key 'seed' is given twice (lines 3 and 4)"),
     ],
 )

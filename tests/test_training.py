@@ -189,7 +189,7 @@ def test_the_old_mapping_reads_as_its_class(old, new):
 def test_checkpoints_of_the_previous_version_load():
     """Written by the code before the method classes: by a plain Trainer (DropConnect rescaled on the linear layers
     but the first; multi_noise with clip_w and an eval fault) and by ``faultlab fit`` (hw_transform; its hparams
-    name Lightning's jsonargparse instantiator)."""
+    name Lightning's jsonargparse instantiator): tests/data/legacy_*.ckpt, written with the code of f96a323."""
     data = ROOT / "tests" / "data"
     drop = load_classifier(str(data / "legacy_dropconnect.ckpt"))
     assert drop.fault_aware == DropConnect(p=0.3, rescale=True, layers=LayerSelector(kinds=("linear",), first=False))

@@ -56,16 +56,27 @@ def fit_config(config: dict[str, Any], root_dir: str) -> dict[str, Any]:
             "checkpoint": {"save_last": False, "save_top_k": 0, "dirpath": root_dir}}
 
 
-def _fail(err: BaseException, method_key: str) -> FaultlabError:
+def study_key(key: str, method_key: str = "methods[].fault_aware", arch_key: str = "architectures[]") -> str | None:
+    """A dotted key of a run's fit config as the study writes it (None: not one the study sets):
+    ``trainer.max_epochs`` -> ``training.trainer.max_epochs``, ``model.optimizer.init_args.lr`` ->
+    ``training.model.optimizer.init_args.lr``, ``data.init_args.n_train`` -> ``data.options.n_train``."""
+    for prefix, written in (("trainer", "training.trainer"), ("model.fault_aware", method_key),
+                            ("model.arch_kwargs", f"{arch_key}.kwargs"), ("model.arch", f"{arch_key}.arch"),
+                            ("model.train_seed", "training.seeds"), ("model", "training.model"),
+                            ("data.init_args", "data.options"), ("data.class_path", "data.name"),
+                            ("data", "data.options"), ("seed_everything", "training.seeds")):
+        if key == prefix or key.startswith(prefix + "."):
+            return written + key[len(prefix):]
+    return None
+
+
+def _fail(err: BaseException, method_key: str, arch_key: str) -> FaultlabError:
     """A build error under the study's key: ``trainer.max_epoch`` -> ``training.trainer.max_epoch``."""
     from faultlab.parsing import ConfigError
 
     key, text = (err.key, err.text) if isinstance(err, ConfigError) else ("", str(err))
-    for prefix, study_key in (("trainer", "training.trainer"), ("model.fault_aware", method_key),
-                              ("model", "training.model"), ("data", "data.options")):
-        if key == prefix or key.startswith(prefix + "."):
-            return FaultlabError(f"{study_key}{key[len(prefix):]}: {text}")
-    return FaultlabError(f"training: {text}")
+    written = study_key(key, method_key, arch_key) if key else None
+    return FaultlabError(f"{written}: {text}" if written else f"training: {text}")
 
 
 def check_training(spec: StudySpec, nets: list[nn.Module]) -> list[MethodSpec]:
@@ -108,7 +119,8 @@ def check_training(spec: StudySpec, nets: list[nn.Module]) -> list[MethodSpec]:
         try:
             cli = build(config)
         except FaultlabError as err:
-            raise StudySpecError(str(_fail(err, f"methods[{i}].fault_aware"))) from None
+            said = _fail(err, f"methods[{i}].fault_aware", f"architectures[{archs[i][0]}]")
+            raise StudySpecError(str(said)) from None
         try:
             cli.model.configure_optimizers()
         except FaultlabError as err:
