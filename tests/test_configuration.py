@@ -194,3 +194,12 @@ def test_lightning_warnings_and_tips_are_kept_quiet():
             log.removeHandler(handler)
             log.setLevel(level)
     assert [r.getMessage() for r in records] == ["GPU available: False"]
+
+
+def test_a_study_dry_run_prints_no_lightning_info_lines(capfd):
+    """The study check builds a fit parser (it seeds): Lightning's "Seed set to 0" / "GPU available" lines were
+    printed before the plan."""
+    main(["sweep", str(ROOT / "experiments" / "demo.yaml"), "--dry-run"])
+    out, err = capfd.readouterr()
+    assert out.startswith("study demo:"), out[:200]
+    assert "Seed set" not in out + err and "GPU available" not in out + err, err
