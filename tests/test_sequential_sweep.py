@@ -253,6 +253,9 @@ def test_a_look_is_recorded_once(tmp_path):
          "contrasts[0].scope: no campaign gives 'count:16'; the campaigns give: network"),
         ({"contrasts": [{"kind": "method", "method": "dropconnect", "baseline": "vanilla", "endpoint": "rate",
                          "rate": 0.2}]}, "contrasts[0].rate: 0.2 is not a rate of its campaigns; allowed: 0.3, 0.5"),
+        ({"contrasts": [{"kind": "method", "method": "dropconnect", "baseline": "vanilla", "campaign": "drops"}] * 2},
+         "contrasts[1]: the same comparison as contrasts[0] ('dropconnect vs vanilla on mlp') on the same fault "
+         "surface; remove one, or give them distinct name:s"),
         ({"sequential": {"first": 1}}, "sequential.first: 1; allowed: a t test needs 2 runs per arm"),
         ({"sequential": {"first": 3, "max_runs": 2}}, "sequential.max_runs: 2; allowed: at least first (3)"),
     ],

@@ -134,10 +134,17 @@ def check_contrasts(spec: StudySpec, labels: Sequence[str], names: Sequence[str 
         resolve_contrasts(frame, anywhere)  # names: one line naming the contrast and the study's names
     except ContrastError as err:
         raise StudySpecError(str(err)) from None
+    seen: dict[tuple, int] = {}
     for i, c in enumerate(anywhere):
-        if not any(set(r.arms_a + r.arms_b) <= set(arms) for r in resolve_contrasts(frame, [c])):
+        resolved = resolve_contrasts(frame, [c])
+        if not any(set(r.arms_a + r.arms_b) <= set(arms) for r in resolved):
             raise StudySpecError(f"contrasts[{i}]: no comparison of it has every arm trained (methods[].architectures "
                                  "limits where a method trains); name arms the study trains")
+        for r in resolved:  # the looks and tables key a contrast by (label, surface)
+            j = seen.setdefault((r.label, out[i].fault, out[i].scope), i)
+            if j != i:
+                raise StudySpecError(f"contrasts[{i}]: the same comparison as contrasts[{j}] ({r.label!r}) on the "
+                                     "same fault surface; remove one, or give them distinct name:s")
     return out
 
 
