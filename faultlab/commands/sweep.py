@@ -1,6 +1,6 @@
 """``faultlab sweep``: run a whole study (train every run unless cached, then its campaigns).
 
-    faultlab sweep experiments/demo.yaml [--store results/demo.sqlite] [--workers 2] [--dry-run]
+    faultlab sweep experiments/demo.yaml [--store results/demo.sqlite] [--workers 2] [--dry-run [--no-estimate]]
     faultlab sweep experiments/demo.yaml --executor ray [--address auto|HOST:PORT] [--max-retries 3] [--gpus-per-run 1]
     faultlab sweep experiments/demo.yaml --training.seeds [0,1,2] --print_config > study.yaml
     faultlab sweep --config study.yaml
@@ -45,8 +45,10 @@ def build_parser():
                    help="with --executor ray: retries of a run whose worker died")
     g.add_argument("--gpus_per_run", type=NonNegativeFloat, default=0.0,
                    help="with --executor ray: GPUs each run reserves (0.5 shares one between two runs)")
-    g.add_argument("--dry_run", action="store_true", default=argparse.SUPPRESS,  # an action, not configuration:
-                   help="print the grid and the work left, run nothing")  # a printed config holds no dry_run: false
+    g.add_argument("--dry_run", action="store_true", default=argparse.SUPPRESS,  # an action: no dry_run in a
+                   help="print the grid, the work left and a time estimate from measured steps; run nothing")  # config
+    g.add_argument("--no_estimate", action="store_true", default=argparse.SUPPRESS,
+                   help="with --dry-run: check the study and list the work, without measuring steps for an estimate")
     return p
 
 
@@ -116,7 +118,8 @@ def run(cfg) -> None:
     if Path(cfg.runs_dir).exists() and not Path(cfg.runs_dir).is_dir():
         raise FaultlabError(f"--runs_dir {cfg.runs_dir} exists and is not a folder; pick a folder path")
     if cfg.get("dry_run", False):
-        dry_run(spec, store, cfg.runs_dir)
+        dry_run(spec, store, cfg.runs_dir, workers=cfg.workers if cfg.executor == "local" else None,
+                estimate=not cfg.get("no_estimate", False))
         return
     if cfg.store is None:
         default_folder(store)
