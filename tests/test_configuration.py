@@ -109,9 +109,9 @@ def test_a_printed_study_runs_unchanged(tmp_path, capsys):
     code, printed, _ = cli(capsys, "sweep", "experiments/demo.yaml", "--print_config")
     assert code == 0 and "class_path: DropConnect" in printed and "max_epochs: 2" in printed
     (tmp_path / "demo.yaml").write_text(printed)
-    code, from_file, err = cli(capsys, "sweep", "experiments/demo.yaml", "--dry-run", "--store", store)
+    code, from_file, err = cli(capsys, "sweep", "experiments/demo.yaml", "--dry-run", "--no-estimate", "--store", store)
     assert code == 0, err
-    code, from_printed, err = cli(capsys, "sweep", "--config", tmp_path / "demo.yaml", "--dry-run")
+    code, from_printed, err = cli(capsys, "sweep", "--config", tmp_path / "demo.yaml", "--dry-run", "--no-estimate")
     assert code == 0, err
     assert from_printed == from_file and "to do: 20 trainings, 2000 trials" in from_printed
     code, again, _ = cli(capsys, "sweep", "--dry-run", tmp_path / "demo.yaml", "--print_config")  # file anywhere
@@ -122,7 +122,8 @@ def test_the_study_example_of_the_docs_passes_its_dry_run(tmp_path, capsys):
     docs = (ROOT / "docs" / "campaigns.md").read_text()
     (example,) = [b for b in re.findall(r"```yaml\n(.*?)```", docs, flags=re.S) if b.startswith("name: demo")]
     (tmp_path / "example.yaml").write_text(example)
-    code, out, err = cli(capsys, "sweep", tmp_path / "example.yaml", "--dry-run", "--store", tmp_path / "x.sqlite")
+    code, out, err = cli(capsys, "sweep", tmp_path / "example.yaml", "--dry-run", "--no-estimate", "--store",
+                         tmp_path / "x.sqlite")
     assert code == 0 and "8 runs = 2 architectures x 2 methods x 2 seeds" in out, err
 
 

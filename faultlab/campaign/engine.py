@@ -47,6 +47,7 @@ from .stopping import adaptive_stop, halfwidth
 
 STACK_BUDGET_BYTES = 256 * 2**20
 PREFIX_CACHE_BYTES = 2 * 2**30  # largest cache of clean boundary activations kept per faulted scope
+ADAPTIVE_PASS = 8  # most maps per pass of an adaptive cell (its stopping rule is checked after each pass)
 
 
 @dataclass
@@ -185,20 +186,13 @@ def run_campaign(
                    "eval_weight_scale": {str(k): v for k, v in scales.items()}, "scale_identity": scale,
                    **({"metric": metric.name} if metric else {})},
     })
-    per_pass = spec.trials_per_pass
-    if per_pass is None:
-        n_weights = sum(w.numel() for w in fault_targets(model, layers, bias).values())
-        per_pass = auto_trials_per_pass(model, x.device, n_weights, STACK_BUDGET_BYTES, x[:eval_batch_size])
-        if per_pass > 1 and not _stacks(model, x, layers, bias):
-            per_pass = 1
-    if spec.bn_recalibration or (any_fault.per_forward and not _each_called_once(model, x, layers)):
-        per_pass = 1  # per-map BN statistics need one map per pass; so do redraws of a layer called twice a pass
+    per_pass = maps_per_pass(model, x, spec, layers, bias, any_fault, eval_batch_size)
     split = None
     if spec.mode and spec.prefix_cache and per_pass == 1 and not spec.bn_recalibration and forward is model:
         split = PrefixSplit.trace(model)
 
     total = None if spec.trials == "auto" else sum(len(c) for _, c in plan) * spec.trials
-    bar = Progress(total, progress, initial=_stored_trials(store, run, spec, plan) if progress != "off" else 0)
+    bar = Progress(total, progress, initial=stored_trials(store, run, spec, plan) if progress != "off" else 0)
     ctx = Campaign(model, x, y, spec, store, run, cid, per_pass, eval_batch_size, bias, bar, metric, train_batches,
                    on_trial)
     results = []
@@ -219,8 +213,31 @@ def run_campaign(
     return CampaignResult(cid, clean, results, layers, run)
 
 
-def _stored_trials(store: ResultsStore, run: RunInfo, spec: CampaignSpec, plan: list) -> int:
-    """Trials of the planned cells already in the store (that count: as ``_run_cell`` reads them)."""
+def maps_per_pass(model: nn.Module, x: Tensor, spec: CampaignSpec, layers: list[str], bias: bool,
+                  fault: FaultModel, eval_batch_size: int = 1000) -> int:
+    """Fault maps evaluated per forward pass: ``spec.trials_per_pass``, else as many as fit
+    (``auto_trials_per_pass``) when the model evaluates under ``vmap``; one with BatchNorm recalibration
+    (per-map statistics) or per-pass redraws of a layer called twice in a pass."""
+    per_pass = spec.trials_per_pass
+    if per_pass is None:
+        n_weights = sum(w.numel() for w in fault_targets(model, layers, bias).values())
+        per_pass = auto_trials_per_pass(model, x.device, n_weights, STACK_BUDGET_BYTES, x[:eval_batch_size])
+        if per_pass > 1 and not _stacks(model, x, layers, bias):
+            per_pass = 1
+    if spec.bn_recalibration or (fault.per_forward and not _each_called_once(model, x, layers)):
+        per_pass = 1
+    return per_pass
+
+
+def pass_size(spec: CampaignSpec, per_pass: int) -> int:
+    """Maps per pass of a cell: adaptive campaigns (``trials: auto``) check their stopping rule every
+    ``ADAPTIVE_PASS`` maps at most."""
+    return per_pass if spec.trials != "auto" else min(per_pass, ADAPTIVE_PASS)
+
+
+def stored_trials(store: ResultsStore, run: RunInfo, spec: CampaignSpec, plan: list) -> int:
+    """Trials of the planned cells (``[(scope, [(rate, count, fault), ...]), ...]``) already in the store
+    (those that count: as ``_run_cell`` reads them)."""
     limit = spec.max_trials if spec.trials == "auto" else spec.trials
     where = "run_id = ? AND fault = ? AND layer = ? AND equal_count = ? AND rate = ? AND trial < ?"
     return sum(store.count_trials(where, (run.run_id, spec.fault, scope.label, count, rate, limit))
@@ -281,7 +298,7 @@ def _run_cell(ctx: Campaign, cell: Cell) -> CellSummary:
     auto = spec.trials == "auto"
     limit = spec.max_trials if auto else spec.trials
     counted = {t: a for t, a in accs.items() if t < limit}  # the trials that count (stored ones may go beyond)
-    size = ctx.per_pass if not auto else min(ctx.per_pass, 8)
+    size = pass_size(spec, ctx.per_pass)
     trial = 0
     while True:
         if auto and adaptive_stop(list(counted.values()), spec.ci_halfwidth, min_trials=spec.min_trials,

@@ -5,6 +5,8 @@
     faultlab campaign --model torchvision:resnet18 --model-args num_classes=100 --weights resnet18.pt \\
         --data cifar100 --fault 'stuck_at(sa0=0.01,sa1={rate})' --rates 0,0.01,0.02 --trials 30
     faultlab campaign --print_config > campaign.yaml; faultlab campaign --config campaign.yaml --checkpoint ...
+    faultlab campaign --checkpoint runs/mini_mobilenet/checkpoints/last.ckpt --fault 'drop(p={rate})' \\
+        --rates 0.1,0.2 --trials auto --per-layer group --dry-run   # its groups, cells, trials and a time estimate
 
 The campaign's options are the fields of ``faultlab.campaign.spec.CampaignSpec``, the keys of a study's
 ``campaigns:`` entries (``--layers.kinds [conv]``, ``--per_layer group``); options take dashes or underscores
@@ -16,6 +18,7 @@ imagefolder:DIR, a built-in name or a LightningDataModule class package.module:C
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 
 from faultlab.campaign.spec import CampaignSpec
@@ -47,6 +50,9 @@ def build_parser():
     p.add_argument("--device", type=str, default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--compile", action="store_true", help="torch.compile the model for the passes (~20 s warm-up)")
     p.add_argument("--store", type=str, default=DEFAULT_STORE, help="results store (SQLite file)")
+    p.add_argument("--dry_run", action="store_true", default=argparse.SUPPRESS,  # an action, not configuration
+                   help="list the layers or groups faulted, the cells and trials per cell, the trials --store holds "
+                        "already, and a time estimate from a few measured trials; write nothing")
     own = p.add_argument_group("your own model and data (instead of --checkpoint)")
     own.add_argument("--model", type=str | None, default=None,
                      help="a zoo name (resnet20, resnet20-lb[s2b3c2e6]), timm:NAME, torchvision:NAME, "
@@ -85,18 +91,21 @@ def run(cfg) -> None:
     check_name(cfg.study, "--study")  # a study name becomes part of paths (results/<study>.sqlite, reports/)
     check_device(cfg.device)
     device = resolve_device(cfg.device)
-    if cfg.store == DEFAULT_STORE:
+    writes = not cfg.get("dry_run", False)
+    if cfg.store == DEFAULT_STORE and writes:
         default_folder(cfg.store)
     if cfg.model is not None or cfg.weights is not None:
         from .campaign_model import run_own_model
 
-        check_store_target(cfg.store, inputs={"weights": cfg.weights} if cfg.weights else {})
+        if writes:
+            check_store_target(cfg.store, inputs={"weights": cfg.weights} if cfg.weights else {})
         return run_own_model(cfg, spec, device)
     from faultlab.campaign import CampaignError
 
     if cfg.checkpoint is None:
         raise CampaignError("give --checkpoint FILE (faultlab fit), or --model SPEC and/or --weights FILE")
-    check_store_target(cfg.store, inputs={"checkpoint": cfg.checkpoint})
+    if writes:
+        check_store_target(cfg.store, inputs={"checkpoint": cfg.checkpoint})
     from .campaign_model import run_checkpoint
 
     run_checkpoint(cfg, spec, device)

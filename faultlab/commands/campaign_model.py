@@ -58,11 +58,13 @@ def run_checkpoint(args: argparse.Namespace, spec, device: str) -> None:
 
 def run_session(args: argparse.Namespace, spec, session) -> None:
     """Run the campaign of an opened session into ``--store`` (everything was loaded and checked before the
-    store is opened: a bad input writes nothing) and print its one-line summary."""
+    store is opened: a bad input writes nothing) and print its one-line summary; with --dry-run, its plan."""
     from faultlab.store import ResultsStore
 
     from ._guards import interruptible
 
+    if args.get("dry_run", False):
+        return dry_run(args, spec, session)
     run = session.run
     with interruptible(lambda: stored_trials(args.store, run.run_id)), ResultsStore(args.store) as store:
         result = session.campaign(spec, store, progress="auto")
@@ -77,3 +79,27 @@ def stored_trials(store: str, run_id: str) -> str:
 
     with ResultsStore(store, read_only=True) as s:
         return f"{s.count_trials(run_id=run_id)} trials of run {run_id} are stored in {store}"
+
+
+def dry_run(args: argparse.Namespace, spec, session) -> None:
+    """``--dry-run``: the layers or groups the campaign faults, its cells and trials per cell, the trials
+    ``--store`` holds already (read-only), and a time estimate from a few trials measured on this network and
+    data (``faultlab.campaign.estimate``: run into memory); nothing is written."""
+    import torch
+
+    from faultlab.campaign.estimate import campaign_plan, estimate_line, stored_of_plan, trial_seconds
+
+    plan = campaign_plan(session.net, spec)
+    run = session.run
+    n = len(session.y) if spec.eval_subset is None else spec.eval_subset
+    print(f"dry run: run {run.run_id} ({run.variant}, {run.method}) on {n} test samples; nothing is written")
+    for line in plan.lines():
+        print(line)
+    stored = stored_of_plan(args.store, session, plan)
+    low, high = (max(0, total - (stored or 0)) for total in plan.total)
+    timing = trial_seconds(session, spec)
+    left, total = (str(a) if a == b else f"{a}-{b}" for a, b in ((low, high), plan.total))
+    print(f"to do: {left} trials" + ("" if stored is None else f" of {total} ({stored} already in {args.store})"))
+    basis = timing.basis() + (", whole network (a trial of one layer or group costs at most this)"
+                              if spec.mode else "")
+    print(estimate_line(low * timing.seconds, high * timing.seconds, basis, torch.get_num_threads()))

@@ -1,6 +1,6 @@
 """``faultlab sweep``: run a whole study (train every run unless cached, then its campaigns).
 
-    faultlab sweep experiments/demo.yaml [--store results/demo.sqlite] [--workers 2] [--dry-run]
+    faultlab sweep experiments/demo.yaml [--store results/demo.sqlite] [--workers 2] [--dry-run [--no-estimate]]
     faultlab sweep experiments/demo.yaml --until-decided [--dry-run]   # sequential seeds (a sequential: block)
     faultlab sweep experiments/demo.yaml --executor ray [--address auto|HOST:PORT] [--max-retries 3] [--gpus-per-run 1]
     faultlab sweep experiments/demo.yaml --training.seeds [0,1,2] --print_config > study.yaml
@@ -48,8 +48,10 @@ def build_parser():
                    help="with --executor ray: retries of a run whose worker died")
     g.add_argument("--gpus_per_run", type=NonNegativeFloat, default=0.0,
                    help="with --executor ray: GPUs each run reserves (0.5 shares one between two runs)")
-    g.add_argument("--dry_run", action="store_true", default=argparse.SUPPRESS,  # an action, not configuration:
-                   help="print the grid and the work left, run nothing")  # a printed config holds no dry_run: false
+    g.add_argument("--dry_run", action="store_true", default=argparse.SUPPRESS,  # an action: no dry_run in a
+                   help="print the grid, the work left and a time estimate from measured steps; run nothing")  # config
+    g.add_argument("--no_estimate", action="store_true", default=argparse.SUPPRESS,
+                   help="with --dry-run: check the study and list the work, without measuring steps for an estimate")
     g.add_argument("--until_decided", action="store_true", default=argparse.SUPPRESS,
                    help="sequential seeds: train in stages (the study's sequential: block) until every primary "
                         "contrast is decided; with --dry-run, print the design and the worst case")
@@ -127,7 +129,11 @@ def run(cfg) -> None:
     if until:
         sequential_seeds(spec)  # one line, before anything is written, without a sequential: block
     if cfg.get("dry_run", False):
-        (dry_run_sequential if until else dry_run)(spec, store, cfg.runs_dir)
+        if until:
+            dry_run_sequential(spec, store, cfg.runs_dir)
+        else:
+            dry_run(spec, store, cfg.runs_dir, workers=cfg.workers if cfg.executor == "local" else None,
+                    estimate=not cfg.get("no_estimate", False))
         return
     if cfg.store is None:
         default_folder(store)

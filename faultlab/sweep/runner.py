@@ -23,6 +23,7 @@ from faultlab.files import check_writable_folder, existing_ancestor, remove_stal
 from faultlab.store import ResultsStore
 from faultlab.store.store import JOURNAL_ENV
 
+from .estimate import Work, study_estimate
 from .execute import CACHE, RunOutcome, checkpoint_path, execute, expected_trials, is_complete
 from .grid import expand
 from .spec import StudySpec
@@ -43,8 +44,10 @@ def _describe(c) -> str:
     return f"{c.fault} at {cells} x {c.trials} trials ({c.scope_words})"
 
 
-def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=None) -> tuple[int, int | None]:
-    """Print the grid and the work left (to ``stream``, default sys.stdout): (trainings, trials) still to do."""
+def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=None, workers: int | None = None,
+            estimate: bool = True) -> tuple[int, int | None]:
+    """Print the grid, the work left and (``estimate``) its time estimated from measured steps with ``workers``
+    local processes (``sweep.estimate``), to ``stream`` (default sys.stdout): (trainings, trials) still to do."""
     stream = sys.stdout if stream is None else stream
     plans = expand(spec)
     per_run = expected_trials(spec)
@@ -54,7 +57,7 @@ def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=None) -> tup
             check_against_store(spec, plans, store)  # what the sweep would refuse, --dry-run refuses too
             rows = [cell_run(store, p) for p in plans]
             stored = {i: store.count_trials(run_id=r["run_id"]) for i, r in enumerate(rows) if r is not None}
-    trainings, trials = 0, 0
+    trainings, trials, work = 0, 0, []
     print(f"study {spec.name}: {len(plans)} runs = {len(spec.architectures)} architectures x {len(spec.methods)} "
           f"methods x {len(spec.training.seeds)} seeds; campaigns: "
           + "; ".join(_describe(c) for c in spec.campaigns), file=stream)
@@ -64,12 +67,17 @@ def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=None) -> tup
         left = None if per_run is None else max(0, per_run - done)
         if not cached and (left is None or left > 0):
             trainings += 1
+        if left is None or left > 0:
+            work.append(Work(p, not cached, done))
         trials = None if left is None or trials is None else trials + left
         status = "checkpoint cached" if cached else "to train"
         print(f"  {p.describe():55s} {status:17s} trials stored {done}"
               + ("" if left is None else f", to run {left}"), file=stream)
-    estimate = "unknown (adaptive or per-layer campaigns)" if trials is None else str(trials)
-    print(f"to do: {trainings} trainings, {estimate} trials", file=stream)
+    count = "unknown (adaptive or per-layer campaigns)" if trials is None else str(trials)
+    print(f"to do: {trainings} trainings, {count} trials", file=stream)
+    if estimate:
+        for line in study_estimate(spec, work, workers):
+            print(line, file=stream)
     return trainings, trials
 
 

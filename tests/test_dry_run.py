@@ -1,0 +1,127 @@
+"""Quick feedback: ``faultlab campaign --dry-run`` and ``faultlab sweep --dry-run`` list the work and estimate its
+time from measured steps, writing nothing; ``faultlab fit`` ends with its best validation accuracy and checkpoint."""
+
+import csv
+import re
+import time
+from pathlib import Path
+
+import lightning as L
+import pytest
+
+from faultlab.cli import main
+from faultlab.data import Synthetic
+from faultlab.store import ResultsStore
+from faultlab.sweep.estimate import steps_per_run
+from faultlab.training import Classifier
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "data" / "tiny_study.yaml"
+SPAN = r"[\d.]+ (?:ms|s|min|h)"
+ESTIMATE = re.compile(rf"^estimate: (?:about {SPAN}|{SPAN} to {SPAN}) \(an estimate from measured steps: .+; "
+                      r"on (\d+) threads?(?: per worker, (\d+) workers)?; setup and loading not counted\)$", re.M)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.ckpt"
+    L.seed_everything(0, verbose=False)
+    model = Classifier(arch="mlp", arch_kwargs={"hidden": [16, 16]}, num_classes=10, input_shape=(1, 28, 28))
+    trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(model, Synthetic(n_train=64, n_test=32))
+    trainer.save_checkpoint(path)
+    return path, [n for n, m in model.net.named_modules() if type(m).__name__ == "Linear"]
+
+
+def seconds(text: str) -> float:
+    value, unit = text.split()
+    return float(value) * (1e-3 if unit == "ms" else 1.0)
+
+
+def campaign(capsys, checkpoint, *extra):
+    capsys.readouterr()
+    main(["campaign", "--checkpoint", str(checkpoint), "--data", "synthetic", "--fault", "drop(p={rate})",
+          "--rates", "0.1,0.3", *map(str, extra)])
+    return capsys.readouterr().out
+
+
+def test_campaign_dry_run_lists_the_layers_and_trials_per_cell_and_estimates_writing_nothing(
+        checkpoint, tmp_path, capsys, monkeypatch):
+    path, linears = checkpoint
+    monkeypatch.chdir(tmp_path)  # the default store results/faultlab.sqlite is not created either
+    t0 = time.perf_counter()
+    out = campaign(capsys, path, "--per-layer", "layer", "--trials", "auto", "--dry-run")
+    seconds = time.perf_counter() - t0
+    assert f"{len(linears)} layers selected" in out and "faulted per layer" in out
+    for name in linears:  # one line per layer: its group, the rates and the trials per cell (adaptive bounds)
+        assert re.search(rf"^  {re.escape(name)} \(\w+\): 2 rates \(0.1, 0.3\) x 149-500 trials \(adaptive\)$", out,
+                         re.M), out
+    assert f"to do: {len(linears) * 2 * 149}-{len(linears) * 2 * 500} trials" in out
+    match = ESTIMATE.search(out)
+    assert match and re.search(r"\d+ trials measured at [\d.]+ m?s each, \d+ maps? per pass", out), out
+    assert list(tmp_path.iterdir()) == [] and seconds < 60
+
+
+def test_campaign_dry_run_counts_what_the_store_holds_and_scales_the_estimate(checkpoint, tmp_path, capsys):
+    path, linears = checkpoint
+    store = tmp_path / "r.sqlite"
+    campaign(capsys, path, "--trials", "2", "--store", store)  # 2 of the 5 trials of each of 2 cells
+    with ResultsStore(store) as s:
+        before = s.count_trials()
+    out = campaign(capsys, path, "--trials", "5", "--store", store, "--dry-run")
+    assert f"whole network (3 layers: {', '.join(linears)}): 2 rates (0.1, 0.3) x 5 trials" in out, out
+    assert f"to do: 6 trials of 10 ({before} already in {store})" in out and before == 4
+    per_trial = seconds(re.search(r"measured at ([\d.]+ m?s) each", out).group(1))
+    shown = re.search(r"estimate: about ([\d.]+ m?s) ", out)
+    assert shown and seconds(shown.group(1)) == pytest.approx(6 * per_trial, rel=0.1), out
+    with ResultsStore(store) as s:
+        assert s.count_trials() == before  # the dry run wrote nothing
+
+
+def test_sweep_dry_run_measures_a_step_per_architecture_and_method(tmp_path, capsys):
+    capsys.readouterr()
+    t0 = time.perf_counter()
+    main(["sweep", str(TINY), "--dry-run", "--store", str(tmp_path / "s.sqlite"), "--runs-dir", str(tmp_path),
+          "--workers", "2"])
+    seconds = time.perf_counter() - t0
+    out = capsys.readouterr().out
+    assert "to do: 8 trainings, 48 trials" in out
+    for label in ("mlp-64-16-10", "mini_mobilenet"):  # each measured: a step per method, a trial per campaign
+        line = next(x for x in out.splitlines() if x.startswith(f"  {label}") and "training step" in x)
+        assert "(vanilla)" in line and "(dropconnect)" in line and "(drop(p={rate}))" in line
+    match = ESTIMATE.search(out)
+    assert match and match.group(2) == "2" and "x 4 steps a run" in out, out  # 128 x 0.9 samples / 32 a batch
+    assert list(tmp_path.iterdir()) == [] and seconds < 60
+
+
+def test_steps_of_a_run_follow_the_trainer_limits():
+    def trainer(**kw):
+        return L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, **kw)
+
+    assert steps_per_run(trainer(max_epochs=3), 10) == 30
+    assert steps_per_run(trainer(max_epochs=3, limit_train_batches=0.5), 10) == 15
+    assert steps_per_run(trainer(max_epochs=3, limit_train_batches=4), 10) == 12
+    assert steps_per_run(trainer(max_epochs=3, max_steps=7), 10) == 7
+
+
+@pytest.mark.parametrize("monitor", [False, True])
+def test_fit_ends_with_the_best_validation_accuracy_and_the_checkpoint(tmp_path, capsys, monitor):
+    import json
+
+    from faultlab.commands.train import lightning_main
+
+    best = ["--checkpoint.monitor", "val_acc", "--checkpoint.mode", "max", "--checkpoint.save_top_k", "1"]
+    logger = {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": str(tmp_path)}}
+    capsys.readouterr()
+    lightning_main(["fit", "--config", str(ROOT / "experiments/train/moons.yaml"), "--trainer.max_epochs", "3",
+                    "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false",
+                    "--trainer.logger", json.dumps(logger), *(best if monitor else [])])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    match = re.fullmatch(r"fit: best validation accuracy ([\d.]+) % \(epoch (\d)\); checkpoint \((.+)\) (.+)", last)
+    assert match, last
+    with open(next(tmp_path.rglob("metrics.csv"))) as f:
+        logged = [float(r["val_acc"]) for r in csv.DictReader(f) if r.get("val_acc")]
+    assert len(logged) == 3 and float(match.group(1)) == pytest.approx(100 * max(logged), abs=0.006)
+    assert match.group(3) == ("best val_acc" if monitor else "last") and Path(match.group(4)).is_file()
+    assert (Path(match.group(4)).name == "last.ckpt") != monitor
