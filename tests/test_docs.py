@@ -117,16 +117,10 @@ def digits_nets() -> tuple:
 
 
 def contrast_table(df):
-    """The method contrasts of ``df`` from faultlab.stats, in the columns contrast_forest takes."""
-    import pandas as pd
+    """The method contrasts of ``df`` from faultlab.stats (the columns contrast_forest takes among them)."""
+    from faultlab.stats import contrast_table as table_of
 
-    from faultlab.stats.recipe_tables import apply_family, method_recipe_table
-
-    table = method_recipe_table(df.assign(architecture=df.variant), "vanilla")
-    apply_family({"method_comparison": table})
-    return pd.DataFrame({"contrast": [f"{a} vs {b}" for a, b in zip(table.method_a, table.method_b)],
-                         "endpoint": table.endpoint, "estimate": table.estimate, "low": table.ci_low,
-                         "high": table.ci_high, "verdict": table.verdict})
+    return table_of(df, baseline="vanilla")
 
 
 def test_in_a_notebook_section_builds_every_figure(tmp_path):

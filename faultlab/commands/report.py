@@ -23,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help=HELP, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_study_options(p)
     p.add_argument("--out", default=None, help="PDF path (default reports/<study>.pdf)")
+    p.add_argument("--no-appendix", action="store_true", help="write the main part only (the answer and its figures)")
     add_force_option(p)
 
 
@@ -101,8 +102,11 @@ def run(args: argparse.Namespace) -> None:
     with ResultsStore(store_path, read_only=True) as store:
         spec = shown_spec(args, store, quiet=True)  # the note on a missing spec follows the summary
         summary = render_report(store, args.study, out, spec=spec, baseline_method=args.baseline, margin=args.margin,
-                                fraction=args.fraction, n_resamples=args.resamples, seed=args.seed, meta=meta())
-    print(f"wrote {summary.path} ({len(summary.pages)} pages)")
+                                fraction=args.fraction, n_resamples=args.resamples, seed=args.seed, meta=meta(),
+                                appendix=not args.no_appendix)
+    rest = len(summary.pages) - summary.main_pages
+    print(f"wrote {summary.path} ({len(summary.pages)} pages: main part {summary.main_pages}"
+          + (f", appendix {rest})" if rest else ")"))
     for line in summary.verdicts[:10]:
         print(f"  {line}")
     for line in summary.missing:

@@ -1,15 +1,12 @@
-"""Pages 6-7: per-sample reliability (plot and table) and the per-layer sensitivity heatmaps."""
+"""Appendix pages: per-sample reliability (plot and table) and the per-group comparison of architectures."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.lines import Line2D
 
 from faultlab.stats import wording as fmt
 from faultlab.stats.reliability_table import RELIABLE_SHARE
-from faultlab.stats.vocabulary import Topic
 
 from .curve_pages import rate_name
 from .layout import Doc, label
@@ -18,14 +15,11 @@ HEATMAPS_PER_PAGE = 4
 ANNOTATE_MAX_CELLS = 80  # write the value in each heatmap cell up to this many cells
 
 
-def reliability_pages(doc: Doc, rel: pd.DataFrame, recipe: pd.DataFrame, style: dict,
-                      missing: pd.DataFrame | None = None) -> None:
-    """Fraction of test points correct in >= 95 % of trials vs rate, per variant · method, then the table."""
+def reliability_pages(doc: Doc, rel: pd.DataFrame, recipe: pd.DataFrame, style: dict) -> None:
+    """Fraction of test points correct in >= 95 % of trials vs rate, per variant · method, then the table; no page
+    without per-sample masks (the ``missing`` table says why)."""
     title = "Per-sample reliability"
     if rel.empty:
-        said = [] if missing is None or missing.empty else missing.loc[missing["topic"] == Topic.RELIABILITY,
-                                                                          "missing"]
-        doc.missing_page(title, list(said) or ["per-sample reliability: no per-sample masks"])
         return
     faults = sorted(rel["fault"].unique())
     fig = doc.page(title, f"Share of test points classified correctly in >= {RELIABLE_SHARE:.0%} of the trials "
@@ -73,37 +67,6 @@ def reliability_display(rel: pd.DataFrame) -> pd.DataFrame:
     info = rel.groupby(keys).agg(runs=("run_id", "nunique"), trials=("n_trials", "min"), points=("n_points", "max"))
     info = info.astype(str).rename(columns={"trials": "trials\n(min)", "points": "test\npoints"})
     return info.join(wide).reset_index()
-
-
-def layer_pages(doc: Doc, layers: pd.DataFrame) -> None:
-    """Heatmaps layer × rate of the mean accuracy drop from clean (pp); no page when no per-layer rows."""
-    if layers.empty:
-        return
-    groups = list(layers.groupby(["variant", "method", "fault", "scope", "counted"], sort=True))
-    vmax = max(float(100 * layers["drop"].max()), 1.0)
-    for start in range(0, len(groups), HEATMAPS_PER_PAGE):
-        part = groups[start:start + HEATMAPS_PER_PAGE]
-        fig = doc.page("Per-layer sensitivity",
-                       "Mean accuracy drop from clean (percentage points) when only that layer (or layer group) is "
-                       "faulted; darker = more sensitive. Shared colour scale.")
-        nr, nc = (1, len(part)) if len(part) <= 2 else (2, 2)
-        axes = fig.subplots(nr, nc, squeeze=False).ravel()
-        fig.subplots_adjust(left=0.14, right=0.95, top=0.84, bottom=0.08, hspace=0.4, wspace=0.55)
-        for ax, ((variant, method, fault, scope, counted), g) in zip(axes, part):
-            order = list(dict.fromkeys(g["layer"]))
-            mat = g.pivot(index="layer", columns="level_value", values="drop").reindex(order) * 100
-            mat.columns = [f"K={int(c)}" if counted else f"{c:g}" for c in mat.columns]
-            sns.heatmap(mat, ax=ax, cmap="rocket_r", vmin=min(0.0, float(np.nanmin(mat.to_numpy()))), vmax=vmax,
-                        annot=mat.size <= ANNOTATE_MAX_CELLS, fmt=".1f", annot_kws={"size": 7}, yticklabels=True,
-                        cbar_kws={"label": "drop (pp)"})
-            what = "layer groups" if scope == "group" else "single layers"
-            ax.set_title(f"{label(variant, method)}\n{fault}, {what}", size=9)
-            ax.set_xlabel("faulty weights per layer (equal count)" if counted else rate_name(fault))
-            ax.set_ylabel("")
-            ax.tick_params(axis="y", labelsize=max(5, 8 - len(order) // 15), labelrotation=0)
-        for ax in axes[len(part):]:
-            ax.set_visible(False)
-        doc.save(fig)
 
 
 def group_comparison_pages(doc: Doc, table: pd.DataFrame) -> None:
