@@ -204,3 +204,13 @@ def test_training_budget_from_either_spec_format():
     assert training_words(old) == "2 epochs of adam (lr 0.003), batch 128; training seeds 0, 1"
     assert training_words(new) == "3 epochs of SGD (lr 0.1); training seeds 0, 1"
     assert training_words(None).startswith("not stored with the data")
+
+
+def test_the_terminal_text_needs_no_matplotlib():
+    import subprocess
+    import sys
+
+    code = ("import sys, faultlab.report.terminal, faultlab.report.inputs; "
+            "assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr

@@ -119,10 +119,13 @@ def answer_of(tables: Mapping[str, pd.DataFrame], answer: dict | None, fraction:
     elif not tables["runs"].empty:
         out.table = arms_table(tables)
         span = tables["curve_summary"]["auc_span"].iloc[0] if not tables["curve_summary"].empty else ""
+        over = ("95 % t intervals over training runs (recipe level)" if (runs >= 2).all() else
+                "95 % CIs over each network's fault maps, conditional on that trained network" if (runs <= 1).all()
+                else "95 % intervals over training runs (with one run: over its fault maps, conditional on that "
+                     "network)")
         out.caption = ("Table 1. The arms: clean accuracy, mean (range) over training runs; " +
                        (f"AUC (mean accuracy over rates {span}) and critical rate (first rate with accuracy < "
-                        f"{fraction:g} × clean), 95 % intervals over training runs (with one run: over its fault "
-                        "maps, conditional on that network); * truncated to [0, 100] %." if span else
+                        f"{fraction:g} × clean), {over}; * truncated to [0, 100] %." if span else
                         "no AUC or critical rate (fewer than 2 rates)."))
     return out
 

@@ -19,6 +19,8 @@ from faultlab.stats import wording as fmt
 
 from .layout import Doc
 
+SPEC_ORDER = ("name", "question", "data", "training", "architectures", "methods", "campaigns", "contrasts", "answer",
+              "seed")
 FLOW_WIDTH = 100  # a list or mapping whose YAML flow form is at most this wide stays on one line
 
 
@@ -139,10 +141,17 @@ def _pruned(value: object) -> object:
     return value
 
 
+class _Top(dict):
+    """The spec's top level: always a block mapping."""
+
+
 def compact_yaml(spec: dict) -> str:
     """The spec as YAML whose short lists and mappings stay on one line (``rates: [0.1, 0.2]``, ``kwargs: {n: 1}``)
     and without null or empty entries; JSON when PyYAML is absent or cannot represent it."""
     data = _pruned(spec)
+    if isinstance(data, dict):  # the store keeps keys sorted: the reading order of a study file instead
+        data = {k: data[k] for k in sorted(data, key=lambda k: (SPEC_ORDER.index(k) if k in SPEC_ORDER else
+                                                                 len(SPEC_ORDER), k))}
     text = json.dumps(data, indent=2, default=str)
     if yaml is None:
         return text
@@ -161,8 +170,11 @@ def compact_yaml(spec: dict) -> str:
 
     Compact.add_representer(list, seq)
     Compact.add_representer(dict, mapping)
+    Compact.add_representer(_Top, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data,
+                                                                                 flow_style=False))
     with contextlib.suppress(yaml.YAMLError):  # objects PyYAML cannot represent: keep the JSON dump
-        text = yaml.dump(data, Dumper=Compact, sort_keys=False, allow_unicode=True, width=110)
+        top = _Top(data) if isinstance(data, dict) else data  # the top level always as a block
+        text = yaml.dump(top, Dumper=Compact, sort_keys=False, allow_unicode=True, width=110)
     return text
 
 

@@ -82,7 +82,8 @@ def runs_words(row: pd.Series) -> str:
     """``5 seed pairs`` (paired by seed) or ``3 vs 3 training runs, unpaired, pooled t``."""
     if row["design"] == Design.PAIRED:
         return plural(int(row["n_pairs"]), "seed pair")
-    return f"{int(row['n_a'])} vs {int(row['n_b'])} training runs, {row['design']}"
+    design = "" if row["design"] == Design.NONE else f", {row['design']}"
+    return f"{int(row['n_a'])} vs {int(row['n_b'])} training runs{design}"
 
 
 def endpoint_words(row: pd.Series) -> str:
@@ -194,16 +195,15 @@ def summary_sentence(contrasts: pd.DataFrame) -> str:
         return ""
     runs = prim["n_runs"]
     span = f"{int(runs.min())}" if runs.min() == runs.max() else f"{int(runs.min())}–{int(runs.max())}"
+    per_arm = f"{span} training run{'' if span == '1' else 's'} per arm"
+    if (prim["reason"] == Reason.TOO_FEW_RUNS).all():
+        return (f"No primary contrast can be tested: {plural(len(prim), 'contrast')} with {per_arm}; a "
+                "recipe-level test needs at least 2 training runs per arm.")
     need = prim["runs_to_detect"].replace(math.inf, np.nan).dropna()
-    if len(need):
-        hint = (f"; at the observed differences and run-to-run spread, a median of {fmt_runs(need.median())} "
-                "training runs per arm would decide them")
-    elif (prim["reason"] == Reason.TOO_FEW_RUNS).all():
-        hint = "; a recipe-level test needs at least 2 training runs per arm"
-    else:
-        hint = ""
-    return (f"No primary contrast is decided: {plural(len(prim), 'contrast')} with {span} training "
-            f"run{'' if span == '1' else 's'} per arm; none is better, worse or equivalent at the family's α{hint}.")
+    hint = (f"; at the observed differences and run-to-run spread, a median of {fmt_runs(need.median())} training "
+            "runs per arm would decide them" if len(need) else "")
+    return (f"No primary contrast is decided: {plural(len(prim), 'contrast')} with {per_arm}; none is better, "
+            f"worse or equivalent at the family's α{hint}.")
 
 
 # ----------------------------------------------------------------------------------- the answer block's page
