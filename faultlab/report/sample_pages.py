@@ -6,6 +6,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from faultlab.stats import wording as fmt
+from faultlab.stats.recipe_tables import MIN_RUNS_FOR_BAND
 from faultlab.stats.reliability_table import RELIABLE_SHARE
 
 from .curve_pages import rate_name
@@ -24,7 +25,9 @@ def reliability_pages(doc: Doc, rel: pd.DataFrame, recipe: pd.DataFrame, style: 
     faults = sorted(rel["fault"].unique())
     fig = doc.page(title, f"Share of test points classified correctly in >= {RELIABLE_SHARE:.0%} of the trials "
                           "(fault maps) of a cell. Line: mean over training runs; band: 95 % t interval over training "
-                          "runs (recipe level); with one run, the bootstrap interval over its fault maps.")
+                          f"runs (recipe level) for arms with >= {MIN_RUNS_FOR_BAND} runs; with 2 runs, thin lines are "
+                          "the runs (no band); with one run, the bootstrap interval over its fault maps, conditional "
+                          "on that network.")
     axes = fig.subplots(1, min(len(faults), 3), squeeze=False).ravel()
     fig.subplots_adjust(left=0.07, right=0.97, top=0.82, bottom=0.22, wspace=0.2)
     for ax, fault in zip(axes, faults):
@@ -35,7 +38,12 @@ def reliability_pages(doc: Doc, rel: pd.DataFrame, recipe: pd.DataFrame, style: 
             agg = r.set_index("rate").rename(columns={"reliable": "est", "ci_low": "lo", "ci_high": "hi"})
             if (agg["n_runs"] < 2).all():
                 agg = g.groupby("rate").agg(est=("reliable", "mean"), lo=("ci_low", "min"), hi=("ci_high", "max"))
-            ax.fill_between(agg.index, 100 * agg["lo"], 100 * agg["hi"], color=s["color"], alpha=0.15, lw=0)
+            if g["run_id"].nunique() == 2:  # a t interval over 2 runs (df = 1) says little: draw the runs
+                for _, one in g.groupby("run_id"):
+                    one = one.sort_values("rate")
+                    ax.plot(one["rate"], 100 * one["reliable"], color=s["color"], lw=0.8, alpha=0.55)
+            else:
+                ax.fill_between(agg.index, 100 * agg["lo"], 100 * agg["hi"], color=s["color"], alpha=0.15, lw=0)
             ax.plot(agg.index, 100 * agg["est"], color=s["color"], ls=s["ls"], marker=s["marker"], ms=4)
         ax.set_title(fault)
         ax.set_xlabel(rate_name(fault))
