@@ -214,7 +214,7 @@ def test_cli_campaign_and_export(checkpoint, tmp_path):
     assert again.returncode == 0 and "0 new trials" in again.stdout
     out = tmp_path / "t.csv"
     res = faultlab("export", "--store", str(store), "--out", str(out))
-    assert res.returncode == 0 and len(out.read_text().splitlines()) == 13
+    assert res.returncode == 0 and len(out.read_text().splitlines()) == 1 + 1 + 12  # header, clean row, trials
 
 
 def test_cli_per_layer_equal_count(checkpoint, tmp_path):
@@ -276,7 +276,7 @@ def test_per_layer_campaign_faults_one_layer_at_a_time_with_the_whole_network_ma
         result = run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off")
         run_campaign(net, x, y, whole, store, RunInfo("r"), progress="off")  # coexists with the per-layer rows
         df = store.to_frame()
-    per = df[df.layer != "*"]
+    per = df[df.fault_scope == "layer"]
     assert sorted(set(per.layer)) == sorted(layers) and len(per) == len(layers) * 2 * 3
     assert {c.layer for c in result.cells} == set(layers)
     row = per[(per.layer == layers[1]) & (per.rate == 0.5) & (per.trial == 2)].iloc[0]
@@ -284,7 +284,7 @@ def test_per_layer_campaign_faults_one_layer_at_a_time_with_the_whole_network_ma
     assert row.fault_seed == seeds[layers[1]]
     with inject(net, parse_fault("drop(p=0.5)"), [layers[1]], {layers[1]: seeds[layers[1]]}):
         assert evaluate(net, x, y).accuracy == pytest.approx(row.accuracy, abs=1e-7)
-    assert len(df[df.layer == "*"]) == 6
+    assert len(df[df.fault_scope == "network"]) == 6 and df[df.fault_scope == "network"].layer.isna().all()
 
 
 def test_stacked_conv_maps_equal_one_map_per_pass(tmp_path):

@@ -105,7 +105,6 @@ def store(tmp_path: Path) -> Path:
         ["stats", "demo", "--store", "{S}", "--csv", "{S}"],
         ["export", "--store", "{S}", "--out", "{dir}"],
         ["export", "--store", "{S}", "--out", "{dir}", "--format", "csv"],
-        ["export", "--store", "{S}", "--out", "{dir}/missing/t.csv"],
         ["export", "--store", "{S}", "--out", "{dir}/study.csv"],  # an existing YAML renamed .csv
         ["export", "--store", "{S}", "--out", "{dir}/other.sqlite", "--format", "csv"],
         ["export", "--store", "{S}", "--out", "{dir}/t.parquet", "--format", "csv"],

@@ -24,7 +24,8 @@ def trainer(tmp_path, **kw) -> L.Trainer:
                      enable_checkpointing=False, default_root_dir=tmp_path, **kw)
 
 
-LABELS = ["architecture", "variant"]  # each door labels what it was given (a class, a builder, a network)
+LABELS = ["architecture", "variant", "dataset"]  # each door labels what it was given (a class, a builder, a network;
+# a data module, tensors)
 
 
 def frame(path, labels: bool = False) -> pd.DataFrame:

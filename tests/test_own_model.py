@@ -25,7 +25,8 @@ def stored(path) -> pd.DataFrame:
         return store.to_frame()
 
 
-LABELS = ["architecture", "variant"]  # what each door was given: `--model own_models:small_cnn`, a Sequential
+LABELS = ["architecture", "variant", "dataset"]  # what each door was given: `--model own_models:small_cnn`, a
+# Sequential; `--data tensors:FILE`, tensors
 
 
 def same_rows(a: pd.DataFrame, b: pd.DataFrame) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from faultlab import FaultlabError
 
-from ._guards import add_force_option, atomic_path, check_output, writes_whole_outputs
+from ._guards import add_force_option, check_output, writes_whole_outputs
 from ._options import add_store_option, existing_store
 
 HELP = "export the trials of a store as a tidy Parquet/CSV table"
@@ -23,6 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=["parquet", "csv"], default=None, help="default: from the --out suffix")
     p.add_argument("--out", required=True, help="output file (.parquet or .csv)")
     p.add_argument("--study", default=None, help="only this study (default: all)")
+    p.add_argument("--with-masks", action="store_true",
+                   help="add each trial's per-sample correctness (list<bool> column 'correct'; Parquet only)")
     add_force_option(p)
 
 
@@ -43,10 +45,12 @@ def output_format(out: str, fmt: str | None) -> str:
 @writes_whole_outputs
 def run(args: argparse.Namespace) -> None:
     from faultlab.store import ResultsStore
+    from faultlab.store.frame import check_masks
 
     store_path = existing_store(args.store)
     fmt = output_format(args.out, args.format)
-    out = check_output(args.out, fmt, inputs={"store": store_path}, force=args.force)
+    out = check_output(args.out, fmt, inputs={"store": store_path}, force=args.force, folder_may_be_missing=True)
+    check_masks(fmt, args.with_masks)
     with ResultsStore(store_path, read_only=True) as store:
         if args.study is not None and args.study not in store.studies():
             import difflib
@@ -56,7 +60,6 @@ def run(args: argparse.Namespace) -> None:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise FaultlabError(f"--study {args.study}: no such study in {store_path}{hint}; "
                                 f"stored: {', '.join(known) or 'none'}")
-        with atomic_path(out) as tmp:
-            store.export(tmp, fmt=fmt, study=args.study)
+        store.export(out, fmt=fmt, study=args.study, with_masks=args.with_masks)  # atomic; creates the folder
         n = store.count_trials() if args.study is None else len(store.to_frame(args.study))
-    print(f"wrote {n} trials to {out}")
+    print(f"wrote {n} trials (and each run's clean evaluation) to {out}")

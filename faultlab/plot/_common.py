@@ -37,9 +37,10 @@ def check_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> Non
 
 
 def trial_frame(frame: pd.DataFrame, what: str, fault: str | None = None) -> pd.DataFrame:
-    """The trial rows with ``variant`` filled in from ``architecture`` where absent, optionally one fault."""
+    """The fault trials (an export's clean rows left out) with ``variant`` filled in from ``architecture`` where
+    absent, optionally one fault."""
     check_columns(frame, TRIAL_COLUMNS, what)
-    df = frame.copy()
+    df = frame[~frame["clean"].astype(bool)].copy() if "clean" in frame.columns else frame.copy()  # export's clean rows
     if "architecture" in df.columns:
         df["variant"] = df["variant"].where(df["variant"].notna(), df["architecture"])
     df["variant"], df["method"] = df["variant"].astype(str), df["method"].astype(str)

@@ -115,7 +115,7 @@ def accuracy_vs_rate(
             else:
                 lo, c1 = clip(PCT * c["ci_low"], 0, PCT)
                 hi, c2 = clip(PCT * c["ci_high"], 0, PCT)
-                clipped |= c1 or c2
+                clipped |= c1 or c2 or bool(c["truncated"].any()) if "truncated" in c else c1 or c2
                 _band(ax, axis[f], c["rate"].to_numpy(), lo, hi, style["color"], hatched=kind == "maps")
                 lows.extend(lo)
                 highs.extend(hi)

@@ -39,7 +39,7 @@ def _row_label(row: pd.Series, columns: list[str]) -> str:
 
 def contrast_forest(
     table: pd.DataFrame, *, margin: float | None = None, scale: float = PCT, unit: str | None = None,
-    ax: Axes | None = None,
+    ax: Axes | None = None, roles: tuple[str, ...] = ("primary",),
 ) -> FigureBase:
     """Each row of a contrast table as an estimate with its interval, top to bottom in table order.
 
@@ -48,9 +48,11 @@ def contrast_forest(
     accuracy, drawn × ``scale`` (100: percentage points); ``unit`` defaults to the table's ``unit`` column, else
     "pp". ``margin`` (a fraction, else the table's ``margin`` column) draws the equivalence margins ±margin.
     Intervals are clipped to ±100 pp (the legend says so when that happened). ``ax``: draw into these axes
-    (a report page's); the (sub)figure drawn in is returned either way."""
+    (a report page's); the (sub)figure drawn in is returned either way. A table with a ``role`` column (the
+    ``faultlab.stats.contrast_table``) is drawn for the rows of ``roles`` (default: the primary contrasts)."""
     check_columns(table, REQUIRED, "contrast_forest")
-    rows = table.reset_index(drop=True)
+    rows = table[table["role"].astype(str).isin(roles)] if "role" in table else table
+    rows = rows.reset_index(drop=True)
     if rows.empty:
         raise PlotError("contrast_forest: the contrast table has no rows")
     if unit is None:

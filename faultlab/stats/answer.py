@@ -14,6 +14,8 @@ from enum import StrEnum
 
 import pandas as pd
 
+from faultlab.store import ALL_LAYERS
+
 from .contrast_table import contrast_table
 from .contrasts import ContrastSpec
 from .endpoints import COUNT, NETWORK, scopes_in
@@ -94,7 +96,7 @@ def trend_table(trials: pd.DataFrame, names: Sequence[str], xs: Sequence[float],
     from .recipe_tables import recipe_curves
 
     counts = trials["equal_count"].fillna(0).astype(int)
-    af = trials[(trials["layer"] == "*") & (counts == 0) & trials["variant"].isin(list(names))].copy()
+    af = trials[(trials["layer"] == ALL_LAYERS) & (counts == 0) & trials["variant"].isin(list(names))].copy()
     if af.empty:
         return pd.DataFrame()
     af["architecture"] = af["variant"]

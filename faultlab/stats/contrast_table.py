@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from faultlab.store import with_store_labels
+
 from .contrasts import ContrastSpec, Resolved, default_contrasts, resolve_contrasts
 from .endpoints import surface_label, surface_runs
 from .family import ALPHA, FamilyResult, closed_pairs, verdict_of
@@ -227,6 +229,7 @@ def contrast_table(frame: pd.DataFrame, contrasts: Sequence[ContrastSpec] | None
     defaults, every method vs ``baseline`` per architecture, TOST at ``margin``). Rows whose arms are both within
     ``chance_band`` of
     ``chance`` are not tested (``at chance``). The family's description is appended to ``family`` if given."""
+    frame = with_store_labels(frame)  # a faultlab.run or exported table, read in the store's labels
     specs = default_contrasts(frame, baseline, margin=margin) if contrasts is None else list(contrasts)
     resolved = resolve_contrasts(frame, specs, campaigns)
     cache: dict[tuple, dict] = {}

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from faultlab.store import ALL_LAYERS
+
 from .vocabulary import Measure
 
 __all__ = ["NETWORK", "GROUP", "COUNT", "RUN_INDEX", "scope_rows", "surface_runs", "surface_label", "scopes_in"]
 
 NETWORK, GROUP, COUNT = "network", "group:", "count:"
-ALL_LAYERS = "*"
 RUN_INDEX = ["variant", "method", "run_id", "train_seed"]
 
 

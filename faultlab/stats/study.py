@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from faultlab import FaultlabError
+from faultlab.store import ALL_LAYERS, with_store_labels
 
 from .answer import answer_contrasts
 from .contrast_table import contrast_table
@@ -41,7 +42,6 @@ __all__ = ["ReportError", "StudyData", "study_tables", "export_tables", "prepare
            "chance_level", "spec_contrasts", "LEVEL_A", "LEVEL_B"]
 
 LEVEL_B = "recipe (training runs as replicates)"
-ALL_LAYERS = "*"
 KNOWN_CLASSES = {"mnist5k": 10, "mnist": 10, "digits": 10, "cifar10": 10, "cifar100": 100, "fashionmnist": 10,
                  "svhn": 10, "moons": 2}  # built-in data sets; a run config's num_classes takes precedence
 
@@ -62,8 +62,9 @@ class StudyData:
 
 
 def prepare_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """The trial frame with ``variant`` filled in (from ``architecture`` where absent) and text labels."""
-    df = df.copy()
+    """The trial frame with ``variant`` filled in (from ``architecture`` where absent) and text labels, in the
+    store's labels (an exported table's NULL whole-network layer as ``ALL_LAYERS``, clean rows dropped)."""
+    df = with_store_labels(df).copy()
     df["variant"] = df["variant"].where(df["variant"].notna(), df["architecture"]).astype(str)
     df["method"] = df["method"].astype(str)
     return df

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from faultlab.store import ALL_LAYERS
+
 from ._common import check_columns, check_level
 from .compare import _tested_direction, compare_groups, compare_paired, hodges_lehmann, tost
 from .family import closed_pairs, holm, verdict_of
@@ -25,7 +27,6 @@ from .vocabulary import Reason, Role, Verdict
 __all__ = ["compare_methods_maps", "compare_architectures_maps", "method_comparison_maps",
            "architecture_comparison_maps", "LEVEL_A"]
 
-ALL_LAYERS = "*"
 LEVEL_A = "conditional on the trained networks (fault maps as replicates)"
 
 

@@ -129,6 +129,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # the number of correctly classified test samples per trial, the exact datum accuracy is a fraction of.
+        # Filled for stored rows where accuracy * n_samples is within float32 rounding (2^-22 per sample) of an
+        # integer, as it is for every row a campaign stored (accuracy = mean of the per-sample mask); else NULL.
+        "0005_trial_n_correct",
+        """
+        ALTER TABLE trials ADD COLUMN n_correct INTEGER;
+        UPDATE trials SET n_correct = CAST(ROUND(accuracy * n_samples) AS INTEGER)
+            WHERE n_samples > 0 AND accuracy IS NOT NULL
+              AND ABS(accuracy * n_samples - ROUND(accuracy * n_samples)) <= n_samples * 2.384185791015625e-07;
+        """,
+    ),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,7 +26,7 @@ CAMPAIGN_COLUMNS = (
 )
 TRIAL_COLUMNS = (
     "campaign_id", "run_id", "fault", "rate", "trial", "layer", "layer_group", "equal_count", "fault_seed",
-    "accuracy", "loss", "seconds", "n_samples", "correct", "created_at", "metric_name", "metric",
+    "accuracy", "loss", "seconds", "n_samples", "correct", "created_at", "metric_name", "metric", "n_correct",
 )
 TRIAL_REQUIRED = ("campaign_id", "run_id", "fault", "rate", "trial", "accuracy")
 
@@ -118,6 +119,38 @@ def unpack_correct(blob: bytes, n_samples: int) -> np.ndarray:
     return bits.astype(bool)
 
 
+FRACTION_TOLERANCE = 2.0**-22  # per sample: float32 rounding of a mean of 0/1 values is below 2^-24
+
+
+def count_of(accuracy: float | None, n_samples: int | None) -> int | None:
+    """The integer k with accuracy = k / n_samples (float32 rounding allowed), or None when there is none."""
+    if accuracy is None or not math.isfinite(accuracy) or not n_samples or n_samples <= 0:
+        return None
+    k = round(accuracy * n_samples)
+    return int(k) if abs(accuracy * n_samples - k) <= n_samples * FRACTION_TOLERANCE else None
+
+
+def _set_count(out: dict) -> None:
+    """Fill ``n_correct`` (from the packed mask, else from accuracy * n_samples) and refuse one that disagrees
+    with the accuracy: the count is what accuracy is a fraction of."""
+    n, acc = out.get("n_samples"), out["accuracy"]
+    if isinstance(out.get("correct"), bytes):
+        k = int(np.unpackbits(np.frombuffer(out["correct"], dtype=np.uint8), count=n).sum())
+        if out.get("n_correct") is not None and int(out["n_correct"]) != k:
+            raise StoreError(f"n_correct={out['n_correct']} but the correct mask has {k} of {n} correct")
+        out["n_correct"] = k
+    elif out.get("n_correct") is not None:
+        if n is None:
+            raise StoreError("n_correct needs n_samples (or a correct mask)")
+        out["n_correct"] = int(out["n_correct"])
+    else:
+        out["n_correct"] = count_of(acc, n)
+        return
+    if n and (not 0 <= out["n_correct"] <= n or not abs(acc - out["n_correct"] / n) <= FRACTION_TOLERANCE):
+        raise StoreError(f"accuracy {acc} is not {out['n_correct']}/{n} correct; store accuracy = "
+                         "n_correct / n_samples (the mean of the correct mask)")
+
+
 def encode_trial(row: dict, created_at: str) -> tuple:
     """Validate one trial row and return its values in ``TRIAL_COLUMNS`` order."""
     check_columns(row, TRIAL_COLUMNS, TRIAL_REQUIRED, "trial")
@@ -132,7 +165,7 @@ def encode_trial(row: dict, created_at: str) -> tuple:
     out["rate"] = norm_rate(out["rate"])
     try:
         out["trial"] = int(out["trial"])
-        for key in ("fault_seed", "n_samples", "equal_count"):
+        for key in ("fault_seed", "n_samples", "equal_count", "n_correct"):
             if out.get(key) is not None:
                 out[key] = int(out[key])
         for key in ("accuracy", "loss", "seconds", "metric"):
@@ -142,6 +175,7 @@ def encode_trial(row: dict, created_at: str) -> tuple:
         raise StoreError(f"trial row has a non-numeric value: {exc}") from exc
     if out.get("correct") is not None:
         out["correct"], out["n_samples"] = pack_correct(out["correct"], out.get("n_samples"))
+    _set_count(out)
     out.setdefault("created_at", created_at)
     return tuple(out.get(c) for c in TRIAL_COLUMNS)
 

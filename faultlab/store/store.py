@@ -381,12 +381,19 @@ class ResultsStore:
         return (np.zeros(0, dtype=np.int64) if total is None else total), n_trials
 
     # -- tables out -----------------------------------------------------------------------------
-    def to_frame(self, study: str | None = None) -> pd.DataFrame:
-        """One tidy long table, one row per trial with its run's columns (see ``frame.FRAME_COLUMNS``)."""
-        return frame.read_frame(self.conn, study)
+    def to_frame(self, study: str | None = None, *, clean_rows: bool = False,
+                 with_masks: bool = False) -> pd.DataFrame:
+        """The trial table: one row per fault trial with its run's and campaign's columns (``FRAME_COLUMNS``,
+        defined in ``faultlab.store.columns`` and docs/export.md); ``clean_rows`` adds one row per run for its
+        clean evaluation (as the export has), ``with_masks`` the per-sample ``correct`` column."""
+        return frame.read_frame(self.conn, study, clean_rows=clean_rows, with_masks=with_masks)
 
-    def export(self, path: str | Path, fmt: str | None = None, study: str | None = None) -> Path:
-        """Write ``to_frame(study)`` as Parquet or CSV (``fmt``, else from the suffix); return the path."""
+    def export(self, path: str | Path, fmt: str | None = None, study: str | None = None, *,
+               with_masks: bool = False) -> Path:
+        """Write ``to_frame(study, clean_rows=True, with_masks=...)`` as Parquet (with the data dictionary as
+        schema metadata) or CSV (``fmt``, else from the suffix), atomically; return the path."""
         path = Path(path)
         fmt = frame.resolve_format(path, fmt)
-        return frame.write_frame(self.to_frame(study), path, fmt)
+        frame.check_masks(fmt, with_masks)
+        table = self.to_frame(study, clean_rows=True, with_masks=with_masks)
+        return frame.write_frame(table, path, fmt, study)
