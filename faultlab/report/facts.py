@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from faultlab.stats import wording as fmt
+from faultlab.store import ALL_LAYERS
 
 __all__ = ["study_facts", "training_words", "arms_table", "span_words"]
 
@@ -98,7 +99,7 @@ def study_facts(tables: Mapping[str, pd.DataFrame], spec: Mapping | None, runs: 
                 campaigns: Sequence[dict]) -> list[tuple[str, str]]:
     """(name, text) pairs: data, training, methods, fault model, rates, runs per arm, trials per rate, totals."""
     df, arms = tables["trials"], tables["runs"]
-    whole = df[df["layer"] == "*"]
+    whole = df[df["layer"] == ALL_LAYERS]
     counts = df["equal_count"].fillna(0).astype(int) if "equal_count" in df else pd.Series(0, index=df.index)
     rates = sorted(df.loc[counts == 0, "rate"].unique())
     per_arm = arms.groupby(["variant", "method"])["run_id"].nunique()
@@ -121,7 +122,7 @@ def study_facts(tables: Mapping[str, pd.DataFrame], spec: Mapping | None, runs: 
         ("trials per rate", f"{span_words(per_rate)} fault maps per run and rate (whole network)"
                             if len(per_rate) else "no whole-network trials"),
     ]
-    layers = df[df["layer"] != "*"]
+    layers = df[df["layer"] != ALL_LAYERS]
     if len(layers):
         out.append(("per layer", f"{layers['layer'].nunique()} layers or groups faulted one at a time, "
                                  f"{span_words(layers.groupby(['run_id', 'layer', 'rate']).size())} trials per cell"))
