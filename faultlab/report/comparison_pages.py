@@ -1,22 +1,16 @@
-"""Comparison pages: the contrast table (the primary family and its gated secondary rows), the all-pairs
-recipe-level tables (exploratory unless a row is a declared contrast's), then the level-(a) tables (fault maps as
-replicates, conditional on the trained networks). Render only: every value comes from faultlab.stats."""
+"""The appendix's comparison tables: the contrast table (the primary family and its gated secondary rows), the
+all-pairs recipe-level rows that are no contrast's (exploratory, one AUC row per pair), the level-(a) tables (fault
+maps as replicates, conditional on the trained networks: one row per comparison, never shaded) and the variance
+components. Render only: every value comes from faultlab.stats."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from faultlab.stats import wording as fmt
-from faultlab.stats.vocabulary import Design, Endpoint, Role, Topic
+from faultlab.stats.vocabulary import Design, Endpoint, Role
 
 from .layout import Doc
-
-
-def reasons(missing: pd.DataFrame, topic: Topic) -> list[str]:
-    """The ``missing`` table's texts of one typed topic."""
-    if missing.empty:
-        return []
-    return missing.loc[missing["topic"] == topic, "missing"].tolist()
 
 
 def _endpoint(table: pd.DataFrame) -> list[str]:

@@ -35,11 +35,15 @@ def curve_number_pages(doc: Doc, curves: pd.DataFrame) -> None:
     """The accuracy-vs-rate figure's numbers."""
     if curves.empty:
         return
+    runs = curves["n_runs"]
+    over = ("95 % t interval over training runs (recipe level)" if (runs >= 2).all() else
+            "95 % CI over the fault maps, conditional on the trained network" if (runs == 1).all() else
+            "95 % t interval over training runs (recipe level); arms with one run: 95 % CI over its fault maps, "
+            "conditional on that network")
     doc.table_pages("Accuracy per rate (%)", curve_numbers(curves), verdict_col=None,
-                    notes="Mean over training runs of each run's mean over its fault maps [95 % t interval over "
-                          "training runs (recipe level); with one run: 95 % CI over its fault maps, conditional on "
-                          "that network], * truncated to [0, 100] %. Clean: mean clean accuracy of the runs. "
-                          "curves.csv; each run's curve: curve_runs.csv.")
+                    notes=f"Mean over training runs of each run's mean over its fault maps [{over}], * truncated to "
+                          "[0, 100] %. Clean: mean clean accuracy of the runs. curves.csv; each run's curve: "
+                          "curve_runs.csv.")
 
 
 def distribution_pages(doc: Doc, af: pd.DataFrame, style: dict) -> None:

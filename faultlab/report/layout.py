@@ -106,11 +106,6 @@ class Doc:
                      family="monospace" if mono else "sans-serif", linespacing=1.35 if mono else 1.45)
             self.save(fig)
 
-    def missing_page(self, title: str, reasons: list[str]) -> None:
-        """A page that says what is missing instead of a figure; the reasons go to ``missing``."""
-        self.missing += [r for r in reasons if r not in self.missing]
-        self.text_pages(title, ["Not available for this study:", *[f"• {r}" for r in reasons]])
-
     def table_pages(self, title: str, table: pd.DataFrame, *, subtitle: str = "", notes: str = "",
                     verdict_col: str | None = "verdict") -> None:
         """``table`` (strings) as matplotlib tables, split over pages; cells of ``verdict_col`` are shaded (None:
