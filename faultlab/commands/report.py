@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import platform
 import subprocess
+import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -108,9 +109,9 @@ def run(args: argparse.Namespace) -> None:
     print(f"wrote {summary.path} ({len(summary.pages)} pages: main part {summary.main_pages}"
           + (f", appendix {rest})" if rest else ")"))
     for line in summary.verdicts[:10]:
-        print(f"  {line}")
+        print(textwrap.fill(line, 120, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False))
     for line in summary.missing:
-        print(f"  missing: {line}")
+        print(textwrap.fill(f"missing: {line}", 120, initial_indent="  ", subsequent_indent="    "))
     if spec is None:
         print(f"  note: {store_path} holds no spec of study {args.study!r} (a campaign's store, or one swept before "
               "specs were stored); pass --spec FILE to show one")
