@@ -1,6 +1,6 @@
 """Fault-aware training overhead: epoch time of each method vs vanilla training of the same network on
 the same synthetic batches, repeats interleaved (method order rotated) so machine drift hits all alike.
-Goal: dropconnect, stuck_at, aconnect (one mask per batch), mat, multi_noise <= 1.15x vanilla;
+Goal: dropconnect, stuck_at, aconnect (one mask per batch), mat, random_level_noise <= 1.15x vanilla;
 aconnect with a mask pool (per sample: pool = batch size) and hw_transform are reported as measured.
 
     python benchmarks/fat_overhead.py [--steps 20] [--repeats 2] [--models resnet20,mini_mobilenet] [--threads 1]
@@ -20,25 +20,25 @@ import torch
 from _common import header, mean_std, print_table, save
 
 from faultlab.data import Synthetic
-from faultlab.training import Classifier, FaultAware
+from faultlab.training import MAT, AConnect, Classifier, DropConnect, HWTransform, RandomLevelNoise, StuckAt
 
 MODELS = {  # name -> (input shape, arch kwargs, batch size)
     "resnet20": ((3, 32, 32), {}, 128),
     "mini_mobilenet": ((1, 28, 28), {"blocks": [[8, 1, 6]] * 3}, 128),
 }
-METHODS: dict[str, dict | None] = {  # label -> FaultAware kwargs (None: vanilla)
+METHODS: dict[str, tuple[type, dict] | None] = {  # label -> (method class, its arguments); None: vanilla
     "vanilla": None,
-    "dropconnect": {"method": "dropconnect", "fault": "drop(p=0.3)"},
-    "stuck_at": {"method": "stuck_at", "fault": "stuck_at(sa0=0.01, sa1=0.01)"},
-    "aconnect": {"method": "aconnect", "fault": "gaussian_mult(sigma=0.3)"},
-    "mat": {"method": "mat", "fault": "gaussian_add(sigma=0.2)", "clip_w": 2.5},
-    "multi_noise": {"method": "multi_noise", "levels": [0.1, 0.15, 0.2, 0.25, 0.3]},
-    "hw_transform": {"method": "hw_transform"},
-    "aconnect pool=8": {"method": "aconnect", "fault": "gaussian_mult(sigma=0.3)", "pool": 8},
-    "aconnect per-sample": {"method": "aconnect", "fault": "gaussian_mult(sigma=0.3)", "pool": -1},
+    "dropconnect": (DropConnect, {"p": 0.3}),
+    "stuck_at": (StuckAt, {"sa0": 0.01, "sa1": 0.01}),
+    "aconnect": (AConnect, {"sigma": 0.3}),
+    "mat": (MAT, {"sigma": 0.2, "clip_w": 2.5}),
+    "random_level_noise": (RandomLevelNoise, {"levels": [0.1, 0.15, 0.2, 0.25, 0.3]}),
+    "hw_transform": (HWTransform, {}),
+    "aconnect pool=8": (AConnect, {"sigma": 0.3, "pool": 8}),
+    "aconnect per-sample": (AConnect, {"sigma": 0.3, "pool": -1}),
 }
 GOAL = 1.15
-GOAL_METHODS = ("dropconnect", "stuck_at", "aconnect", "mat", "multi_noise")
+GOAL_METHODS = ("dropconnect", "stuck_at", "aconnect", "mat", "random_level_noise")
 WARMUP = 2
 SLOW_STEPS_DIVISOR = 10  # per-sample aconnect runs a forward pass per sample: time fewer steps
 
@@ -64,13 +64,13 @@ class _Clock(L.Callback):
 
 def step_seconds(name: str, label: str, steps: int) -> float:
     shape, kw, bs = MODELS[name]
-    fa = METHODS[label]
-    if fa is not None and fa.get("pool") == -1:
-        fa = {**fa, "pool": bs}
+    method = METHODS[label]
+    if method is not None and method[1].get("pool") == -1:
+        method = (method[0], {**method[1], "pool": bs})
     torch.manual_seed(0)
     model = Classifier(arch=name, arch_kwargs=kw, num_classes=10, input_shape=shape,
                       optimizer=partial(torch.optim.SGD, lr=0.05, momentum=0.9),
-                       fault_aware=FaultAware(**fa) if fa else None, train_seed=0)
+                       fault_aware=method[0](**method[1]) if method else None, train_seed=0)
     dm = Synthetic(input_shape=shape, n_train=bs * (steps + WARMUP), n_test=bs, batch_size=bs)
     clock = _Clock()
     trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from _common import header, print_table, save
 
 from faultlab.runtime import tune_allocator
-from faultlab.training import Classifier, FaultAware
+from faultlab.training import Classifier, DropConnect, FaultAwareMethod
 
 RESNETS = {
     "resnet20": ("resnet20", {}),
@@ -51,10 +51,10 @@ ABLATION_MEMBERS = {
 }
 SETS = {"linear_bottleneck": ("lb_training_step", MEMBERS), "ablation": ("lb_ablation_step", ABLATION_MEMBERS)}
 TRAIN_DIGITS = 3600  # mnist5k: 4,000 training digits less the 10 % validation split
-DROPCONNECT = FaultAware("dropconnect", "drop(p=0.3)")
+DROPCONNECT = DropConnect(p=0.3)
 
 
-def _model(arch: str, kwargs: dict, fault_aware: FaultAware | None) -> Classifier:
+def _model(arch: str, kwargs: dict, fault_aware: FaultAwareMethod | None) -> Classifier:
     torch.manual_seed(0)
     return Classifier(arch=arch, arch_kwargs=kwargs, num_classes=10, input_shape=(1, 28, 28),
                       optimizer=partial(torch.optim.Adam, lr=0.003),
@@ -64,12 +64,12 @@ def _model(arch: str, kwargs: dict, fault_aware: FaultAware | None) -> Classifie
 def _step(model: Classifier, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, i: int) -> None:
     """One step as Lightning runs it: the module's training_step (DropConnect masks included), backward, Adam."""
     opt.zero_grad(set_to_none=True)
-    loss = model._fault_aware_loss(model._prep(x), y, i) if model.perturbing else F.cross_entropy(model(x), y)
+    loss = model.fault_aware_loss(model._prep(x), y, i) if model.perturbing else F.cross_entropy(model(x), y)
     loss.backward()
     opt.step()
 
 
-def seconds_per_step(arch: str, kwargs: dict, fault_aware: FaultAware | None, steps: int, batch: int) -> float:
+def seconds_per_step(arch: str, kwargs: dict, fault_aware: FaultAwareMethod | None, steps: int, batch: int) -> float:
     model = _model(arch, kwargs, fault_aware).train()
     opt = torch.optim.Adam(model.parameters(), lr=0.003)
     x, y = torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
@@ -81,7 +81,7 @@ def seconds_per_step(arch: str, kwargs: dict, fault_aware: FaultAware | None, st
     return (time.perf_counter() - t0) / steps
 
 
-def profile(arch: str, kwargs: dict, fault_aware: FaultAware | None, batch: int, steps: int = 4) -> list[dict]:
+def profile(arch: str, kwargs: dict, fault_aware: FaultAwareMethod | None, batch: int, steps: int = 4) -> list[dict]:
     """Self CPU time per operator over ``steps`` steps, largest first (top 12)."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile

@@ -1,47 +1,48 @@
 """The ``faultlab`` command.
 
     faultlab fit --config experiments/train/mini_mobilenet.yaml [--trainer.max_epochs 3]
-    faultlab test --config experiments/train/mini_mobilenet.yaml --ckpt_path runs/mini_mobilenet/checkpoints/last.ckpt
     faultlab campaign --checkpoint runs/mini_mobilenet/checkpoints/last.ckpt --fault 'drop(p={rate})' --rates 0,0.1,0.2
+    faultlab sweep experiments/demo.yaml --workers 2
     faultlab export --store results/faultlab.sqlite --out results/trials.csv
 
-``fit|validate|test|predict`` are LightningCLI subcommands (configs validated against the signatures,
-``--print_config`` shows the resolved config). Checkpoints land in ``runs/<config name>/checkpoints/``.
-Torch and Lightning are imported by the subcommand that needs them, so ``--help`` and bad input answer fast.
+Every command is configured the same way (jsonargparse, as LightningCLI): options on the command line, or in a
+YAML file given with --config (--print_config writes one). ``fit|validate|test|predict`` are LightningCLI
+subcommands; checkpoints land in ``runs/<config name>/checkpoints/``. Torch and Lightning are imported by the
+command that needs them, so --help and bad input answer fast.
 """
 
 from __future__ import annotations
 
-import argparse
+import difflib
+import importlib
 import sys
 
-from faultlab import FaultlabError
-from faultlab.commands import campaign, export, report, stats, sweep
-from faultlab.commands._guards import OneLineParser, unknown_arguments_error
+from faultlab import FaultlabError, __version__
 from faultlab.files import refusal
 from faultlab.runtime import tune_allocator
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
-COMMANDS = {"campaign": campaign, "sweep": sweep, "report": report, "stats": stats, "export": export}
+COMMANDS = ("campaign", "sweep", "stats", "report", "export", "faults")  # modules of faultlab/commands/
 
 
-def lightning_main(args: list[str] | None = None):
-    """Run a LightningCLI subcommand (``fit|validate|test|predict``); Lightning is imported only here."""
-    from faultlab.commands.train import lightning_main as run
+def usage() -> str:
+    """The top-level help: each command with the HELP line of its module."""
+    helps = {c: "LightningCLI: train / evaluate a Classifier from a config" for c in LIGHTNING_COMMANDS}
+    helps.update({c: importlib.import_module(f"faultlab.commands.{c}").HELP for c in COMMANDS})
+    commands = "\n".join(f"  {name:10s} {text}" for name, text in helps.items())
+    return (f"usage: faultlab COMMAND [--config FILE] [options] | faultlab --version\n\n{__doc__}\n"
+            f"commands ('faultlab COMMAND --help' for its options):\n{commands}")
 
-    return run(args)
 
+def run_command(name: str, argv: list[str]) -> None:
+    """Parse ``argv`` with the command's parser (``faultlab/commands/<name>.py``) and run it."""
+    from faultlab.parsing import parse
 
-def command_parser() -> argparse.ArgumentParser:
-    """The parser of the non-Lightning subcommands (one module each under faultlab/commands/)."""
-    parser = OneLineParser(
-        prog="faultlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Lightning subcommands: " + ", ".join(f"faultlab {c} --help" for c in LIGHTNING_COMMANDS),
-    )
-    sub = parser.add_subparsers(dest="command", metavar="command")
-    for module in COMMANDS.values():
-        module.add_parser(sub)
-    return parser
+    module = importlib.import_module(f"faultlab.commands.{name}")
+    parser = module.build_parser()
+    if name == "sweep":
+        argv = module.study_args(argv, parser)
+    module.run(parser.instantiate(parse(parser, argv)))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,19 +51,20 @@ def main(argv: list[str] | None = None) -> None:
     tune_allocator()
     try:
         if argv and argv[0] in LIGHTNING_COMMANDS:
+            from faultlab.commands.train import lightning_main
+
             lightning_main(None if from_shell else argv)
-            return
-        parser = command_parser()
-        if not argv or argv[0] in ("-h", "--help"):
-            parser.print_help()
-            return
-        if argv[0] not in COMMANDS:
-            known = ", ".join([*LIGHTNING_COMMANDS, *COMMANDS])
-            raise FaultlabError(f"unknown command {argv[0]!r}; commands: {known}")
-        args, extras = parser.parse_known_args(argv)
-        if extras:
-            raise unknown_arguments_error(parser._subparsers._group_actions[0].choices[args.command], extras)
-        COMMANDS[args.command].run(args)
+        elif not argv or argv[0] in ("-h", "--help"):
+            print(usage())
+        elif argv[0] == "--version":
+            print(f"faultlab {__version__}")
+        elif argv[0] in COMMANDS:
+            run_command(argv[0], argv[1:])
+        else:
+            close = difflib.get_close_matches(argv[0], [*LIGHTNING_COMMANDS, *COMMANDS], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise FaultlabError(f"unknown command {argv[0]!r}{hint}; commands: "
+                                f"{', '.join([*LIGHTNING_COMMANDS, *COMMANDS])} (see 'faultlab --help')")
     except Exception as exc:  # every user error: its message is the whole story, one line, exit status 2
         err = exc if isinstance(exc, FaultlabError) else refusal(exc)  # the OS refusing a write is one too
         if err is None:

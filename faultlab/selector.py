@@ -1,6 +1,6 @@
 """Which layers a fault reaches: the one layer-selection config of campaigns (``CampaignSpec.layers``, the
-study YAML's ``campaigns[].layers``, ``faultlab campaign --kinds/--include/...``) and of fault-aware training
-(``FaultAware.layers``). Plain data, importable without torch; the selection itself is
+study YAML's ``campaigns[].layers``, ``faultlab campaign --layers.kinds ...``) and of fault-aware training
+(``FaultAwareMethod.layers``). Plain data, importable without torch; the selection itself is
 ``faultlab.faults.selection.select_layers``.
 
     layers = LayerSelector(kinds=("conv", "linear"), exclude=("*.shortcut*",), first=False).select(model)
@@ -30,10 +30,10 @@ class LayerSelector:
         "help": "fnmatch patterns of layer names to include"})
     exclude: tuple[str, ...] | None = field(default=None, metadata={
         "help": "fnmatch patterns of layer names to exclude"})
-    first: bool = field(default=True, metadata={"help": "fault the first layer (stem); --no-first keeps it clean"})
-    last: bool = field(default=True, metadata={"help": "fault the last layer (classifier); --no-last keeps it clean"})
+    first: bool = field(default=True, metadata={"help": "fault the first layer (stem); false keeps it clean"})
+    last: bool = field(default=True, metadata={"help": "fault the last layer (classifier); false keeps it clean"})
     bias: bool | None = field(default=None, metadata={
-        "help": "fault each layer's bias as one more crossbar row sharing its scale (--no-bias: biases stay "
+        "help": "fault each layer's bias as one more crossbar row sharing its scale (false: biases stay "
                 "exact; default: as the fault's device preset says, exact otherwise)"})
 
     def select(self, model: nn.Module) -> list[str]:

@@ -1,5 +1,6 @@
 import os
 
+import lightning  # noqa: F401  (imported here, its log handler writes to the real stderr, not a test's capsys)
 import pytest
 import torch
 

@@ -17,8 +17,8 @@ from faultlab.injection import draw_maps, fault_targets, inject
 from faultlab.selector import LayerSelector
 from faultlab.store import ResultsStore
 from faultlab.sweep.spec import parse_study
-from faultlab.training import Classifier, FaultAware
-from faultlab.training.methods import perturb
+from faultlab.training import Classifier, DropConnect, HWTransform
+from faultlab.training.perturb import perturb
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -137,7 +137,7 @@ class _Recorder(L.Callback):
 @pytest.mark.parametrize("gradient", ["masked", "whole"])
 def test_training_with_mapped_biases_restores_failed_weights_and_biases(gradient):
     torch.manual_seed(0)
-    fa = FaultAware("hw_transform", "stuck_at(sa0=0.1, sa1=0.1)", gradient=gradient, layers=LayerSelector(bias=True))
+    fa = HWTransform("stuck_at(sa0=0.1, sa1=0.1)", gradient=gradient, layers=LayerSelector(bias=True))
     model = Classifier(
         arch="mlp",
         arch_kwargs={"hidden": [32]},
@@ -147,7 +147,7 @@ def test_training_with_mapped_biases_restores_failed_weights_and_biases(gradient
         fault_aware=fa,
         train_seed=0,
     )
-    assert model.plan.bias and model.plan.whole_gradient == (gradient == "whole")
+    assert model.fault_aware.bias and model.fault_aware.whole_gradient == (gradient == "whole")
     data = Synthetic(input_shape=(16,), num_classes=4, n_train=128, n_test=64, batch_size=32)
     recorder = _Recorder()
     L.Trainer(
@@ -177,10 +177,12 @@ def test_gradient_option_is_validated():
     from faultlab import FaultlabError
 
     with pytest.raises(FaultlabError, match="gradient"):
-        FaultAware("hw_transform", gradient="full").plan()
+        HWTransform(gradient="full")
     with pytest.raises(FaultlabError, match="gradient=whole"):
-        FaultAware("dropconnect", "drop(p=0.1)", gradient="whole").plan()
-    assert FaultAware("hw_transform", "device(tio2_drolet2023)").plan().bias
+        HWTransform("drop(p=0.1)", gradient="whole")
+    with pytest.raises(TypeError, match="gradient"):  # DropConnect's gradient is the natural one: no such field
+        DropConnect(p=0.1, gradient="whole")
+    assert HWTransform("device(tio2_drolet2023)").bias
 
 
 # ----------------------------------------------------------------------------- data seed
@@ -196,6 +198,7 @@ def test_moons_data_seed_fixes_the_data_set_across_training_seeds():
         "architectures": [{"arch": "moons_net"}],
         "methods": [{"name": "vanilla"}],
         "campaigns": [{"fault": "drop(p={rate})", "rates": [0.1]}],
+        "training": {"trainer": {"max_epochs": 1}},
     }
     assert parse_study({**base, "data": {"name": "moons", "options": {"seed": 3}}}).data.options["seed"] == 3
     assert parse_study({**base, "data": {"name": "moons", "options": {"data_seed": 3}}}).data.options["data_seed"] == 3

@@ -220,7 +220,7 @@ def test_cli_campaign_and_export(checkpoint, tmp_path):
 def test_cli_per_layer_equal_count(checkpoint, tmp_path):
     store = tmp_path / "r.sqlite"
     res = faultlab("campaign", "--checkpoint", str(checkpoint), "--data", "synthetic", "--fault", "drop(p={rate})",
-                   "--per-layer", "--equal-count", "3,5", "--trials", "2", "--store", str(store))
+                   "--per-layer", "layer", "--equal-count", "3,5", "--trials", "2", "--store", str(store))
     assert res.returncode == 0, res.stderr
     with ResultsStore(store) as s:
         df = s.to_frame()
@@ -233,10 +233,10 @@ def test_cli_per_layer_equal_count(checkpoint, tmp_path):
     [
         (["--rates", "0.1,2"], "--rates: 2.0 is outside [0, 1]"),
         (["--fault", "drop(q={rate})"], "unknown parameter"),
-        (["--include", "nope*"], "no layer matches"),
+        (["--layers.include", "nope*"], "no layer matches"),
         (["--checkpoint", "missing.ckpt"], "checkpoint not found"),
         (["--store", "/nonexistent/dir/r.sqlite"], "/nonexistent/dir"),
-        (["--equal-count", "4"], "--equal-count: needs per-layer mode"),
+        (["--equal-count", "4"], "--equal_count: needs per-layer mode"),
         (["--equal-count", "4", "--per-layer", "group"], "not both"),
         (["--model", "mlp"], "give either --checkpoint"),
         (["--metric", "top-5"], "unknown metric"),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from faultlab.cli import lightning_main
+from faultlab.commands.train import lightning_main
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "experiments" / "train").glob("*.yaml"))
@@ -48,7 +48,7 @@ def test_fit_mini_mobilenet_mnist5k_two_epochs(tmp_path):
     ("args", "message"),
     [
         (["--model.arch", "resnet2O"], "unknown architecture 'resnet2O'"),
-        (["--model.bogus", "1"], "unrecognized arguments: --model.bogus"),
+        (["--model.bogus", "1"], "--model.bogus: unknown option"),
         (["--data", "faultlab.data.CIFAR10", "--data.data_dir", "/nonexistent/faultlab"], "cifar10: files not found"),
     ],
 )

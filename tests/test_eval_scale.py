@@ -17,7 +17,7 @@ from faultlab.data import Synthetic
 from faultlab.faults import parse_fault
 from faultlab.injection import draw_maps, trial_seeds
 from faultlab.store import ResultsStore
-from faultlab.training import Classifier, FaultAware
+from faultlab.training import Classifier, DropConnect
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = CampaignSpec("drop(p={rate})", [0.0, 0.3, 0.6], trials=6, seed=3)
@@ -25,7 +25,7 @@ SPEC = CampaignSpec("drop(p={rate})", [0.0, 0.3, 0.6], trials=6, seed=3)
 
 def _classifier(rescale):
     torch.manual_seed(0)
-    fa = FaultAware("dropconnect", "drop(p=0.3)", rescale=rescale) if rescale is not None else None
+    fa = DropConnect(p=0.3, rescale=rescale) if rescale is not None else None
     return Classifier(arch="mlp", arch_kwargs={"hidden": [32]}, num_classes=4, input_shape=(64,), fault_aware=fa).eval()
 
 
@@ -101,7 +101,7 @@ def test_cli_campaign_of_a_rescaled_checkpoint_records_and_applies_the_scale(tmp
         arch_kwargs={"hidden": [16]},
         num_classes=10,
         input_shape=(1, 28, 28),
-        fault_aware=FaultAware("dropconnect", "drop(p=0.3)", rescale=True),
+        fault_aware=DropConnect(p=0.3, rescale=True),
         train_seed=0,
     )
     trainer = L.Trainer(

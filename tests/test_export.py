@@ -166,7 +166,7 @@ def test_an_old_store_exports_counts_and_migrates(tmp_path):
     assert counts == [5, 8, 7, 6, 4, 4]
 
 
-def test_export_cli_creates_its_folder_and_keeps_masks_to_parquet(tmp_path, capsys):
+def test_export_cli_refuses_a_missing_folder_and_keeps_masks_to_parquet(tmp_path, capsys):
     with _store(tmp_path / "s.sqlite"):
         pass
     store = str(tmp_path / "s.sqlite")
@@ -176,6 +176,10 @@ def test_export_cli_creates_its_folder_and_keeps_masks_to_parquet(tmp_path, caps
     assert info.value.code == 2 and "Parquet" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "t.csv").exists()
     out = tmp_path / "new" / "deeper" / "t.parquet"
+    with pytest.raises(SystemExit) as info:  # a folder the user names is never created (only results/ is)
+        main(["export", "--store", store, "--out", str(out), "--with-masks"])
+    assert info.value.code == 2 and "does not exist" in capsys.readouterr().err
+    out.parent.mkdir(parents=True)
     main(["export", "--store", store, "--out", str(out), "--with-masks"])
     assert "wrote 6 trials" in capsys.readouterr().out
     assert pd.read_parquet(out).correct.iloc[1].dtype == np.bool_
@@ -220,6 +224,7 @@ def test_a_paired_comparison_redone_from_the_parquet_equals_faultlab_stats(tmp_p
         faultlab.run(net, (x, y), FAULT, rates=[0.1, 0.3], trials=6, store=store, study="rt", method=method,
                      train_seed=seed, progress="off")
     out = tmp_path / "export" / "trials.parquet"
+    out.parent.mkdir()
     main(["export", "--store", str(store), "--out", str(out), "--with-masks"])
     with ResultsStore(store, read_only=True) as s:
         data = read_study(s, "rt")

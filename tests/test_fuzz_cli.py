@@ -187,7 +187,7 @@ def test_numeric_options_succeed_or_fail_in_one_line(store, tmp_path_factory, co
 BASE = {
     "name": "fz",
     "data": {"name": "moons", "options": {"n_samples": 64}},
-    "training": {"epochs": 1, "seeds": [0]},
+    "training": {"seeds": [0], "trainer": {"max_epochs": 1}},
     "architectures": [{"arch": "moons_net"}],
     "methods": [{"name": "vanilla"}],
     "campaigns": [{"fault": "drop(p={rate})", "rates": [0.1], "trials": 2}],
@@ -196,7 +196,8 @@ PATHS = [
     ("data", "options"),
     ("data",),
     ("training",),
-    ("training", "options"),
+    ("training", "trainer"),
+    ("training", "model"),
     ("architectures", 0),
     ("architectures", 0, "kwargs"),
     ("methods", 0),
@@ -227,6 +228,9 @@ FIELD_NAMES = st.sampled_from(
         "name",
         "momentum",
         "val_fraction",
+        "max_epochs",
+        "optimizer",
+        "class_path",
     ]
 )
 LEAVES = st.one_of(

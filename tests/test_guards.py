@@ -207,36 +207,36 @@ CAMPAIGN = ["campaign", "--checkpoint", "missing.ckpt", "--fault", FAULT, "--rat
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
-        (CAMPAIGN + ["--eval-subset", "-5"], "--eval-subset"),
-        (CAMPAIGN + ["--eval-subset", "0"], "--eval-subset"),
+        (CAMPAIGN + ["--eval-subset", "-5"], "--eval_subset"),
+        (CAMPAIGN + ["--eval-subset", "0"], "--eval_subset"),
         (CAMPAIGN + ["--seed", "-1"], "--seed"),
         (CAMPAIGN + ["--seed", str(2**63)], "--seed"),
-        (CAMPAIGN + ["--train-seed", "x"], "--train-seed"),
+        (CAMPAIGN + ["--train-seed", "x"], "--train_seed"),
         (CAMPAIGN + ["--trials", "0"], "--trials"),
         (CAMPAIGN + ["--rates", "0.1,nan"], "--rates"),
         (CAMPAIGN + ["--rates", "0.1,1.5"], "outside [0, 1]"),
         (CAMPAIGN + ["--rates", ","], "--rates"),
-        (CAMPAIGN + ["--min-trials", "1"], "--min-trials"),
-        (CAMPAIGN + ["--max-trials", "0"], "--max-trials"),
-        (CAMPAIGN + ["--ci-halfwidth", "0"], "--ci-halfwidth"),
-        (CAMPAIGN + ["--bn-recalibration", "-1"], "--bn-recalibration"),
-        (CAMPAIGN + ["--trials-per-pass", "0"], "--trials-per-pass"),
-        (CAMPAIGN + ["--equal-count", "0,4", "--per-layer"], "--equal-count"),
+        (CAMPAIGN + ["--min-trials", "1"], "--min_trials"),
+        (CAMPAIGN + ["--max-trials", "0"], "--max_trials"),
+        (CAMPAIGN + ["--ci-halfwidth", "0"], "--ci_halfwidth"),
+        (CAMPAIGN + ["--bn-recalibration", "-1"], "--bn_recalibration"),
+        (CAMPAIGN + ["--trials-per-pass", "0"], "--trials_per_pass"),
+        (CAMPAIGN + ["--equal-count", "0,4", "--per-layer", "layer"], "--equal_count"),
         (CAMPAIGN + ["--device", "gpu"], "did you mean 'cuda'"),
         (CAMPAIGN + ["--rate", "0.1"], "did you mean --rates"),
-        (CAMPAIGN + ["--check", "x.ckpt"], "unrecognized arguments"),  # no abbreviations
+        (CAMPAIGN + ["--check", "x.ckpt"], "--check: unknown option"),  # no abbreviations
         (["stats", "plan", "--margin", "1.5"], "--margin"),
         (["stats", "plan", "--margin", "0"], "--margin"),
         (["stats", "plan", "--confidence", "1"], "--confidence"),
         (["stats", "plan", "--confidence", "-0.5"], "--confidence"),
         (["stats", "plan", "--resamples", "0"], "--resamples"),
         (["stats", "plan", "--population", "0"], "--population"),
-        (["stats", "plan", "--pilot-std", "-1"], "--pilot-std"),
+        (["stats", "plan", "--pilot-std", "-1"], "--pilot_std"),
         (["report", "demo", "--store", "{S}", "--fraction", "0"], "--fraction"),
         (["report", "demo", "--store", "{S}", "--seed", "-3"], "--seed"),
         (["sweep", "experiments/demo.yaml", "--workers", "0"], "--workers"),
-        (["sweep", "experiments/demo.yaml", "--max-retries", "-1"], "--max-retries"),
-        (["sweep", "experiments/demo.yaml", "--gpus-per-run", "-1"], "--gpus-per-run"),
+        (["sweep", "experiments/demo.yaml", "--max-retries", "-1"], "--max_retries"),
+        (["sweep", "experiments/demo.yaml", "--gpus-per-run", "-1"], "--gpus_per_run"),
     ],
 )
 def test_numeric_options_are_checked_when_parsed(capsys, store, argv, fragment):
@@ -359,7 +359,7 @@ def test_an_immutable_store_is_refused_before_any_evaluation(capsys, tmp_path, c
 STUDY = """
 name: tiny
 data: {name: moons, options: {n_samples: 128, batch_size: 64}}
-training: {epochs: 1, seeds: [0]}
+training: {seeds: [0], trainer: {max_epochs: 1}}
 architectures: [{arch: moons_net}]
 methods: [{name: vanilla}]
 campaigns: [{fault: "drop(p={rate})", rates: [0.2], trials: 2}]
@@ -376,10 +376,15 @@ campaigns: [{fault: "drop(p={rate})", rates: [0.2], trials: 2}]
         ("n_samples: 128", "n_samples: 128, val_fraction: 2", "val_fraction"),
         ("n_samples: 128", "n_samples: 128, seed: -1", "0..2^63-1"),
         ("seeds: [0]", "seeds: [-4]", "0..2^63-1"),
-        ("epochs: 1", "epochs: 0", "training.epochs"),
-        ("epochs: 1,", "epochs: 1, options: {momentun: 0.9},", "did you mean 'momentum'"),
-        ("epochs: 1,", "epochs: 1, trainer: {max_epoch: 3},", "did you mean 'max_epochs'"),
+        ("seeds: [0],", "seeds: [0], epochs: 1,", "training.epochs is the old study format"),
+        ("max_epochs: 1}", "max_epochs: 1}, model: {optimizer: {class_path: torch.optim.SGD, init_args: {lr: 0.1, "
+         "momentun: 0.9}}}", "did you mean momentum"),
+        ("max_epochs: 1}", "max_epoch: 3}", "training.trainer.max_epoch: unknown option (did you mean max_epochs?)"),
+        ("max_epochs: 1}", "max_epochs: 1, callbacks: [{class_path: mod.Callback}]}", "No module named 'mod'"),
         ("batch_size: 64}", "batch_size: 64}, eval_subset: 0", "data.eval_subset"),
+        ("n_samples: 128", "n_samples: -5", "data set moons: n_samples=-5; allowed: an integer >= 4"),
+        ("n_samples: 128", "n_samples: 128, noise: -3", "data set moons: noise=-3; allowed: a number in [0, inf)"),
+        ("name: tiny", "name: tiny\nseed: 0\nseed: 1", "key 'seed' is given twice (lines 3 and 4)"),
     ],
 )
 def test_study_specs_resolve_kwargs_and_options_before_anything_runs(capsys, tmp_path, old, new, fragment):
@@ -400,7 +405,7 @@ def test_data_seed_option_is_a_recorded_data_seed(capsys, tmp_path):
     assert code == 0, err
     with ResultsStore(store, read_only=True) as s:
         run = s.runs("tiny")[0]
-        assert run["config"]["training"]["data"]["options"]["seed"] == 7 and s.count_trials() == 2
+        assert run["config"]["training"]["data"]["init_args"]["seed"] == 7 and s.count_trials() == 2
         assert run["evaluation"]["data"]["options"]["seed"] == 7
     listing = sorted(os.listdir(tmp_path))
     code, out, err = cli(capsys, "sweep", spec, "--store", store, "--dry-run")
@@ -414,9 +419,9 @@ def test_data_seed_option_is_a_recorded_data_seed(capsys, tmp_path):
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--trainer.max_epoch", "3"], "did you mean trainer.max_epochs"),
-        (["--model.optimiser", "torch.optim.SGD"], "did you mean model.optimizer"),
-        (["--confg", "x.yaml"], "did you mean config"),
+        (["--trainer.max_epoch", "3"], "did you mean --trainer.max_epochs"),
+        (["--model.optimiser", "torch.optim.SGD"], "did you mean --model.optimizer"),
+        (["--confg", "x.yaml"], "did you mean --config"),
     ],
 )
 def test_lightning_errors_are_one_line_and_take_no_abbreviations(capsys, args, fragment):

@@ -39,13 +39,13 @@ def test_the_offline_study_grid():
      "answer.pairs[6].variant: 'mini-3' is not an architecture name (did you mean 'mini-8'?)"),
     (lambda r: r["answer"].update(trend_x=[1, 2]), "answer.trend_x: 2 values for 4 trend architectures"),
     (lambda r: r["answer"].update(margin=1.5), "answer.margin: 1.5"),
-    (lambda r: r["answer"].update(pairz=[]), "answer.pairz: unknown key (did you mean 'pairs'?)"),
+    (lambda r: r["answer"].update(pairz=[]), "answer.pairz: not a parameter of AnswerSpec (did you mean pairs?)"),
     (lambda r: r["answer"]["pairs"].__setitem__(0, {"variant": "mini-1", "control": "mini-1"}),
      "answer.pairs[0]: variant and control are both 'mini-1'"),
     (lambda r: r["methods"][2].update(architectures=["mini4"]),
      "methods[2].architectures[0]: 'mini4' is not an architecture name (did you mean 'mini-4'?)"),
-    (lambda r: r["campaigns"][1].update(skip_without_layers="yes"),
-     "campaigns[1].skip_without_layers: expected true or false"),
+    (lambda r: r["campaigns"][1].update(skip_without_layers="maybe"),
+     "campaigns.skip_without_layers: expected bool. Got value: maybe"),
 ])
 def test_bad_answer_and_restrictions_are_one_clear_line(change, message):
     raw = _raw()
@@ -79,8 +79,8 @@ def test_lb_cifar10_runs_end_to_end_on_synthetic_cifar_shaped_data(tmp_path):
     raw.pop("needs_download")
     raw["data"] = {"name": "synthetic", "options": {"input_shape": [3, 32, 32], "n_train": 64, "n_test": 32,
                                                     "batch_size": 32}, "eval_subset": 32}
-    raw["training"].update(epochs=1, seeds=[0])
-    raw["training"]["options"]["milestones"] = [1]
+    raw["training"]["seeds"], raw["training"]["trainer"]["max_epochs"] = [0], 1
+    raw["training"]["model"]["lr_scheduler"]["init_args"]["milestones"] = [1]
     for c in raw["campaigns"]:
         c.update(rates=c["rates"][:2], trials=2)
     spec = tmp_path / "lb_cifar10.yaml"

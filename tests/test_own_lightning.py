@@ -176,7 +176,7 @@ def test_fit_without_tensorboard_logs_to_csv_without_lightnings_warning(tmp_path
     from lightning.pytorch.loggers import CSVLogger
     from lightning.pytorch.trainer.connectors.logger_connector import logger_connector
 
-    from faultlab.cli import lightning_main
+    from faultlab.commands.train import lightning_main
 
     monkeypatch.setattr(logger_connector, "_TENSORBOARD_AVAILABLE", False)
     monkeypatch.setattr(logger_connector, "_TENSORBOARDX_AVAILABLE", False)

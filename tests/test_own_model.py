@@ -95,7 +95,7 @@ def test_torchvision_resnet18_state_dict_with_tensors_data(tmp_path):
     np.savez(tmp_path / "test.npz", x=x.numpy(), y=y.numpy())
     cli("--model", "torchvision:resnet18", "--model-args", "num_classes=10", "--weights", str(tmp_path / "resnet18.pt"),
         "--data", f"tensors:{tmp_path / 'test.npz'}", "--rates", "0.01", "--trials", "2",
-        "--kinds", "linear", "--store", str(tmp_path / "s.sqlite"))  # faulting all 11 M weights: 6 s a trial here
+        "--layers.kinds", "linear", "--store", str(tmp_path / "s.sqlite"))  # all 11 M weights: 6 s a trial here
     df = stored(tmp_path / "s.sqlite")
     with torch.no_grad():
         clean = (net(x).argmax(1) == y).float().mean().item()

@@ -200,10 +200,10 @@ def test_cli_sweep_on_a_local_ray_instance(tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--address", "auto"], "--address needs --executor ray"),
-    (["--executor", "ray", "--max-retries", "-1"], "argument --max-retries: -1 is out of range"),
+    (["--executor", "ray", "--max-retries", "-1"], "--max_retries: -1 does not satisfy v>=0"),
     (["--executor", "ray", "--address", "not-an-address"], "--address not-an-address: Invalid address format"),
     (["--gpus-per-run", "1"], "--gpus-per-run needs --executor ray"),
-    (["--executor", "ray", "--gpus-per-run", "-1"], "argument --gpus-per-run: -1 is out of range"),
+    (["--executor", "ray", "--gpus-per-run", "-1"], "--gpus_per_run: -1 does not satisfy v>=0"),
     (["--executor", "ray", "--address", "127.0.0.1:{closed}"], "--address 127.0.0.1:{closed}: nothing answers there"),
     (["--executor", "ray", "--address", "ray://127.0.0.1:{closed}"], "nothing answers there"),
 ])

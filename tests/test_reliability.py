@@ -1,8 +1,7 @@
 """No harm from a careless researcher (issue 26): one case per family. Names never become paths; a study
 file that runs code or bombs the parser is refused before work; interrupts stop everything they started;
 nothing mixes or overrides silently; bad inputs are refused where they enter; the OS's refusals are one line.
-Every refusal is one line with exit status 2, leaves the inputs as they were and writes nothing.
-Families other branches deliver are marked ``xfail(strict=True)`` here until they land."""
+Every refusal is one line with exit status 2, leaves the inputs as they were and writes nothing."""
 
 from __future__ import annotations
 
@@ -34,12 +33,11 @@ FAULT = "drop(p={rate})"
 STUDY = {
     "name": "tiny",
     "data": {"name": "moons", "options": {"n_samples": 128, "batch_size": 64}},
-    "training": {"epochs": 1, "seeds": [0]},
+    "training": {"seeds": [0], "trainer": {"max_epochs": 1}},
     "architectures": [{"arch": "moons_net"}],
     "methods": [{"name": "vanilla"}],
     "campaigns": [{"fault": FAULT, "rates": [0.2], "trials": 2}],
 }
-LANDS_WITH_CFG = pytest.mark.xfail(strict=True, reason="lands with cfg branch")
 
 
 def write_study(folder: Path, text: str | None = None, **changes) -> Path:
@@ -134,18 +132,15 @@ def test_an_existing_file_is_replaced_only_when_it_is_an_earlier_output(capsys, 
 # ------------------------------------------------------------------------------------ configs that run code
 
 
-@LANDS_WITH_CFG
 def test_a_misspelt_callback_class_path_fails_at_dry_run(capsys, tmp_path):
-    spec = write_study(tmp_path, training={"epochs": 1, "seeds": [0],
-                                           "trainer": {"callbacks": [{"class_path": "lightning.pytorch.callbacks."
-                                                                                    "EarlyStoping"}]}})
+    callback = {"class_path": "lightning.pytorch.callbacks.EarlyStoping"}
+    spec = write_study(tmp_path, training={"seeds": [0], "trainer": {"max_epochs": 1, "callbacks": [callback]}})
     before = snapshot(tmp_path)
     code, _, err = cli(capsys, "sweep", spec, "--dry-run", "--store", tmp_path / "s.sqlite")
     one_line_error(code, err, "EarlyStoping")
     assert snapshot(tmp_path) == before
 
 
-@LANDS_WITH_CFG
 def test_the_docs_say_that_class_paths_in_a_config_import_and_run_code():
     text = " ".join((ROOT / "README.md").read_text().split() + " ".join(
         p.read_text() for p in (ROOT / "docs").glob("*.md")).split())
@@ -157,7 +152,7 @@ def test_the_docs_say_that_class_paths_in_a_config_import_and_run_code():
 
 BOMB = """name: bomb
 data: {name: moons, options: {n_samples: 128}}
-training: {epochs: 1, seeds: [0]}
+training: {seeds: [0], trainer: {max_epochs: 1}}
 methods: [{name: vanilla}]
 campaigns: [{fault: "drop(p={rate})", rates: [0.1], trials: 2}]
 architectures:
@@ -173,7 +168,6 @@ architectures:
 """  # 9^6 = 531,441 leaves from a 700-byte file
 
 
-@LANDS_WITH_CFG
 def test_a_yaml_alias_bomb_is_refused_fast(capsys, tmp_path):
     spec = write_study(tmp_path, BOMB)
     t0 = time.monotonic()
@@ -182,9 +176,8 @@ def test_a_yaml_alias_bomb_is_refused_fast(capsys, tmp_path):
     one_line_error(code, err, "alias")
 
 
-@LANDS_WITH_CFG
 def test_a_duplicated_yaml_key_is_refused(capsys, tmp_path):
-    text = yaml.safe_dump(STUDY, sort_keys=False).replace("training:", "training: {epochs: 1, seeds: [0, 1, 2]}\n"
+    text = yaml.safe_dump(STUDY, sort_keys=False).replace("training:", "training: {seeds: [0, 1, 2]}\n"
                                                                      "training:", 1)
     spec = write_study(tmp_path, text)
     code, _, err = cli(capsys, "sweep", spec, "--dry-run", "--store", tmp_path / "s.sqlite")
@@ -194,7 +187,7 @@ def test_a_duplicated_yaml_key_is_refused(capsys, tmp_path):
 
 # ------------------------------------------------------------------------------------ interrupts
 
-SLOW_STUDY = {**STUDY, "name": "intr", "training": {"epochs": 1, "seeds": [0, 1, 2, 3]},
+SLOW_STUDY = {**STUDY, "name": "intr", "training": {"seeds": [0, 1, 2, 3], "trainer": {"max_epochs": 1}},
               "data": {"name": "moons", "options": {"n_samples": 4000, "batch_size": 256}},
               "architectures": [{"arch": "mlp", "kwargs": {"hidden": [16]}}],
               "campaigns": [{"fault": FAULT, "rates": [0.1, 0.2, 0.3], "trials": 400, "trials_per_pass": 1}]}
@@ -294,9 +287,10 @@ def test_one_run_never_mixes_test_sets(capsys, tmp_path, moons_checkpoint):
     assert (first["clean_accuracy"].round(4) == round(clean, 4)).all(), "the first run's clean accuracy changed"
 
 
-TWO_METHODS = {"training": {"epochs": 1, "seeds": [0, 1]},
-               "methods": [{"name": "vanilla"},
-                           {"name": "dropconnect", "fault_aware": {"method": "dropconnect", "fault": "drop(p=0.2)"}}]}
+ADAM = {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.01}}
+DROPCONNECT = {"class_path": "DropConnect", "init_args": {"p": 0.2}}
+TWO_METHODS = {"training": {"seeds": [0, 1], "trainer": {"max_epochs": 1}, "model": {"optimizer": ADAM}},
+               "methods": [{"name": "vanilla"}, {"name": "dropconnect", "fault_aware": DROPCONNECT}]}
 
 
 def test_an_edited_study_never_mixes_with_its_old_runs(capsys, tmp_path):
@@ -305,10 +299,11 @@ def test_an_edited_study_never_mixes_with_its_old_runs(capsys, tmp_path):
     store, runs = tmp_path / "s.sqlite", tmp_path / "runs"
     code, _, err = cli(capsys, "sweep", write_study(tmp_path, **TWO_METHODS), "--store", store, "--runs-dir", runs)
     assert code == 0, err
-    edited = {**TWO_METHODS, "training": {**TWO_METHODS["training"], "lr": 0.05}}
+    edited = {**TWO_METHODS, "training": {**TWO_METHODS["training"],
+                                          "model": {"optimizer": {**ADAM, "init_args": {"lr": 0.05}}}}}
     code, _, err = cli(capsys, "sweep", write_study(tmp_path, **edited), "--store", store, "--runs-dir", runs)
     if code != 0:
-        one_line_error(code, err, "lr")
+        one_line_error(code, err, "training.model.optimizer.init_args.lr 0.01; this spec has 0.05")
     code, _, err = cli(capsys, "stats", "tiny", "--store", store, "--csv", tmp_path / "t", "--resamples", "20")
     assert code == 0, err
 
@@ -325,11 +320,11 @@ def test_a_changed_study_seed_is_refused_or_run(capsys, tmp_path):
         assert trials_in(store) > before, "a changed campaign seed was silently ignored"
 
 
-@LANDS_WITH_CFG
 def test_the_epoch_count_has_one_source(capsys, tmp_path):
     spec = write_study(tmp_path, training={"epochs": 2, "seeds": [0], "trainer": {"max_epochs": 3}})
     code, _, err = cli(capsys, "sweep", spec, "--dry-run", "--store", tmp_path / "s.sqlite")
-    one_line_error(code, err, "epochs")
+    one_line_error(code, err, "training.epochs is the old study format; training is now a partial 'faultlab fit' "
+                              "config: write training: {seeds: [...], trainer: {max_epochs: N}")
 
 
 # ------------------------------------------------------------------------------------ inputs where they enter

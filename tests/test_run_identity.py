@@ -19,12 +19,13 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import faultlab
 from faultlab.campaign import CampaignError
-from faultlab.campaign.identity import IdentityError, weights_hash
+from faultlab.campaign.identity import IdentityError, differences, weights_hash
 from faultlab.cli import main
 from faultlab.data import build_data
 from faultlab.lightning import FaultCampaign
 from faultlab.store import FRAME_COLUMNS, MIGRATIONS, ResultsStore
-from faultlab.sweep import load_study
+from faultlab.sweep import expand, load_study, parse_study
+from faultlab.sweep.earlier import comparable, earlier_training
 from faultlab.sweep.stored import study_record
 from faultlab.training import load_classifier
 
@@ -32,9 +33,17 @@ OLD = Path(__file__).resolve().parent / "data" / "old_store"
 FAULT = "drop(p={rate})"
 QUESTION = "Do the doors meet on one run?"
 OPTIONS = {"input_shape": [1, 8, 8], "num_classes": 4, "n_train": 64, "n_test": 32, "batch_size": 32}
+
+
+def adam(lr: float) -> dict:
+    """A study's ``training.model`` training with Adam at ``lr``."""
+    return {"optimizer": {"class_path": "torch.optim.Adam", "init_args": {"lr": lr}}}
+
+
+TRAINING = {"seeds": [0], "trainer": {"max_epochs": 1}, "model": adam(0.01)}
 STUDY = {
     "name": "door", "question": QUESTION, "data": {"name": "synthetic", "options": OPTIONS},
-    "training": {"epochs": 1, "seeds": [0], "lr": 0.01}, "architectures": [{"arch": "mlp", "kwargs": {"hidden": [8]}}],
+    "training": TRAINING, "architectures": [{"arch": "mlp", "kwargs": {"hidden": [8]}}],
     "methods": [{"name": "vanilla"}], "campaigns": [{"fault": FAULT, "rates": [0.1, 0.3], "trials": 2}],
 }
 FIX = "use a new study name or a new --store"
@@ -140,7 +149,7 @@ def test_the_report_shows_the_spec_the_sweep_ran_not_the_edited_file(swept, stor
     (tmp_path / "results").mkdir()
     shutil.copy(store, tmp_path / "results" / "door.sqlite")
     edited = write_study(tmp_path / "experiments" / "door.yaml", question="An edited question?",
-                         training={"lr": 0.5})  # the spec file edited after the sweep
+                         training={"model": adam(0.5)})  # the spec file edited after the sweep
     code, out, err = cli(capsys, "report", "door", "--resamples", "50")
     assert code == 0, err
     page1 = " ".join(PdfReader(tmp_path / "reports" / "door.pdf").pages[0].extract_text().split())
@@ -166,8 +175,8 @@ def test_study_specs_are_versioned_and_the_latest_is_read(tmp_path):
 
 
 @pytest.mark.parametrize(("change", "fragment"), [
-    ({"training": {"lr": 0.02}}, "trained with lr 0.01; this spec has 0.02"),
-    ({"training": {"epochs": 2}}, "trained with epochs 1; this spec has 2"),
+    ({"training": {"model": adam(0.02)}}, "with training.model.optimizer.init_args.lr 0.01; this spec has 0.02"),
+    ({"training": {"trainer": {"max_epochs": 2}}}, "trained with training.trainer.max_epochs 1; this spec has 2"),
     ({"data": {"options": {**OPTIONS, "n_train": 48}}}, "trained with data.options.n_train 64; this spec has 48"),
     ({"data": {"eval_subset": 16}}, "evaluated with data.eval_subset unset; this spec has 16"),
     ({"seed": 1}, "ran drop(p={rate}) with campaign seed 0; this spec has 1"),
@@ -237,14 +246,33 @@ def test_an_old_store_reads_unchanged_migrates_and_resumes(tmp_path, capsys):
     assert tuple(frame.columns) == FRAME_COLUMNS and len(frame) == 6 and frame.weights_hash.notna().all()
     store = tmp_path / "old.sqlite"
     shutil.copy(old, store)
-    # the old sweep resumed by this code: its run is adopted (the old store knew it by its config hash)
+    # its study file, in the earlier training format, is refused in one line that says how to write it now
     code, out, err = cli(capsys, "sweep", OLD / "study.yaml", "--store", store, "--runs-dir", tmp_path / "runs")
-    assert code == 0 and "0 new trials" in out, err
+    one_line(code, err, "training.epochs is the old study format", "trainer: {max_epochs: N}")
+    # rewritten so, the old sweep resumes: its run is its cell's (an earlier version labelled it mlp-64-8-10), so a
+    # finished sweep trains nothing and runs no trial again
+    raw = yaml.safe_load((OLD / "study.yaml").read_text())
+    raw["training"] = {"seeds": [0], "trainer": {"max_epochs": 1}, "model": adam(0.01)}
+    resume = ["sweep", tmp_path / "study.yaml", "--store", store, "--runs-dir", tmp_path / "runs"]
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(raw))
+    code, out, err = cli(capsys, *resume)
+    assert code == 0 and "0 new trials" in out and not (tmp_path / "runs").exists(), err
+    # a rewrite that changes the run's training is refused like any other
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump({**raw, "training": {**raw["training"], "model": adam(0.02)}}))
+    code, out, err = cli(capsys, *resume, "--dry-run")
+    one_line(code, err, "run mlp-64-8-4 / vanilla / seed 0 trained with training.model.optimizer.init_args.lr 0.01; "
+                        "this spec has 0.02")
+    # grown by a rate, it trains the run again: the same training gives the same weights, so the run is adopted
+    # (the old store knew it by the hash of its earlier training config), its weights hash recorded, its trials kept
+    raw["campaigns"][0]["rates"] = [0.1, 0.2, 0.3]
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(raw))
+    code, out, err = cli(capsys, *resume)
+    assert code == 0 and "1 trained now), 2 new trials" in out, err
     (ckpt,) = (tmp_path / "runs" / "cache").glob("*.ckpt")
     with ResultsStore(store) as s:
         applied = [n for n, in s.conn.execute("SELECT name FROM schema_migrations ORDER BY rowid")]
         (run,) = s.runs("oldtiny")
-        assert applied == [name for name, _ in MIGRATIONS] and s.count_trials() == 6
+        assert applied == [name for name, _ in MIGRATIONS] and s.count_trials() == 8
         assert run["run_id"] == swept["run_id"] and run["weights_hash"] == weights_hash(load_classifier(str(ckpt)).net)
         assert s.study_spec("oldtiny")["question"] == "Does an old store still read, migrate and resume?"
     # a faultlab.run campaign stored before: already keyed by its weights hash, the same rows
@@ -253,7 +281,7 @@ def test_an_old_store_reads_unchanged_migrates_and_resumes(tmp_path, capsys):
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(16, 1, 8, 8, generator=g), torch.randint(0, 4, (16,), generator=g)
     df = faultlab.run(net, (x, y), fault=FAULT, rates=[0.2], trials=2, study="own", store=store)
-    assert len(df) == 2 and df.run_id.nunique() == 1 and contents(store)[1] == 6
+    assert len(df) == 2 and df.run_id.nunique() == 1 and contents(store)[1] == 8
 
 
 def test_two_architectures_with_one_label_are_refused():
@@ -264,3 +292,25 @@ def test_two_architectures_with_one_label_are_refused():
                                                                                               "bias": True}}]
     with pytest.raises(StudySpecError, match="both labelled 'mlp-64-8-4'; give them distinct 'name:'s"):
         expand(parse_study(raw))
+
+
+def test_an_earlier_training_config_reads_as_the_fit_config_of_its_training():
+    """What an earlier sweep stored with its run (``epochs``, ``optimizer``, ``lr``, ``options``, a method mapping)
+    reads as the fit config of the study that now writes the same training, so the run is adopted on resume."""
+    old = {"arch": "mlp", "arch_kwargs": {"hidden": [8]}, "data": {"name": "synthetic", "options": OPTIONS},
+           "fault_aware": {"method": "dropconnect", "fault": "drop(p=0.3)"}, "seed": 0, "epochs": 3,
+           "optimizer": "sgd", "lr": 0.1, "options": {"weight_decay": 1e-4, "scheduler": "step", "milestones": [2]},
+           "trainer": {"gradient_clip_val": 1.0}}
+    sgd = {"class_path": "torch.optim.SGD", "init_args": {"lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4}}
+    step = {"class_path": "torch.optim.lr_scheduler.MultiStepLR", "init_args": {"milestones": [2], "gamma": 0.1}}
+    raw = {**STUDY, "training": {"seeds": [0], "trainer": {"max_epochs": 3, "gradient_clip_val": 1.0},
+                                 "model": {"optimizer": sgd, "lr_scheduler": step}},
+           "methods": [{"name": "dropconnect", "fault_aware": {"class_path": "DropConnect", "init_args": {"p": 0.3}}}]}
+    (plan,) = expand(parse_study(raw))
+    assert differences(comparable(earlier_training(old)), comparable(plan.config)) == []
+    assert earlier_training({"training": old, "config_hash": "0123"}) == earlier_training(old)  # as main stored it
+    assert earlier_training({**old, "lr": 0.2})["model"]["optimizer"]["init_args"]["lr"] == 0.2
+    assert earlier_training(plan.config) is None and earlier_training({**old, "optimizer": "lion"}) is None
+    # the Classifier's default optimizer is Adam at lr 1e-3, as the earlier default training block was
+    default = {**old, "optimizer": "adam", "lr": 1e-3, "options": {}}
+    assert comparable(earlier_training(default))["model"]["optimizer"] == comparable({})["model"]["optimizer"]

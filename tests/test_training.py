@@ -18,14 +18,25 @@ import pytest
 import torch
 
 from faultlab import FaultlabError
-from faultlab.cli import lightning_main, main
+from faultlab.cli import main
+from faultlab.commands.train import lightning_main
 from faultlab.data import MNIST5k, Synthetic
 from faultlab.faults import parse_fault
 from faultlab.injection import inject, recalibrate_bn, trial_seeds
 from faultlab.selector import LayerSelector
-from faultlab.training import Classifier, FaultAware, load_classifier
-from faultlab.training import module as module_mod
-from faultlab.training.methods import clip_weights_
+from faultlab.training import (
+    MAT,
+    AConnect,
+    Classifier,
+    DropConnect,
+    FaultAwareMethod,
+    HWTransform,
+    RandomLevelNoise,
+    StuckAt,
+    load_classifier,
+    method_from_config,
+)
+from faultlab.training.perturb import clip_weights_
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +54,7 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def tiny(fault_aware: FaultAware | None = None, **kw) -> Classifier:
+def tiny(fault_aware: FaultAwareMethod | None = None, **kw) -> Classifier:
     torch.manual_seed(0)
     opts = {"arch": "mlp", "arch_kwargs": {"hidden": [32]}, "num_classes": 4, "input_shape": (16,),
             "optimizer": partial(torch.optim.Adam, lr=0.05)}
@@ -63,26 +74,28 @@ def trainer(**kw) -> L.Trainer:
 def captured_runs(model: Classifier, monkeypatch) -> list[dict[str, torch.Tensor]]:
     """Record the weights every forward pass runs on."""
     runs: list[dict[str, torch.Tensor]] = []
-    original = Classifier._run
+    original = Classifier.run_on
 
     def spy(self, x, weights):
         runs.append({n: w.detach().clone() for n, w in weights.items()})
         return original(self, x, weights)
 
-    monkeypatch.setattr(Classifier, "_run", spy)
+    monkeypatch.setattr(Classifier, "run_on", spy)
     return runs
 
 
 def spy_perturb(monkeypatch, model: Classifier) -> list[tuple[int, str]]:
     """Record (epoch, fault spec) of every training-time perturbation."""
     calls: list[tuple[int, str]] = []
-    original = module_mod.perturb
+    from faultlab.training import methods
+
+    original = methods.perturb
 
     def spy(weights, fault, *args, **kwargs):
         calls.append((model.current_epoch, fault.spec()))
         return original(weights, fault, *args, **kwargs)
 
-    monkeypatch.setattr(module_mod, "perturb", spy)
+    monkeypatch.setattr(methods, "perturb", spy)
     return calls
 
 
@@ -90,12 +103,16 @@ def spy_perturb(monkeypatch, model: Classifier) -> list[tuple[int, str]]:
 
 
 def test_config_records_method_and_hparams():
-    model = tiny(FaultAware("dropconnect", "drop(p=0.3)", rescale=True))
+    model = tiny(DropConnect(p=0.3, rescale=True))
     assert model.method == "dropconnect" and tiny().method == "vanilla"
-    assert model.hparams.fault_aware["rescale"] is True and model.hparams.train_seed == 0
+    assert model.hparams.fault_aware == {"class_path": "faultlab.training.methods.DropConnect", "init_args": {
+        "p": 0.3, "rescale": True, "layers": {"kinds": ["conv", "linear"], "include": None, "exclude": None,
+                                              "first": True, "last": True, "bias": None},
+        "eval_fault": None, "clean_epochs": 0, "clip_w": None, "bn_reestimate_batches": 0}}
+    assert model.hparams.train_seed == 0
     assert model.fault_layers == ["layers.1", "layers.3"]
-    again = Classifier(**model.hparams)  # as load_from_checkpoint does: fault_aware comes back as a dict
-    assert again.plan == model.plan
+    again = Classifier(**model.hparams)  # as a checkpoint is loaded: fault_aware comes back as plain data
+    assert again.fault_aware == model.fault_aware and isinstance(again.fault_aware, DropConnect)
     assert "optimizer" not in model.hparams and "lr_scheduler" not in model.hparams  # callables stay out
 
 
@@ -117,34 +134,78 @@ def test_a_scheduler_steps_once_per_epoch():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("config", "message"),
     [
+        ({"class_path": "DropConect"}, "is not a fault-aware method (did you mean 'DropConnect'?)"),
+        ({"class_path": "DropConnect", "init_args": {"q": 0.3}}, "init_args.q: not a parameter of DropConnect"),
+        ({"class_path": "DropConnect", "init_args": {"p": 1.5}}, "p=1.5 is outside"),
+        ({"class_path": "DropConnect", "init_args": {"p": 1}}, "must be in [0, 1)"),
+        ({"class_path": "MAT", "init_args": {"sigma": -0.1}}, "sigma=-0.1 is outside"),
+        ({"class_path": "AConnect", "init_args": {"sigma": 0.3, "pool": 0}}, "pool=0 must be >= 1"),
+        ({"class_path": "AConnect", "init_args": {"sigma": 0.3, "kind": "fold"}}, "kind"),
+        ({"class_path": "RandomLevelNoise", "init_args": {"levels": [0.1, -0.2]}}, "levels[1]: gaussian_add: sigma"),
+        ({"class_path": "RandomLevelNoise", "init_args": {"levels": [0.1], "fault": "gaussian_add(sigma=0.1)"}},
+         "holds {rate}"),
+        ({"class_path": "RandomLevelNoise", "init_args": {"levels": []}}, "needs levels"),
+        ({"class_path": "DropConnect", "init_args": {"p": 0.3, "rescale": "eval"}}, "must be true, false or 'train'"),
+        ({"class_path": "HWTransform", "init_args": {"fault": "dorp(p=0.3)"}}, "unknown fault 'dorp'"),
+        ({"class_path": "Vanilla", "init_args": {"layers": {"kinds": ["conv2d"]}}},
+         "layers.kinds=['conv2d']; allowed: some of conv, depthwise"),
+        ({"class_path": "Vanilla", "init_args": {"layers": {"kinds": ["conv"]}}},
+         "no layer matches kinds=('conv',)"),  # an MLP has no conv
+        # the single mapping of earlier versions: read, or one line saying what to write
         ({"method": "dropconect"}, "unknown method 'dropconect'"),
+        ({"method": "dropconnect"}, "has no fault"),
         ({"method": "dropconnect", "fault": "drop(p=0.3"}, "malformed fault spec"),
-        ({"method": "dropconnect", "fault": "dorp(p=0.3)"}, "unknown fault 'dorp'"),
-        ({"method": "mat", "fault": "gaussian_add(sigma=-0.1)"}, "sigma=-0.1 is outside"),
-        ({"method": "aconnect", "fault": "gaussian_mult(sigma=-1)"}, "sigma=-1.0 is outside"),
-        ({"method": "multi_noise", "levels": [0.1, -0.2]}, "levels[1]: gaussian_add: sigma=-0.2"),
-        ({"method": "dropconnect", "fault": "drop(p=1)"}, "must be in [0, 1)"),
-        ({"method": "dropconnect", "fault": "drop(p=1.5)"}, "p=1.5 is outside"),
-        ({"method": "dropconnect"}, "dropconnect needs a fault"),
-        ({"method": "mat", "fault": "drop(p=0.1)"}, "mat needs a gaussian_add(...) fault"),
-        ({"method": "multi_noise", "levels": [0.1], "fault": "gaussian_add(sigma=0.1)"}, "holds {rate}"),
-        ({"method": "aconnect", "fault": "gaussian_mult(sigma=0.3)", "pool": 0}, "pool=0 must be >= 1"),
-        ({"method": "mat", "fault": "gaussian_add(sigma=0.2)", "rescale": True}, "rescale applies to dropconnect"),
-        ({"method": "dropconnect", "fault": "drop(p=0.3)", "rescale": "eval"}, "must be true, false or 'train'"),
-        ({"method": "vanilla", "kinds": ["conv2d"]}, "layers.kinds=['conv2d']; allowed: some of conv, depthwise"),
-        ({"method": "vanilla", "kinds": ["conv"]}, "no layer matches kinds=('conv',)"),  # an MLP has no conv
+        ({"method": "mat", "fault": "drop(p=0.1)"}, "is not a plain gaussian_add(...)"),
+        ({"method": "mat", "fault": "gaussian_add(sigma=0.2)", "rescale": True}, "rescale=True does not apply to MAT"),
+        ({"method": "dropconnect", "fault": "chain(quantize(16), drop(p=0.3))"}, "class_path: HWTransform"),
     ],
 )
-def test_bad_config_is_one_clear_line(kwargs, message):
+def test_bad_config_is_one_clear_line(config, message):
     with pytest.raises(FaultlabError) as err:
-        tiny(FaultAware.from_mapping(kwargs))
+        tiny(config)
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(("old", "new"), [
+    ({"method": "dropconnect", "fault": "drop(p=0.3)", "rescale": "train", "kinds": ["linear"], "first": False},
+     DropConnect(p=0.3, rescale="train", layers=LayerSelector(kinds=("linear",), first=False))),
+    ({"method": "aconnect", "fault": "gaussian_mult(sigma=0.5, kind=folded)", "pool": 4},
+     AConnect(sigma=0.5, kind="folded", pool=4)),
+    ({"method": "mat", "fault": "gaussian_add(sigma=0.2)", "clean_epochs": 2, "clip_w": 2.5},
+     MAT(sigma=0.2, clean_epochs=2, clip_w=2.5)),
+    ({"method": "stuck_at", "fault": "stuck_at(sa0=0.01, sa1=0.02)", "gradient": "whole"},
+     StuckAt(sa0=0.01, sa1=0.02, gradient="whole")),
+    ({"method": "multi_noise", "levels": [0.1, 0.2], "levels_per_step": 2}, RandomLevelNoise(levels=[0.1, 0.2],
+                                                                                            levels_per_step=2)),
+    ({"method": "hw_transform", "eval_fault": "drop(p=0.1)"}, HWTransform(eval_fault="drop(p=0.1)")),
+    ({"method": "vanilla"}, None),
+])
+def test_the_old_mapping_reads_as_its_class(old, new):
+    assert method_from_config(old) == new
+
+
+def test_checkpoints_of_the_previous_version_load():
+    """Written by the code before the method classes: by a plain Trainer (DropConnect rescaled on the linear layers
+    but the first; multi_noise with clip_w and an eval fault) and by ``faultlab fit`` (hw_transform; its hparams
+    name Lightning's jsonargparse instantiator): tests/data/legacy_*.ckpt, written with the code of f96a323."""
+    data = ROOT / "tests" / "data"
+    drop = load_classifier(str(data / "legacy_dropconnect.ckpt"))
+    assert drop.fault_aware == DropConnect(p=0.3, rescale=True, layers=LayerSelector(kinds=("linear",), first=False))
+    assert drop.fault_layers == ["layers.3"] and drop.eval_weight_scale(0.5) == 2.0
+    noise = load_classifier(str(data / "legacy_multi_noise.ckpt"))
+    assert noise.fault_aware == RandomLevelNoise(levels=[0.1, 0.2], clip_w=2.0, eval_fault="gaussian_add(sigma=0.1)")
+    assert noise.method == "random_level_noise"
+    hw = load_classifier(str(data / "legacy_fit_hw_transform.ckpt"))
+    assert hw.fault_aware == HWTransform() and hw.method == "hw_transform"
+    for model in (drop, noise, hw):  # the weights came back too: the network is not the fresh one
+        fresh = Classifier(**{k: v for k, v in model.hparams.items() if not k.startswith("_")})
+        assert any(not torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
+
+
 def test_clean_epochs_beyond_max_epochs():
-    model = tiny(FaultAware("mat", "gaussian_add(sigma=0.2)", clean_epochs=3))
+    model = tiny(MAT(sigma=0.2, clean_epochs=3))
     with pytest.raises(FaultlabError, match=r"clean_epochs=3 exceeds trainer.max_epochs=2"):
         trainer(max_epochs=2).fit(model, synthetic())
 
@@ -152,17 +213,30 @@ def test_clean_epochs_beyond_max_epochs():
 def test_cli_bad_method_exits_2_with_one_line(capsys):
     cfg = str(ROOT / "experiments/train/fat_dropconnect.yaml")
     with pytest.raises(SystemExit) as exit_info:
-        main(["fit", "--config", cfg, "--model.fault_aware.method", "dropconect", "--trainer.max_epochs", "0"])
+        main(["fit", "--config", cfg, "--model.fault_aware", "DropConect", "--trainer.max_epochs", "0"])
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2
-    assert err[-1].startswith("faultlab: error: fault_aware.method: unknown method 'dropconect'")
+    assert err[-1].startswith("faultlab: error: --model.fault_aware: unknown class 'DropConect' (did you mean "
+                              "DropConnect?)")
+
+
+def test_an_old_fault_aware_mapping_in_a_fit_config_says_how_to_write_it(capsys, tmp_path):
+    old = (ROOT / "experiments/train/moons.yaml").read_text().replace(
+        "\nmodel:\n", "\nmodel:\n  fault_aware: {method: dropconnect, fault: drop(p=0.3)}\n", 1)
+    (tmp_path / "old.yaml").write_text(old)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(tmp_path / "old.yaml"), "--trainer.max_epochs", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and err[-1].startswith(
+        "faultlab: error: model.fault_aware.method: the fault_aware: {method: ...} mapping of earlier versions is a "
+        "class now: write model.fault_aware: {class_path: DropConnect")
 
 
 # ------------------------------------------------------------------------------------------ mechanics
 
 
 def test_draws_keyed_by_step_no_global_rng_clean_validation(monkeypatch):
-    model = tiny(FaultAware("dropconnect", "drop(p=0.5)"))
+    model = tiny(DropConnect(p=0.5))
     runs = captured_runs(model, monkeypatch)
     x, y = torch.randn(8, 16), torch.randint(0, 4, (8,))
     state = torch.get_rng_state()
@@ -183,7 +257,7 @@ def test_dropconnect_trains_and_evaluates_with_one_scaling(rescale, monkeypatch)
     The reference study's convention (``rescale: train``: rescaled training, unscaled evaluation) is kept as a
     labelled variant and shows its mismatch here: W in training, (1 - p) W in evaluation."""
     p, n_draws = 0.3, 200
-    model = tiny(FaultAware("dropconnect", "drop(p=0.3)", eval_fault="drop(p=0.3)", rescale=rescale))
+    model = tiny(DropConnect(p=0.3, eval_fault="drop(p=0.3)", rescale=rescale))
     runs = captured_runs(model, monkeypatch)
     x, y = torch.randn(4, 16), torch.randint(0, 4, (4,))
     for i in range(n_draws):
@@ -225,16 +299,17 @@ class _StepRecorder(L.Callback):
 
 
 @pytest.mark.parametrize(
-    ("method", "fault"),
-    [("stuck_at", "stuck_at(sa0=0.1, sa1=0.1)"),
-     ("hw_transform", "chain(quantize(16), programming(sigma=0.05), stuck_at(sa0=0.1, sa1=0.1))")],
+    "method",
+    [StuckAt(sa0=0.1, sa1=0.1),
+     HWTransform("chain(quantize(16), programming(sigma=0.05), stuck_at(sa0=0.1, sa1=0.1))")],
+    ids=["stuck_at", "hw_transform"],
 )
 @pytest.mark.parametrize("optimizer", [torch.optim.SGD, torch.optim.Adam])
-def test_weights_on_failed_devices_are_not_updated(method, fault, optimizer):
+def test_weights_on_failed_devices_are_not_updated(method, optimizer):
     """Zero gradient on the failed devices' weights, and unchanged by the step even with momentum,
     Adam moments and weight decay (which move zero-gradient weights): they are restored."""
     extra = {"momentum": 0.9} if optimizer is torch.optim.SGD else {}
-    model = tiny(FaultAware(method, fault), optimizer=partial(optimizer, lr=0.05, weight_decay=0.1, **extra))
+    model = tiny(method, optimizer=partial(optimizer, lr=0.05, weight_decay=0.1, **extra))
     recorder = _StepRecorder()
     trainer(max_steps=3, callbacks=[recorder]).fit(model, synthetic())
     assert len(recorder.steps) == 3
@@ -248,7 +323,7 @@ def test_weights_on_failed_devices_are_not_updated(method, fault, optimizer):
 
 
 def test_mat_switches_from_clean_to_noisy_at_clean_epochs(monkeypatch):
-    model = tiny(FaultAware("mat", "gaussian_add(sigma=0.2)", clean_epochs=2, clip_w=2.5))
+    model = tiny(MAT(sigma=0.2, clean_epochs=2, clip_w=2.5))
     calls = spy_perturb(monkeypatch, model)
     trainer(max_epochs=4).fit(model, synthetic())
     steps_per_epoch = 128 // 32
@@ -263,7 +338,7 @@ def test_clip_weights_bounds_each_tensor_by_its_std():
 
 
 def test_aconnect_pool_gives_each_slice_its_own_mask(monkeypatch):
-    model = tiny(FaultAware("aconnect", "gaussian_mult(sigma=0.3, kind=lognormal)", pool=4))
+    model = tiny(AConnect(sigma=0.3, kind="lognormal", pool=4))
     runs = captured_runs(model, monkeypatch)
     loss = model.training_step((torch.randn(10, 16), torch.randint(0, 4, (10,))), 0)
     loss.backward()
@@ -273,8 +348,8 @@ def test_aconnect_pool_gives_each_slice_its_own_mask(monkeypatch):
     assert model.net.get_submodule("layers.1").weight.grad.abs().sum() > 0
 
 
-def test_multi_noise_averages_distinct_levels(monkeypatch):
-    model = tiny(FaultAware("multi_noise", levels=[0.1, 0.2, 0.3], levels_per_step=2))
+def test_random_level_noise_averages_distinct_levels(monkeypatch):
+    model = tiny(RandomLevelNoise(levels=[0.1, 0.2, 0.3], levels_per_step=2))
     calls = spy_perturb(monkeypatch, model)
     for i in range(20):
         model.training_step((torch.randn(4, 16), torch.randint(0, 4, (4,))), i)
@@ -287,8 +362,7 @@ def test_multi_noise_averages_distinct_levels(monkeypatch):
 def test_bn_reestimated_on_clean_weights_before_the_checkpoint(tmp_path):
     torch.manual_seed(0)
     model = Classifier(arch="mini_mobilenet", arch_kwargs={"blocks": [[4, 1, 2]]}, num_classes=4,
-                       input_shape=(1, 8, 8), fault_aware=FaultAware("dropconnect", "drop(p=0.5)",
-                                                                     bn_reestimate_batches=2))
+                       input_shape=(1, 8, 8), fault_aware=DropConnect(p=0.5, bn_reestimate_batches=2))
     dm = synthetic(input_shape=(1, 8, 8))
     trainer(max_epochs=2, enable_checkpointing=True, default_root_dir=tmp_path).fit(model, dm)
     assert model.bn_reestimated == 2
@@ -311,9 +385,9 @@ def test_every_method_trains_one_epoch_via_cli(config, tmp_path):
             "--trainer.enable_progress_bar", "false", "--trainer.limit_train_batches", "10",
             "--trainer.limit_val_batches", "1", "--trainer.enable_model_summary", "false"]
     if "mat" in config.stem:
-        args += ["--model.fault_aware.clean_epochs", "0"]
+        args += ["--model.fault_aware.init_args.clean_epochs", "0"]
     if "dropconnect" in config.stem:
-        args += ["--model.fault_aware.bn_reestimate_batches", "2"]
+        args += ["--model.fault_aware.init_args.bn_reestimate_batches", "2"]
     cli = lightning_main(args)
     assert cli.model.perturbing
     assert math.isfinite(float(cli.trainer.callback_metrics["train_loss"]))
@@ -327,7 +401,7 @@ TRIALS = 20
 EPOCHS = 15  # batch 128, Adam 3e-3: clean accuracy about 0.93 on the 1,000 test digits
 
 
-def _mnist_mlp(fault_aware: FaultAware | None, epochs: int, dm: MNIST5k) -> Classifier:
+def _mnist_mlp(fault_aware: FaultAwareMethod | None, epochs: int, dm: MNIST5k) -> Classifier:
     L.seed_everything(0, verbose=False)
     model = Classifier(arch="mlp", arch_kwargs={"hidden": [128]}, optimizer=partial(torch.optim.Adam, lr=3e-3),
                        fault_aware=fault_aware, train_seed=0)
@@ -358,9 +432,52 @@ def test_fault_aware_mlps_tolerate_their_faults_better_than_vanilla():
     dm = MNIST5k(batch_size=128)
     x, y = dm.tensors("test")
     vanilla = _mnist_mlp(None, EPOCHS, dm)
-    dropconnect = _mnist_mlp(FaultAware("dropconnect", "drop(p=0.3)"), EPOCHS, dm)
-    mat = _mnist_mlp(FaultAware("mat", "gaussian_add(sigma=0.2)", clean_epochs=5, clip_w=2.5), EPOCHS, dm)
+    dropconnect = _mnist_mlp(DropConnect(p=0.3), EPOCHS, dm)
+    mat = _mnist_mlp(MAT(sigma=0.2, clean_epochs=5, clip_w=2.5), EPOCHS, dm)
     _assert_paired_gain(_accuracies(dropconnect, "drop(p={rate})", 0.3, x, y),
                         _accuracies(vanilla, "drop(p={rate})", 0.3, x, y))
     _assert_paired_gain(_accuracies(mat, "gaussian_add(sigma={rate})", 0.2, x, y),
                         _accuracies(vanilla, "gaussian_add(sigma={rate})", 0.2, x, y))
+
+
+# ------------------------------------------------------------------------ the numerics of the previous version
+
+# sha256 (first 16 hex digits) of the state_dict after 2 epochs, computed by the code before the method classes
+# (commit f96a323, the single ``FaultAware`` mapping) on CPU with one thread, torch 2.14.1
+PREVIOUS_WEIGHTS = {
+    "vanilla": (None, "acf990f2dd63fc3b"),
+    "dropconnect": (DropConnect(p=0.3), "5c6675ab7d50f925"),
+    "dropconnect_rescale_train": (DropConnect(p=0.3, rescale="train"), "751ec8db59238bd0"),
+    "aconnect_pool": (AConnect(sigma=0.3, kind="folded", pool=4), "17daa09ba89bd6aa"),
+    "mat": (MAT(sigma=0.2, clean_epochs=1, clip_w=2.5), "cf3641d6e2a1c1f4"),
+    "stuck_at": (StuckAt(sa0=0.1, sa1=0.1), "a819cae2306236f2"),
+    "random_level_noise": (RandomLevelNoise(levels=[0.1, 0.2, 0.3], levels_per_step=2), "9eb0210f0073c173"),
+    "hw_transform_whole": (HWTransform(gradient="whole"), "359c8e342e5b48a4"),
+    "bn_dropconnect": (DropConnect(p=0.3, bn_reestimate_batches=2, layers=LayerSelector(kinds=("conv",))),
+                       "8b1208ae5713c4ff"),
+}
+
+
+def _weights_digest(model: Classifier) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+@pytest.mark.skipif(torch.__version__.split("+")[0] != "2.14.1", reason="digests recorded with torch 2.14.1")
+@pytest.mark.parametrize("case", sorted(PREVIOUS_WEIGHTS))
+def test_every_method_trains_the_weights_of_the_previous_version(case):
+    method, digest = PREVIOUS_WEIGHTS[case]
+    cnn = case.startswith("bn_")
+    shape = (1, 8, 8) if cnn else (16,)
+    L.seed_everything(0, verbose=False)
+    model = Classifier(arch="mini_mobilenet" if cnn else "mlp",
+                       arch_kwargs={"blocks": [[4, 1, 2]]} if cnn else {"hidden": [32]}, num_classes=4,
+                       input_shape=shape, optimizer=partial(torch.optim.Adam, lr=0.05), fault_aware=method,
+                       train_seed=0)
+    trainer(max_epochs=2, deterministic=True).fit(model, synthetic(input_shape=shape))
+    assert _weights_digest(model) == digest

@@ -33,7 +33,6 @@ from faultlab.injection import (
     preserved_bn_state,
     recalibrate_bn,
 )
-from faultlab.stats.planning import adaptive_stop, ci_halfwidth
 from faultlab.store import ResultsStore
 
 from .evaluation import EvalResult, auto_trials_per_pass, evaluate, evaluate_stacked, score_batches
@@ -44,6 +43,7 @@ from .progress import Progress, ProgressMode
 from .scale import WeightScale, cell_scales, drop_rate, scaled_faults
 from .scopes import CellSummary, Scope, campaign_scopes, cells, trial_keys
 from .spec import CampaignError, CampaignSpec, RunInfo, campaign_id, validate
+from .stopping import adaptive_stop, halfwidth
 
 STACK_BUDGET_BYTES = 256 * 2**20
 PREFIX_CACHE_BYTES = 2 * 2**30  # largest cache of clean boundary activations kept per faulted scope
@@ -305,7 +305,7 @@ def _run_cell(ctx: Campaign, cell: Cell) -> CellSummary:
         ctx.bar.trial(cell.rate, counted.values(), len(rows))
     values = list(counted.values()) if not auto else list(accs.values())
     return CellSummary(cell.rate, len(values), len(accs) - already, float(np.mean(values)),
-                       ci_halfwidth(values, warn=False), cell.scope.label, cell.count)
+                       halfwidth(values), cell.scope.label, cell.count)
 
 
 def _one_trial(ctx: Campaign, cell: Cell, score: Callable[[], EvalResult], seeds: dict[str, int],

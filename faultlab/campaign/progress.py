@@ -11,10 +11,10 @@ from typing import Literal
 
 import numpy as np
 
-from faultlab.stats.planning import ci_halfwidth
 from faultlab.store import ALL_LAYERS
 
 from .scopes import CellSummary
+from .stopping import halfwidth
 
 ProgressMode = Literal["auto", "bar", "lines", "off"]
 
@@ -70,7 +70,7 @@ class Progress:
         if now - self._postfix_at >= self.POSTFIX_INTERVAL_S or self.bar.n >= (self.bar.total or math.inf):
             self._postfix_at = now
             acc = np.fromiter(accuracies, float, len(accuracies))
-            self.bar.set_postfix_str(f"rate={rate:g} acc={acc.mean():.4f}±{ci_halfwidth(acc, warn=False):.4f}")
+            self.bar.set_postfix_str(f"rate={rate:g} acc={acc.mean():.4f}±{halfwidth(acc):.4f}")
 
     def cell(self, cell: CellSummary, seconds: float) -> None:
         """A finished cell's summary line (kept: above the bar, or a plain line)."""

@@ -20,7 +20,7 @@ from .spec import CampaignError, CampaignSpec
 
 @dataclass
 class CellSummary:
-    """A finished cell: its trials' mean accuracy and 95 % CI half-width (``faultlab.stats.ci_halfwidth``)."""
+    """A finished cell: its trials' mean accuracy and 95 % CI half-width (``faultlab.campaign.stopping.halfwidth``)."""
 
     rate: float
     n_trials: int

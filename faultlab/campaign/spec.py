@@ -23,22 +23,22 @@ class CampaignError(FaultlabError):
     """A campaign cannot run as configured (bad rate, fault spec, layer selection, conflicting rows)."""
 
 
-def _help(text: str, **cli) -> dict:
-    """Field metadata: the help of the ``faultlab campaign`` flag (and of the YAML key), and argparse
-    settings where the flag is not the plain ``--<field-name>`` of the field's type."""
-    return {"help": text, "cli": cli}
+def _help(text: str) -> dict:
+    """Field metadata: the help of the ``faultlab campaign`` option and of the YAML key (``parsing.add_help``)."""
+    return {"help": text}
 
 
 @dataclass(frozen=True)
 class CampaignSpec:
-    """One fault template swept over rates: THE campaign configuration. ``faultlab campaign``'s flags,
-    the study YAML's ``campaigns:`` entries and ``faultlab.run`` all build this dataclass, and
-    :func:`validate` is the one check of its values; a new option is one field here (with its help).
+    """One fault template swept over rates: THE campaign configuration. ``faultlab campaign``'s options (and its
+    ``--config`` file), the study YAML's ``campaigns:`` entries and ``faultlab.run`` all build this dataclass
+    (jsonargparse checks the types), and :func:`validate` is the one check of its values; a new option is one
+    field here (with its help).
 
     ``trials``: a count, or ``"auto"`` to stop a cell once the 95 % CI half-width of its mean accuracy is
     below ``ci_halfwidth``, after at least ``min_trials`` maps and enough maps that a lower tail of mass
     ``tail_mass`` would have shown itself (149 for 2 %), at most ``max_trials``
-    (:func:`faultlab.stats.planning.adaptive_stop`).
+    (:func:`faultlab.campaign.stopping.adaptive_stop`).
     ``per_layer``: sensitivity mode. ``True``/``"layer"``: each selected layer faulted alone with the same
     keyed maps it gets in a whole-network campaign, rows carry the layer name instead of ``*``;
     ``"group"``: each group of selected layers (stem, depthwise, pointwise, conv3x3, conv, linear,
@@ -48,7 +48,7 @@ class CampaignSpec:
 
     fault: str = field(metadata=_help("fault template with {rate}, e.g. 'stuck_at(sa0=0.01,sa1={rate})'"))
     rates: Sequence[float] = field(default=(), metadata=_help(
-        "comma-separated rates in [0, 1] (required unless equal_count)"))
+        "rates in [0, 1], e.g. 0,0.1,0.2 or [0, 0.1] (required unless equal_count)"))
     trials: int | Literal["auto"] = field(default=20, metadata=_help("trials per rate, or 'auto'"))
     seed: int = field(default=0, metadata=_help("campaign seed (fault maps are keyed by it)"))
     layers: LayerSelector = field(default_factory=LayerSelector)
@@ -61,12 +61,11 @@ class CampaignSpec:
         "re-estimate BatchNorm statistics under each fault map on N training batches (0 = off)"))
     trials_per_pass: int | None = field(default=None, metadata=_help("fault maps per forward pass (default auto)"))
     per_layer: PerLayer = field(default=False, metadata=_help(
-        "sensitivity: fault each selected layer alone (rows carry the layer name), or with 'group' each layer "
-        "group (stem, depthwise, pointwise, conv3x3, conv, linear, classifier)",
-        nargs="?", const="layer", choices=["layer", "group"]))
+        "sensitivity: 'layer' (or true) faults each selected layer alone (rows carry the layer name), 'group' each "
+        "layer group (stem, depthwise, pointwise, conv3x3, conv, linear, classifier); false: the whole network"))
     equal_count: Sequence[int] | None = field(default=None, metadata=_help(
-        "with per-layer mode: fault exactly K weights per layer (or group) instead of sweeping rates",
-        metavar="K[,K...]"))
+        "with per-layer mode: fault exactly K weights per layer (or group) for each K (e.g. 8,32,128) instead of "
+        "sweeping rates"))
     prefix_cache: bool = field(default=True, metadata=_help(
         "per-layer: reuse the clean activations upstream of the faulted layer (a speed option: results are "
         "identical without)"))
@@ -75,6 +74,11 @@ class CampaignSpec:
     skip_without_layers: bool = field(default=False, metadata=_help(
         "a network in which the layer selection finds no layer skips this campaign instead of failing "
         "(e.g. a depthwise-only campaign on a plain CNN)"))
+
+    def __post_init__(self) -> None:  # lists from YAML or the command line, tuples in Python: one value
+        object.__setattr__(self, "rates", tuple(self.rates))
+        if self.equal_count is not None:
+            object.__setattr__(self, "equal_count", tuple(self.equal_count))
 
     @property
     def mode(self) -> str | None:
@@ -146,6 +150,8 @@ def validate(spec: CampaignSpec, key: Callable[[str], str] = str) -> dict:
     def fail(name: str, message: str) -> CampaignError:
         return CampaignError(f"{key(name)}: {message}")
 
+    if isinstance(spec.fault, str) and spec.fault.strip().lower() in ("help", "list", "?"):
+        raise fail("fault", "'faultlab faults' lists the fault models, their parameters and units")
     for name, bad, message in _checks(spec):
         if bad:
             raise fail(name, message)
@@ -154,7 +160,7 @@ def validate(spec: CampaignSpec, key: Callable[[str], str] = str) -> dict:
     try:
         sweep_parameter(spec.fault)
     except FaultSpecError as err:
-        raise fail("fault", str(err)) from None
+        raise fail("fault", f"{err} ('faultlab faults' lists the fault models)") from None
     if spec.equal_count is not None:
         try:
             fault = full_rate_fault(spec.fault)

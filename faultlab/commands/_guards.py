@@ -1,5 +1,5 @@
-"""Guards every subcommand shares: one-line argument errors, output paths that never overwrite an input,
-atomic writes, a read-only store, and interrupts that end in one line.
+"""Guards every subcommand shares: output paths that never overwrite an input, atomic writes, a read-only store,
+and interrupts that end in one line (argument errors: ``faultlab.parsing``).
 
     out = check_output(args.out, "csv", inputs={"store": args.store}, force=args.force)
     with atomic_path(out) as tmp:
@@ -9,7 +9,6 @@ atomic writes, a read-only store, and interrupts that end in one line.
 from __future__ import annotations
 
 import argparse
-import difflib
 import functools
 import os
 import signal
@@ -19,35 +18,6 @@ from pathlib import Path
 
 from faultlab import FaultlabError, files
 from faultlab.files import check_writable_folder, existing_ancestor
-
-# ------------------------------------------------------------------------------------ argument errors
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse without abbreviations (a typo is never taken for another option) whose errors are one
-    ``FaultlabError`` line (the CLI prints it, exit status 2) instead of the usage text."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs["allow_abbrev"] = False
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise FaultlabError(f"{self.prog}: {message} (see '{self.prog} --help')")
-
-
-def unknown_arguments_error(parser: argparse.ArgumentParser, extras: list[str]) -> FaultlabError:
-    """The one-line error for arguments no option takes, with the closest option for each typo."""
-    options = [s for s in parser._option_string_actions if s.startswith("--")]
-    hints = []
-    for arg in extras:
-        name = arg.split("=", 1)[0]
-        close = difflib.get_close_matches(name, options, n=1) if name.startswith("-") else []
-        if close:
-            hints.append(f"{name} (did you mean {close[0]}?)")
-    shown = " ".join(extras)
-    more = f"; {', '.join(hints)}" if hints else ""
-    return FaultlabError(f"{parser.prog}: unrecognized arguments: {shown}{more} (see '{parser.prog} --help')")
-
 
 # ------------------------------------------------------------------------------------ outputs
 

@@ -10,30 +10,6 @@ from __future__ import annotations
 import argparse
 
 
-def add_own_model_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("your own model and data (instead of --checkpoint)")
-    g.add_argument("--model", default=None, metavar="SPEC",
-                   help="a zoo name (resnet20, resnet20-lb[s2b3c2e6]), timm:NAME, torchvision:NAME, "
-                        "package.module:callable returning an nn.Module, or a LightningModule class")
-    g.add_argument("--weights", default=None, metavar="FILE",
-                   help="state_dict (.pt/.pth/.safetensors), Lightning .ckpt of any LightningModule, or a "
-                        "pickled/TorchScript module (pickles run code: only files you trust)")
-    g.add_argument("--model-args", default=None, metavar="JSON|k=v,...",
-                   help="arguments of the model builder, e.g. num_classes=100 or '{\"num_classes\": 100}'")
-    g.add_argument("--network", default=None, metavar="ATTR",
-                   help="attribute holding the network in a LightningModule (default: net, model, network, "
-                        "backbone, module, else the module itself)")
-    g.add_argument("--data-args", default=None, metavar="JSON|k=v,...",
-                   help="arguments of a built-in data set or of a LightningDataModule class given to --data")
-    g.add_argument("--image-size", type=int, default=None, help="imagefolder: resize images to N x N")
-    g.add_argument("--normalize", default=None, metavar="dataset|none|[MEAN,STD]",
-                   help="input normalisation of image data (default: dataset, i.e. the data set's own mean/std; "
-                        "none for tensors:), recorded with the run")
-    g.add_argument("--metric", default=None, metavar="topK|package.module:function",
-                   help="a metric beyond top-1 stored per trial: topK (e.g. top5), or a function "
-                        "(outputs[B, C], labels[B]) -> per-sample values [B]")
-
-
 def data_source(args: argparse.Namespace, spec):
     """The test data of ``--data`` (with its options) as a ``faultlab.data.specs.DataSource``."""
     from faultlab._imports import parse_kwargs

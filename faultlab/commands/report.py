@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import argparse
 import platform
 import subprocess
 import textwrap
@@ -13,41 +12,45 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from faultlab.names import check_name
+from faultlab.parsing import command_parser
 
 from ._guards import add_force_option, check_output, writes_whole_outputs
-from ._options import count, existing_store, open_unit, seed
+from ._types import OpenUnitInterval, PositiveInt, Seed, default_folder, existing_store
 
 HELP = "render the PDF report of a study"
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help=HELP, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    p = command_parser("faultlab report", __doc__)
     add_study_options(p)
-    p.add_argument("--out", default=None, help="PDF path (default reports/<study>.pdf)")
-    p.add_argument("--no-appendix", action="store_true", help="write the main part only (the answer and its figures)")
+    p.add_argument("--out", type=str | None, default=None, help="PDF path (default reports/<study>.pdf)")
+    p.add_argument("--no_appendix", action="store_true", default=False,
+                   help="write the main part only (the answer and its figures); --no-appendix works too")
     add_force_option(p)
+    return p
 
 
-def add_study_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("study", help="study name (as in the spec's 'name')")
-    p.add_argument("--store", default=None, help="results store (default results/<study>.sqlite)")
-    p.add_argument("--baseline", default="vanilla", help="training method the others are compared to")
-    p.add_argument("--margin", type=open_unit, default=0.01,
-                   help="equivalence margin (accuracy, in (0, 1); default 0.01 = 1 pp)")
-    p.add_argument("--fraction", type=open_unit, default=0.9,
-                   help="critical rate: fraction of clean accuracy, in (0, 1) (default 0.9)")
-    p.add_argument("--resamples", type=count, default=1000, help="bootstrap resamples, >= 1 (default 1000)")
-    p.add_argument("--seed", type=seed, default=0, help="bootstrap seed, 0..2^63-1")
-    p.add_argument("--spec", default=None, help="show this study spec file instead of the one the sweep stored with "
-                                                "the study (a warning says when they differ)")
+def add_study_options(p) -> None:
+    p.add_argument("study", type=str, help="study name (as in the spec's 'name')")
+    p.add_argument("--store", type=str | None, default=None, help="results store (default results/<study>.sqlite)")
+    p.add_argument("--baseline", type=str, default="vanilla", help="training method the others are compared to")
+    p.add_argument("--margin", type=OpenUnitInterval, default=0.01,
+                   help="equivalence margin (accuracy, in (0, 1); 0.01 = 1 pp)")
+    p.add_argument("--fraction", type=OpenUnitInterval, default=0.9,
+                   help="critical rate: fraction of clean accuracy, in (0, 1)")
+    p.add_argument("--resamples", type=PositiveInt, default=1000, help="bootstrap resamples")
+    p.add_argument("--seed", type=Seed, default=0, help="bootstrap seed, 0..2^63-1")
+    p.add_argument("--spec", type=str | None, default=None,
+                   help="show this study spec file instead of the one the sweep stored with the study (a warning "
+                        "says when they differ)")
 
 
-def store_of(args: argparse.Namespace) -> str:
+def store_of(cfg) -> str:
     """The study's store; the study name is checked first (it becomes part of the default paths)."""
-    return existing_store(args.store or f"results/{check_name(args.study, 'study name')}.sqlite")
+    return existing_store(cfg.store or f"results/{check_name(cfg.study, 'study name')}.sqlite")
 
 
-def shown_spec(args: argparse.Namespace, store, quiet: bool = False) -> dict | None:
+def shown_spec(args, store, quiet: bool = False) -> dict | None:
     """The study spec (question, answer block, spec pages): the one the sweep stored with the study; ``--spec
     FILE`` only as an explicit override, with a one-line warning when it differs from the stored one."""
     import sys
@@ -89,22 +92,22 @@ def meta() -> dict[str, str]:
 
 
 @writes_whole_outputs
-def run(args: argparse.Namespace) -> None:
+def run(cfg) -> None:
     from faultlab.report import render_report
     from faultlab.store import ResultsStore
 
-    store_path = store_of(args)
-    check_name(args.study, "study name")  # it names the default --out
-    out = Path(args.out or f"reports/{args.study}.pdf")
-    if args.out is None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    inputs = {"store": store_path, **({"study spec": args.spec} if args.spec else {})}
-    out = check_output(out, "pdf", inputs=inputs, force=args.force)
+    store_path = store_of(cfg)
+    check_name(cfg.study, "study name")  # it names the default --out
+    out = Path(cfg.out or f"reports/{cfg.study}.pdf")
+    inputs = {"store": store_path, **({"study spec": cfg.spec} if cfg.spec else {})}
+    out = check_output(out, "pdf", inputs=inputs, force=cfg.force, folder_may_be_missing=cfg.out is None)
+    if cfg.out is None:
+        default_folder(out)
     with ResultsStore(store_path, read_only=True) as store:
-        spec = shown_spec(args, store, quiet=True)  # the note on a missing spec follows the summary
-        summary = render_report(store, args.study, out, spec=spec, baseline_method=args.baseline, margin=args.margin,
-                                fraction=args.fraction, n_resamples=args.resamples, seed=args.seed, meta=meta(),
-                                appendix=not args.no_appendix)
+        spec = shown_spec(cfg, store, quiet=True)  # the note on a missing spec follows the summary
+        summary = render_report(store, cfg.study, out, spec=spec, baseline_method=cfg.baseline, margin=cfg.margin,
+                                fraction=cfg.fraction, n_resamples=cfg.resamples, seed=cfg.seed, meta=meta(),
+                                appendix=not cfg.no_appendix)
     rest = len(summary.pages) - summary.main_pages
     print(f"wrote {summary.path} ({len(summary.pages)} pages: main part {summary.main_pages}"
           + (f", appendix {rest})" if rest else ")"))
@@ -113,5 +116,5 @@ def run(args: argparse.Namespace) -> None:
     for line in summary.missing:
         print(textwrap.fill(f"missing: {line}", 120, initial_indent="  ", subsequent_indent="    "))
     if spec is None:
-        print(f"  note: {store_path} holds no spec of study {args.study!r} (a campaign's store, or one swept before "
+        print(f"  note: {store_path} holds no spec of study {cfg.study!r} (a campaign's store, or one swept before "
               "specs were stored); pass --spec FILE to show one")

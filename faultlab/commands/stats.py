@@ -8,43 +8,51 @@
 
 from __future__ import annotations
 
-import argparse
 import math
 
+from jsonargparse.typing import restricted_number_type
+
 from faultlab.names import check_name
+from faultlab.parsing import command_parser
 
 from ._guards import add_force_option, atomic_files, check_output_folder, writes_whole_outputs
-from ._options import count, existing_store, float_in, int_in, open_unit, positive
+from ._types import AtLeastOne, OpenUnitInterval, PilotStd, PositiveFloat, PositiveInt, existing_store
 from .report import add_study_options, shown_spec, store_of
 
+TwoOrMore = restricted_number_type("TwoOrMore", int, (">=", 2))  # runs per arm: a t test needs 2
 HELP = "print a study's statistics tables (and CSVs), or 'stats plan' for trial counts"
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("stats", help=HELP, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def build_parser():
+    p = command_parser("faultlab stats", __doc__)
     add_study_options(p)
-    p.add_argument("--csv", default=None, help="folder for the CSV tables (default results/<study>-tables)")
-    p.add_argument("--confidence", type=open_unit, default=0.99, help="plan: confidence level in (0, 1) (default 0.99)")
-    p.add_argument("--population", type=float_in(1.0, allow_inf=True), default=math.inf,
+    p.add_argument("--csv", type=str | None, default=None, help="folder for the CSV tables (default "
+                   "results/<study>-tables)")
+    p.add_argument("--confidence", type=OpenUnitInterval, default=0.99, help="plan: confidence level in (0, 1)")
+    p.add_argument("--population", type=AtLeastOne, default=math.inf,
                    help="plan: number of possible fault maps N >= 1 (default infinite)")
-    p.add_argument("--pilot-std", type=float_in(0.0, 0.5, lo_open=True), default=None,
+    p.add_argument("--pilot_std", type=PilotStd | None, default=None,
                    help="plan: std of accuracy over a pilot's trials, in (0, 0.5]")
-    p.add_argument("--halfwidth", type=positive, default=None, help="plan: target CI half-width (default --margin)")
-    p.add_argument("--from", dest="pilot", default=None, metavar="STUDY",
+    p.add_argument("--halfwidth", type=PositiveFloat | None, default=None,
+                   help="plan: target CI half-width (default --margin)")
+    p.add_argument("--from", type=str | None, default=None, metavar="STUDY",
                    help="plan: a pilot study in the store; recommend training runs and trials per run for a "
                         "recipe-level difference from its variance components and measured trial seconds")
-    p.add_argument("--train-seconds", type=positive, default=None,
+    p.add_argument("--train_seconds", type=PositiveFloat | None, default=None,
                    help="plan --from: seconds one training run takes (not stored)")
-    p.add_argument("--effect", type=open_unit, default=None,
+    p.add_argument("--effect", type=OpenUnitInterval | None, default=None,
                    help="plan --from: the true difference to detect (accuracy, e.g. 0.04 = 4 pp): runs per arm of "
                         "each primary contrast, fixed and sequential, from the study's own variance")
-    p.add_argument("--first", type=int_in(2), default=3, help="plan --effect: runs per arm at the first look")
-    p.add_argument("--step", type=count, default=2, help="plan --effect: runs per arm added per look (default 2)")
+    p.add_argument("--first", type=TwoOrMore, default=3, help="plan --effect: runs per arm at the first look")
+    p.add_argument("--step", type=PositiveInt, default=2, help="plan --effect: runs per arm added per look (default 2)")
     add_force_option(p)
+    return p
 
 
-def plan(args: argparse.Namespace) -> None:
+def plan(args) -> None:
     from faultlab.stats import leveugle_sample_size, trials_for_halfwidth
 
-    if args.pilot is not None:
+    if args["from"] is not None:
         plan_recipe(args)
         return
     n = leveugle_sample_size(args.population, margin=args.margin, confidence=args.confidence)
@@ -61,7 +69,7 @@ def plan(args: argparse.Namespace) -> None:
         print(f"t-based from a pilot: s = {args.pilot_std}, half-width {h}: n = {m} trials per cell")
 
 
-def plan_recipe(args: argparse.Namespace) -> None:
+def plan_recipe(args) -> None:
     """Per (variant, method, fault): the runs x trials plan at the rate that needs the most compute."""
     import pandas as pd
 
@@ -76,9 +84,10 @@ def plan_recipe(args: argparse.Namespace) -> None:
         raise FaultlabError("stats plan --from needs --effect D (runs per contrast, e.g. 0.04) or --train-seconds S "
                             "(runs x trials; the time one training run takes)")
     h = args.halfwidth or args.margin
-    pilot_store = args.store or f"results/{check_name(args.pilot, '--from')}.sqlite"
+    pilot = args['from']
+    pilot_store = args.store or f"results/{check_name(pilot, '--from')}.sqlite"
     with ResultsStore(existing_store(pilot_store), read_only=True) as store:
-        data = read_study(store, args.pilot)
+        data = read_study(store, pilot)
     if args.effect is not None:
         plan_sequential(data, args)
     if args.train_seconds is None:
@@ -87,7 +96,7 @@ def plan_recipe(args: argparse.Namespace) -> None:
     comps = variance_components(run_means(af))
     comps = comps[comps["n_runs"] >= 2]
     if comps.empty:
-        raise FaultlabError(f"study {args.pilot!r} has no cell with >= 2 training runs; "
+        raise FaultlabError(f"study {pilot!r} has no cell with >= 2 training runs; "
                             "a pilot needs 2 runs per recipe")
     c_trial = float(af["seconds"].median())
     n_rates = int(af["rate"].nunique())
@@ -106,7 +115,7 @@ def plan_recipe(args: argparse.Namespace) -> None:
         print(table.to_string(index=False))
 
 
-def plan_sequential(data, args: argparse.Namespace) -> None:
+def plan_sequential(data, args) -> None:
     """Per primary contrast: runs per arm of the fixed and the sequential design, from the study's own spread."""
     import pandas as pd
 
@@ -117,7 +126,7 @@ def plan_sequential(data, args: argparse.Namespace) -> None:
     table = contrast_table(data.trials, baseline=args.baseline, margin=args.margin, plan=False)
     rows = plan_contrasts(table, args.effect, first=args.first, step=args.step)
     if not rows:
-        raise FaultlabError(f"study {args.pilot!r} has no tested primary contrast (>= 2 runs per arm); a pilot "
+        raise FaultlabError(f"study {args['from']!r} has no tested primary contrast (>= 2 runs per arm); a pilot "
                             "needs 2 runs per arm")
     shown = pd.DataFrame(rows)[["contrast", "n_runs", "sd", "df", "alpha", "fixed", "fixed_low", "fixed_high",
                                 "seq_max", "seq_expected", "seq_expected_null", "seq_power"]]
@@ -130,7 +139,7 @@ def plan_sequential(data, args: argparse.Namespace) -> None:
 
 
 @writes_whole_outputs
-def run(args: argparse.Namespace) -> None:
+def run(args) -> None:
     if args.study == "plan":
         plan(args)
         return

@@ -2,43 +2,82 @@
 
     faultlab sweep experiments/demo.yaml [--store results/demo.sqlite] [--workers 2] [--dry-run]
     faultlab sweep experiments/demo.yaml --executor ray [--address auto|HOST:PORT] [--max-retries 3] [--gpus-per-run 1]
+    faultlab sweep experiments/demo.yaml --training.seeds [0,1,2] --print_config > study.yaml
+    faultlab sweep --config study.yaml
 
-Re-running a finished study does no work; re-running an interrupted one finishes what is missing.
-With --executor ray each run (training + campaigns) is a Ray task: on a local Ray instance of --workers
+The study file is a config file of this command (``faultlab sweep FILE`` is ``faultlab sweep --config FILE``): its
+keys (name, data, training, architectures, methods, campaigns, seed, ...) are options, and so are this command's
+(store, workers, ...). Re-running a finished study does no work; re-running an interrupted one finishes what is
+missing. With --executor ray each run (training + campaigns) is a Ray task: on a local Ray instance of --workers
 CPUs, or on the running cluster at --address (store and runs folder then on a shared filesystem).
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import Literal
 
 from faultlab import FaultlabError
 from faultlab.names import check_name
+from faultlab.parsing import command_parser, read_yaml
 
-from ._guards import interruptible
-from ._options import count, float_in, non_negative
+from ._guards import check_store_target, interruptible
+from ._types import NonNegativeFloat, NonNegativeInt, PositiveInt, default_folder
 
 HELP = "run a study: train the grid, then its fault campaigns, into the store"
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sweep", help=HELP, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("spec", help="study spec, e.g. experiments/demo.yaml")
-    p.add_argument("--store", default=None, help="results store (default results/<study>.sqlite)")
-    p.add_argument("--runs-dir", default="runs", help="checkpoint cache folder (default runs/)")
-    p.add_argument("--workers", type=count, default=None,
-                   help="local: parallel processes (default 1); ray without --address: CPUs of the local "
-                        "Ray instance (default all)")
-    p.add_argument("--executor", choices=("local", "ray"), default="local",
-                   help="local processes (default) or Ray tasks")
-    p.add_argument("--address", default=None,
+def build_parser():
+    from faultlab.sweep.spec import add_study_arguments
+
+    p = command_parser("faultlab sweep", __doc__)
+    add_study_arguments(p)
+    g = p.add_argument_group("how the study runs")
+    g.add_argument("--store", type=str | None, default=None, help="results store (default results/<name>.sqlite)")
+    g.add_argument("--runs_dir", type=str, default="runs", help="checkpoint cache folder")
+    g.add_argument("--workers", type=PositiveInt | None, default=None,
+                   help="local: parallel processes (default 1); ray without --address: CPUs of the local Ray "
+                        "instance (default all)")
+    g.add_argument("--executor", type=Literal["local", "ray"], default="local", help="local processes or Ray tasks")
+    g.add_argument("--address", type=str | None, default=None,
                    help="with --executor ray: the cluster to join, 'auto' or HOST:PORT (default: start Ray here)")
-    p.add_argument("--max-retries", type=non_negative, default=3,
-                   help="with --executor ray: retries of a run whose worker died (default 3)")
-    p.add_argument("--gpus-per-run", type=float_in(0.0), default=0.0,
-                   help="with --executor ray: GPUs each run reserves (Ray gives each task its own; 0.5 shares "
-                        "one between two runs; default 0)")
-    p.add_argument("--dry-run", action="store_true", help="print the grid and the work left, run nothing")
+    g.add_argument("--max_retries", type=NonNegativeInt, default=3,
+                   help="with --executor ray: retries of a run whose worker died")
+    g.add_argument("--gpus_per_run", type=NonNegativeFloat, default=0.0,
+                   help="with --executor ray: GPUs each run reserves (0.5 shares one between two runs)")
+    g.add_argument("--dry_run", action="store_true", default=argparse.SUPPRESS,  # an action, not configuration:
+                   help="print the grid and the work left, run nothing")  # a printed config holds no dry_run: false
+    return p
+
+
+def study_args(argv: list[str], parser) -> list[str]:
+    """The study file (an argument that is no option's value) is ``--config FILE`` placed first, so the options
+    override it wherever they are written; every config file is read first for what only the file shows (the old
+    study format, a campaign's own seed), so those are one line saying what to write instead."""
+    from faultlab.parsing import options
+    from faultlab.sweep.spec import StudySpecError, check_raw
+
+    known = options(parser)
+
+    def takes_a_value(token: str) -> bool:  # an option written without '=' whose value is the next argument
+        action = known.get(token) or known.get("--" + token[2:].replace("-", "_"))
+        flag = token == "--print_config" or (action is not None and action.nargs == 0)
+        return token.startswith("--") and "=" not in token and not flag
+
+    files, args = [], []  # study files first: the options given with them override them, wherever written
+    for i, arg in enumerate(argv):
+        if arg.startswith("-") or (i and takes_a_value(argv[i - 1])):
+            args.append(arg)
+        else:
+            files += ["--config", arg]
+    args = files + args
+    for i, arg in enumerate(args[:-1]):
+        if arg == "--config":
+            try:
+                check_raw(read_yaml(args[i + 1], "study spec"), args[i + 1])
+            except FaultlabError as err:
+                raise StudySpecError(str(err)) from None
+    return args
 
 
 def default_store(study: str) -> str:
@@ -57,29 +96,32 @@ def stored_trials(store: str, study: str) -> str:
     return f"{n} trials of study {study} are stored in {store}"
 
 
-def run(args: argparse.Namespace) -> None:
-    import os
+def run(cfg) -> None:
     from pathlib import Path
 
-    from faultlab.sweep import dry_run, load_study, run_study
+    from faultlab.sweep import dry_run, run_study
+    from faultlab.sweep.spec import StudySpec, validate_study
 
-    if args.address is not None and args.executor != "ray":
+    if cfg.address is not None and cfg.executor != "ray":
         raise FaultlabError("--address needs --executor ray")
-    if args.gpus_per_run and args.executor != "ray":
+    if cfg.gpus_per_run and cfg.executor != "ray":
         raise FaultlabError("--gpus-per-run needs --executor ray")
-    spec, _ = load_study(args.spec)
-    store = args.store or default_store(spec.name)
-    if Path(store).resolve() == Path(args.spec).resolve():
-        raise FaultlabError(f"--store {store} is the study spec this command reads; pick another path")
-    if Path(args.runs_dir).exists() and not Path(args.runs_dir).is_dir():
-        raise FaultlabError(f"--runs-dir {args.runs_dir} exists and is not a folder; pick a folder path")
-    if args.dry_run:
-        dry_run(spec, store, args.runs_dir)
+    configs = {f"study spec {c}": str(c) for c in cfg.config or []}
+    if cfg.store is not None:  # a store the user named is checked before the study is (that imports torch)
+        check_store_target(cfg.store, inputs=configs)
+    spec = validate_study(StudySpec(**{k: cfg[k] for k in StudySpec.__dataclass_fields__}))
+    store = cfg.store or default_store(spec.name)
+    if cfg.store is None and Path(store).parent.is_dir():
+        check_store_target(store, inputs=configs)
+    if Path(cfg.runs_dir).exists() and not Path(cfg.runs_dir).is_dir():
+        raise FaultlabError(f"--runs_dir {cfg.runs_dir} exists and is not a folder; pick a folder path")
+    if cfg.get("dry_run", False):
+        dry_run(spec, store, cfg.runs_dir)
         return
-    if args.store is None:
-        os.makedirs(os.path.dirname(store), exist_ok=True)
+    if cfg.store is None:
+        default_folder(store)
     with interruptible(lambda: stored_trials(store, spec.name)):
-        summary = run_study(spec, store, args.runs_dir, args.workers, executor=args.executor, address=args.address,
-                            max_retries=args.max_retries, gpus_per_run=args.gpus_per_run)
+        summary = run_study(spec, store, cfg.runs_dir, cfg.workers, executor=cfg.executor, address=cfg.address,
+                            max_retries=cfg.max_retries, gpus_per_run=cfg.gpus_per_run)
     print(f"study {spec.name}: {summary.runs} runs ({summary.trained} trained now), {summary.new_trials} new trials "
           f"in {summary.seconds:.0f} s -> {store}")

@@ -161,6 +161,7 @@ class FaultModel:
     per_forward: ClassVar[bool] = False  # True: redraw on every forward pass, also at evaluation
     stackable: ClassVar[bool] = False  # True: ``_apply`` draws only through faults.streams (see draw_each)
     maps_bias: ClassVar[bool] = False  # True: the model's device maps biases (a device preset that says so)
+    units: ClassVar[dict[str, str]] = {}  # parameter -> its unit or meaning (``faultlab faults`` lists them)
     _param_names: ClassVar[tuple[str, ...]] = ()
     _defaults: ClassVar[dict[str, Any]] = {}
 

@@ -62,6 +62,7 @@ class Chain(FaultModel):
     """
 
     name = "chain"
+    units = {"models": "fault models applied in order, crossbar members as one transfer"}
 
     def __init__(self, *models: FaultModel) -> None:
         members: list[FaultModel] = []

@@ -53,6 +53,9 @@ class _Crossbar(FaultModel):
     g_max: float
     clip_percentile: float
     scale: str
+    units: ClassVar[dict[str, str]] = {
+        "g_min": "µS, conductance of the high-resistance state", "g_max": "µS, of the low-resistance state",
+        "clip_percentile": "%, percentile of |W| mapped to g_max", "scale": "tensor | column | tile(R, C)"}
 
     @property
     def mapping(self) -> tuple[float, float, float, str]:
@@ -154,6 +157,9 @@ class StuckAt(_Stuck):
     """
 
     name = "stuck_at"
+    units = {"sa0": "probability a device is stuck at g_min", "sa1": "probability a device is stuck at g_max",
+             "g_sa0": "µS, a number or normal(mu, sigma) / uniform(lo, hi)", "g_sa1": "µS, as g_sa0",
+             **_Crossbar.units}
 
     def __init__(
         self,
@@ -214,6 +220,8 @@ class LineFaults(_Stuck):
     """
 
     name = "line_faults"
+    units = {"p": "probability a word or bit line of a tile fails", "tile": "devices per tile side",
+             "level": "sa0 | sa1 (where a failed line is stuck)", **_Crossbar.units}
 
     def __init__(
         self,
@@ -269,6 +277,8 @@ class Programming(_Crossbar):
     """
 
     name = "programming"
+    units = {"sigma": "relative std of the programmed conductance", "a": "%/µS (sigma_G(%) = a G + b)", "b": "%",
+             "offset": "%, a number or a distribution per device", **_Crossbar.units}
     writes = True
 
     def __init__(
@@ -309,6 +319,7 @@ class ReadNoise(_Crossbar):
     """``read_noise(sigma)``: G' = G (1 + sigma eps), clamped at 0, redrawn on every forward pass."""
 
     name = "read_noise"
+    units = {"sigma": "relative std of each read", **_Crossbar.units}
     per_forward = True
 
     def __init__(
@@ -335,6 +346,8 @@ class Drift(_Crossbar):
     """
 
     name = "drift"
+    units = {"t": "s since programming", "nu": "drift exponent (dimensionless)", "nu_std": "std of nu per device",
+             "t0": "s, reference time", **_Crossbar.units}
 
     def __init__(
         self,

@@ -84,6 +84,7 @@ class Device(FaultModel):
     """``device(preset)``: the transfer of a named measured device (see the module docstring)."""
 
     name = "device"
+    units = {"preset": "a measured device (faultlab faults lists them)"}
 
     def __init__(self, preset: str) -> None:
         self._set(preset=check_choice(self.name, "preset", preset, tuple(sorted(PRESETS))))

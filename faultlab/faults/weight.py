@@ -26,6 +26,7 @@ class Drop(FaultModel):
     stackable = True
 
     name = "drop"
+    units = {"p": "probability a weight is dropped, [0, 1]"}
 
     def __init__(self, p: float) -> None:
         self._set(p=check_number(self.name, "p", p, 0.0, 1.0))
@@ -46,6 +47,7 @@ class GaussianMult(FaultModel):
     stackable = True
 
     name = "gaussian_mult"
+    units = {"sigma": "relative std (dimensionless, of each weight)", "kind": "normal | folded | lognormal"}
 
     def __init__(self, sigma: float, kind: str = "normal") -> None:
         self._set(
@@ -71,6 +73,7 @@ class GaussianAdd(FaultModel):
     stackable = True
 
     name = "gaussian_add"
+    units = {"sigma": "std as a fraction of max|W|"}
 
     def __init__(self, sigma: float) -> None:
         self._set(sigma=check_number(self.name, "sigma", sigma, 0.0))
@@ -91,6 +94,7 @@ class Quantize(FaultModel):
     stackable = True
 
     name = "quantize"
+    units = {"levels": "number of uniform levels over [-max|W|, max|W|], >= 2"}
 
     def __init__(self, levels: int) -> None:
         self._set(levels=check_number(self.name, "levels", levels, 2, integer=True))

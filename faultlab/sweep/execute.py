@@ -18,7 +18,7 @@ from faultlab.store import ResultsStore
 from .fit import fit_config
 from .grid import RunPlan
 from .spec import StudySpec
-from .stored import cell_run, data_options, evaluation, run_config
+from .stored import cell_run, data_options, earlier_hashes, evaluation, run_config
 
 CACHE = "cache"
 
@@ -64,7 +64,7 @@ def is_complete(store: ResultsStore, plan: RunPlan, spec: StudySpec) -> bool:
 def train(plan: RunPlan, runs_dir: str | Path, ckpt: Path) -> None:
     """Train the run deterministically, through the same LightningCLI construction as ``faultlab fit`` (from
     ``fit_config``), and write its checkpoint atomically (a kill leaves no partial file)."""
-    from faultlab.commands.train import build
+    from faultlab.training.cli import build
 
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)  # one line per run comes from the sweep instead
@@ -86,7 +86,8 @@ def train(plan: RunPlan, runs_dir: str | Path, ckpt: Path) -> None:
 
 def execute(plan: RunPlan, spec: StudySpec, store_path: str, runs_dir: str, threads: int | None = None) -> RunOutcome:
     """Train (if needed) and run every campaign of one run; returns what was done. The run is opened through
-    the one front door (``open_checkpoint``): its id is (study, weights hash), as for every door."""
+    the one front door (``open_checkpoint``): its id is (study, weights hash), as for every door; a run an
+    earlier version stored with this training (``stored.earlier_hashes``) is adopted, its trials kept."""
     from faultlab.campaign.session import open_checkpoint
     from faultlab.runtime import tune_allocator
 
@@ -98,6 +99,7 @@ def execute(plan: RunPlan, spec: StudySpec, store_path: str, runs_dir: str, thre
         if is_complete(store, plan, spec):
             run = cell_run(store, plan) or {}
             return RunOutcome(plan.describe(), False, 0, run.get("clean_accuracy"), time.perf_counter() - t0)
+        earlier = earlier_hashes(store, plan)
     ckpt = checkpoint_path(plan, runs_dir)
     trained = not ckpt.is_file()
     if trained:
@@ -105,7 +107,7 @@ def execute(plan: RunPlan, spec: StudySpec, store_path: str, runs_dir: str, thre
     dm = build_data(spec.data.name, eval_subset=spec.data.eval_subset, **data_options(spec, plan))
     session = open_checkpoint(
         ckpt, dm.tensors("test"), study=plan.study, method=plan.method.name, train_seed=plan.seed, label=plan.label,
-        architecture=plan.arch.arch, config=run_config(plan), legacy_hashes=(plan.config_hash,),
+        architecture=plan.arch.arch, config=run_config(plan), legacy_hashes=earlier,
         device="cuda" if torch.cuda.is_available() else "cpu", evaluation=evaluation(spec, plan),
         train_data=dm.train_dataloader)
     new, clean = 0, None

@@ -1,45 +1,35 @@
-"""A study run as a ``faultlab fit`` config: the sweep trains every run through the same LightningCLI
-construction as ``faultlab fit --config FILE`` (parser, links, seed, instantiation), from this config.
+"""A study run as a ``faultlab fit`` config: the study's ``training:`` block (a partial fit config) merged with the
+run's architecture, method, seed and data, and built by the same LightningCLI construction as ``faultlab fit
+--config FILE`` (``faultlab.training.cli.build``), so a sweep run has the weights ``faultlab fit`` gives on it.
 
-The study's training block keeps its short form and is translated here, once:
+    training: {seeds: [0], trainer: {max_epochs: 2}, model: {optimizer: {class_path: torch.optim.Adam}}}
+    ->  {seed_everything: 0, trainer: {max_epochs: 2, deterministic: true, logger: false, ...},
+         model: {optimizer: ..., arch: ..., arch_kwargs: ..., fault_aware: ..., train_seed: 0},
+         data: {class_path: faultlab.data.MNIST5k, init_args: {seed: 0, ...the study's data.options}}}
 
-    training: {optimizer: sgd, lr: 0.1, options: {momentum: 0.9, weight_decay: 1e-4, scheduler: step}}
-    ->  model.optimizer:    {class_path: torch.optim.SGD, init_args: {lr: 0.1, momentum: 0.9, weight_decay: 1e-4}}
-        model.lr_scheduler: {class_path: torch.optim.lr_scheduler.MultiStepLR, init_args: {milestones: [100, 150],
-                                                                                           gamma: 0.1}}
+:func:`check_training` builds one such config per method (parser, class paths, trainer options, optimizer and
+scheduler values, the method) before anything trains; ``trainer.max_epochs`` is the one epoch count.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-OPTIMIZERS = {"adam": "torch.optim.Adam", "adamw": "torch.optim.AdamW", "sgd": "torch.optim.SGD"}
-SCHEDULERS = ("none", "cosine", "step")
-# training.options: key -> default (None: the optimizer's own default); momentum applies to sgd only
-TRAINING_OPTIONS: dict[str, Any] = {"momentum": 0.9, "weight_decay": None, "scheduler": "none",
-                                    "milestones": [100, 150], "gamma": 0.1, "channels_last": None}
+from faultlab import FaultlabError
 
+if TYPE_CHECKING:
+    from torch import nn
 
-def optimizer_config(name: str, lr: float, options: dict[str, Any]) -> dict[str, Any]:
-    """``model.optimizer`` of a fit config: the named torch optimizer with ``lr`` (and its options)."""
-    init: dict[str, Any] = {"lr": lr}
-    if name == "sgd":
-        init["momentum"] = options.get("momentum", TRAINING_OPTIONS["momentum"])
-    if options.get("weight_decay") is not None:
-        init["weight_decay"] = options["weight_decay"]
-    return {"class_path": OPTIMIZERS[name], "init_args": init}
+    from .spec import ArchitectureSpec, MethodSpec, StudySpec
 
-
-def scheduler_config(options: dict[str, Any], epochs: int) -> dict[str, Any] | None:
-    """``model.lr_scheduler`` of a fit config: cosine over ``epochs``, step at ``milestones`` (× ``gamma``), or None."""
-    kind = options.get("scheduler", "none")
-    if kind == "cosine":
-        return {"class_path": "torch.optim.lr_scheduler.CosineAnnealingLR", "init_args": {"T_max": max(1, epochs)}}
-    if kind == "step":
-        return {"class_path": "torch.optim.lr_scheduler.MultiStepLR",
-                "init_args": {"milestones": list(options.get("milestones", TRAINING_OPTIONS["milestones"])),
-                              "gamma": options.get("gamma", TRAINING_OPTIONS["gamma"])}}
-    return None
+# what a sweep run's trainer does unless the study's training.trainer says otherwise: the sweep writes the
+# checkpoint itself and prints one line per run
+BASE_TRAINER: dict[str, Any] = {"accelerator": "auto", "devices": 1, "deterministic": True, "logger": False,
+                                "enable_progress_bar": False, "enable_model_summary": False, "limit_val_batches": 0}
+# model options each run sets itself -> where the study sets them
+SET_BY_THE_STUDY = {"arch": "architectures[].arch", "arch_kwargs": "architectures[].kwargs",
+                    "fault_aware": "methods[].fault_aware", "train_seed": "training.seeds",
+                    "num_classes": "data.name", "input_shape": "data.name"}
 
 
 def data_class_path(name: str) -> str:
@@ -49,20 +39,94 @@ def data_class_path(name: str) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def fit_config(run: dict[str, Any], root_dir: str) -> dict[str, Any]:
-    """The ``faultlab fit`` config of a run's resolved training config (``RunPlan.config``); the trainer
-    writes nothing (no logger, no checkpoint) and ``root_dir`` only anchors Lightning's defaults."""
-    options = run["options"]
-    model: dict[str, Any] = {"arch": run["arch"], "arch_kwargs": run["arch_kwargs"] or {},
-                             "fault_aware": run["fault_aware"], "train_seed": run["seed"],
-                             "optimizer": optimizer_config(run["optimizer"], run["lr"], options),
-                             "lr_scheduler": scheduler_config(options, run["epochs"])}
-    if options.get("channels_last") is not None:
-        model["channels_last"] = options["channels_last"]
-    trainer = {"max_epochs": run["epochs"], "accelerator": "auto", "devices": 1, "deterministic": True,
-               "logger": False, "enable_progress_bar": False, "enable_model_summary": False, "limit_val_batches": 0,
-               "default_root_dir": root_dir, **run["trainer"]}
-    return {"seed_everything": run["seed"], "trainer": trainer, "model": model,
-            "data": {"class_path": data_class_path(run["data"]["name"]),
-                     "init_args": {"seed": run["seed"], **run["data"]["options"]}},  # as the sweep's data_options
+def run_config(spec: StudySpec, arch: ArchitectureSpec, method: MethodSpec, seed: int) -> dict[str, Any]:
+    """Everything that determines a run's trained weights, as a ``faultlab fit`` config (the cache key hashes it)."""
+    t = spec.training
+    fault_aware = dict(method.fault_aware) if method.fault_aware is not None else None
+    model = {**t.model, "arch": arch.arch, "arch_kwargs": dict(arch.kwargs or {}), "fault_aware": fault_aware,
+             "train_seed": seed}
+    return {"seed_everything": seed, "trainer": {**BASE_TRAINER, **t.trainer}, "model": model,
+            "data": {"class_path": data_class_path(spec.data.name),
+                     "init_args": {"seed": seed, **spec.data.options}}}  # as execute.data_options
+
+
+def fit_config(config: dict[str, Any], root_dir: str) -> dict[str, Any]:
+    """The run's config ready to build: Lightning's files anchored at ``root_dir``, no checkpoint written."""
+    return {**config, "trainer": {"default_root_dir": root_dir, **config["trainer"]},
             "checkpoint": {"save_last": False, "save_top_k": 0, "dirpath": root_dir}}
+
+
+def study_key(key: str, method_key: str = "methods[].fault_aware", arch_key: str = "architectures[]") -> str | None:
+    """A dotted key of a run's fit config as the study writes it (None: not one the study sets):
+    ``trainer.max_epochs`` -> ``training.trainer.max_epochs``, ``model.optimizer.init_args.lr`` ->
+    ``training.model.optimizer.init_args.lr``, ``data.init_args.n_train`` -> ``data.options.n_train``."""
+    for prefix, written in (("trainer", "training.trainer"), ("model.fault_aware", method_key),
+                            ("model.arch_kwargs", f"{arch_key}.kwargs"), ("model.arch", f"{arch_key}.arch"),
+                            ("model.train_seed", "training.seeds"), ("model", "training.model"),
+                            ("data.init_args", "data.options"), ("data.class_path", "data.name"),
+                            ("data", "data.options"), ("seed_everything", "training.seeds")):
+        if key == prefix or key.startswith(prefix + "."):
+            return written + key[len(prefix):]
+    return None
+
+
+def _fail(err: BaseException, method_key: str, arch_key: str) -> FaultlabError:
+    """A build error under the study's key: ``trainer.max_epoch`` -> ``training.trainer.max_epoch``."""
+    from faultlab.parsing import ConfigError
+
+    key, text = (err.key, err.text) if isinstance(err, ConfigError) else ("", str(err))
+    written = study_key(key, method_key, arch_key) if key else None
+    return FaultlabError(f"{written}: {text}" if written else f"training: {text}")
+
+
+def check_training(spec: StudySpec, nets: list[nn.Module]) -> list[MethodSpec]:
+    """Each method built from its config (an earlier version's ``{method: ...}`` mapping converted) and its layer
+    selection checked on every network it trains; then a run built with the LightningCLI parser ``faultlab fit``
+    uses (every class path, trainer option and data option resolved and checked), with its optimizer and
+    scheduler. Returns the methods with ``fault_aware`` as the method's full config. Imports torch and Lightning."""
+    import dataclasses
+    import tempfile
+
+    from faultlab.faults import LayerSelectionError
+    from faultlab.training.cli import build
+    from faultlab.training.plain_data import method_from_config
+
+    from .spec import StudySpecError
+
+    for k in spec.training.model:
+        if k in SET_BY_THE_STUDY:
+            raise StudySpecError(f"training.model.{k}: set by the study's {SET_BY_THE_STUDY[k]}")
+    methods, archs = [], []
+    for i, m in enumerate(spec.methods):
+        archs.append([j for j, a in enumerate(spec.architectures)
+                      if m.architectures is None or a.name in m.architectures])
+        try:  # the method's own check (an earlier version's mapping converted first), keyed to the method
+            method = method_from_config(dict(m.fault_aware) if m.fault_aware is not None else None)
+            for j in archs[i] if method is not None else ():
+                try:
+                    method.layers.select(nets[j])
+                except LayerSelectionError as err:
+                    raise FaultlabError(f"on architectures[{j}] ({spec.architectures[j].arch}): {err}") from None
+        except FaultlabError as err:
+            raise StudySpecError(f"methods[{i}].fault_aware: {err}") from None
+        methods.append(dataclasses.replace(m, fault_aware=method.config() if method is not None else None))
+    # the runs differ in architecture, method and seed, each checked above: one run, fault-aware if any, stands
+    # for the training block, the data and the method class path (a parser build costs about half a second)
+    i = next((k for k, m in enumerate(methods) if m.fault_aware is not None), 0)
+    with tempfile.TemporaryDirectory() as root:
+        config = fit_config(run_config(spec, spec.architectures[archs[i][0]], methods[i], spec.training.seeds[0]),
+                            root)
+        try:
+            cli = build(config)
+        except FaultlabError as err:
+            said = _fail(err, f"methods[{i}].fault_aware", f"architectures[{archs[i][0]}]")
+            raise StudySpecError(str(said)) from None
+        try:
+            cli.model.configure_optimizers()
+        except FaultlabError as err:
+            raise StudySpecError(f"training.{err}") from None
+    trainer = {**BASE_TRAINER, **spec.training.trainer}
+    if trainer.get("max_epochs") is None and trainer.get("max_steps", -1) in (None, -1):
+        raise StudySpecError("training.trainer.max_epochs: not set; how many epochs each run trains, e.g. "
+                             "training: {trainer: {max_epochs: 2}} (the one epoch count)")
+    return methods

@@ -1,6 +1,6 @@
-"""Expanding a study into runs (architecture × method × training seed), each named by the hash of
-its resolved training config: the checkpoint ``<runs_dir>/cache/<config hash>.ckpt`` is reused by any
-study whose run has the identical config."""
+"""Expanding a study into runs (architecture × method × training seed), each named by the hash of its
+``faultlab fit`` config (``sweep.fit.run_config``): the checkpoint ``<runs_dir>/cache/<config hash>.ckpt`` is
+reused by any study whose run has the identical config."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import architectures
 from faultlab.data import DATASETS
 from faultlab.faults import fault_seed
 
+from .fit import run_config
 from .spec import ArchitectureSpec, MethodSpec, StudySpec, StudySpecError
 
 
@@ -24,7 +25,7 @@ class RunPlan:
     method: MethodSpec
     seed: int
     label: str  # readable architecture name (the variant, or the spec's name)
-    config_json: str  # the resolved training config, canonical JSON
+    config_json: str  # the run's `faultlab fit` config (sweep.fit.run_config), canonical JSON
     config_hash: str
 
     @property
@@ -39,18 +40,6 @@ class RunPlan:
 def _variant(arch: str, kwargs_json: str, num_classes: int, shape: tuple[int, ...]) -> str:
     net = architectures.build_for_input(arch, num_classes, shape, **json.loads(kwargs_json))
     return getattr(net, "variant", arch)
-
-
-def training_config(spec: StudySpec, arch: ArchitectureSpec, method: MethodSpec, seed: int) -> dict:
-    """Everything that determines the trained weights (and nothing else)."""
-    t = spec.training
-    return {
-        "data": {"name": spec.data.name, "options": spec.data.options},
-        "arch": arch.arch, "arch_kwargs": arch.kwargs,
-        "fault_aware": method.fault_aware,
-        "seed": seed, "epochs": t.epochs, "optimizer": t.optimizer, "lr": t.lr,
-        "options": t.options, "trainer": t.trainer,
-    }
 
 
 def expand(spec: StudySpec) -> list[RunPlan]:
@@ -70,7 +59,7 @@ def expand(spec: StudySpec) -> list[RunPlan]:
             if method.architectures is not None and arch.name not in method.architectures:
                 continue
             for seed in spec.training.seeds:
-                cfg = training_config(spec, arch, method, seed)
+                cfg = run_config(spec, arch, method, seed)
                 text = json.dumps(cfg, sort_keys=True, separators=(",", ":"))
                 plans.append(RunPlan(spec.name, arch, method, seed, label, text, f"{fault_seed(text):016x}"))
     return plans

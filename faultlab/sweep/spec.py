@@ -1,8 +1,19 @@
-"""Study specs (``experiments/<study>.yaml``): the grid architectures × training methods × training
-seeds, then campaigns (fault templates × rates × trials) on every trained run.
+"""Study specs (``experiments/<study>.yaml``): the grid architectures × training methods × training seeds, then
+campaigns (fault templates × rates × trials) on every trained run.
 
-Loaded strictly: an unknown key, a wrong type, an empty grid, a rate outside [0, 1] or a duplicate
-entry is a ``StudySpecError`` naming the key, the bad value and what is allowed, before anything runs.
+    training:                      # a partial `faultlab fit` config, merged into every run's (sweep/fit.py)
+      seeds: [0, 1]
+      trainer: {max_epochs: 2}
+      model: {optimizer: {class_path: torch.optim.Adam, init_args: {lr: 0.003}}}
+    methods:
+      - name: dropconnect
+        fault_aware: {class_path: DropConnect, init_args: {p: 0.3}}
+
+A study is parsed by jsonargparse from these dataclasses (``faultlab sweep`` takes its keys as options, and
+``--print_config`` prints it), then checked before anything runs: the grid, the data module (constructed), every
+architecture (built), every run's training config (built by the LightningCLI parser ``faultlab fit`` uses,
+``sweep.fit.check_training``) and every campaign (``faultlab.campaign.spec.validate``). A problem is one
+``StudySpecError`` line naming the key. A new study option is one typed field here.
 """
 
 from __future__ import annotations
@@ -11,17 +22,15 @@ import dataclasses
 import difflib
 import inspect
 import json
-import math
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from faultlab import FaultlabError
 from faultlab.campaign.spec import MAX_SEED, CampaignError, CampaignSpec, validate
-from faultlab.config import ConfigError, build, unknown_keys
 from faultlab.names import check_name
+from faultlab.parsing import ConfigError, Options, add_help, command_parser, config_error, read_yaml
 
 
 class StudySpecError(FaultlabError):
@@ -30,19 +39,23 @@ class StudySpecError(FaultlabError):
 
 @dataclass(frozen=True)
 class DataSpec:
-    name: str = "mnist5k"
-    options: dict[str, Any] = field(default_factory=dict)  # data module kwargs, e.g. batch_size
-    eval_subset: int | None = None  # campaigns evaluate the first N test samples
+    name: str = field(default="mnist5k", metadata={"help": "data set (faultlab.data.DATASETS)"})
+    options: Options = field(default_factory=Options, metadata={
+        "help": "the data module's arguments, e.g. batch_size (the data seed is the training seed unless set)"})
+    eval_subset: int | None = field(default=None, metadata={
+        "help": "campaigns evaluate the first N test samples (default all)"})
 
 
 @dataclass(frozen=True)
 class TrainingSpec:
-    epochs: int = 2
-    seeds: list[int] = field(default_factory=lambda: [0])
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    options: dict[str, Any] = field(default_factory=dict)  # further Classifier kwargs (weight_decay, scheduler, ...)
-    trainer: dict[str, Any] = field(default_factory=dict)  # further lightning.Trainer kwargs
+    """How every run trains: a partial ``faultlab fit`` config (``trainer`` and ``model`` as in
+    experiments/train/*.yaml; ``trainer.max_epochs`` is the epoch count), one run per seed."""
+
+    seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "training seeds (one run each)"})
+    trainer: Options = field(default_factory=Options, metadata={
+        "help": "lightning.Trainer options of every run (max_epochs required), as a fit config's trainer:"})
+    model: Options = field(default_factory=Options, metadata={
+        "help": "Classifier options of every run (optimizer, lr_scheduler, channels_last), as a fit config's model:"})
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,7 @@ class ArchitectureSpec:
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
-    fault_aware: dict[str, Any] | None = None  # FaultAware fields; None = vanilla
+    fault_aware: Options | None = None  # {class_path, init_args} of a faultlab.training.methods class; None: vanilla
     architectures: list[str] | None = None  # train this method only on these architectures (their names)
 
 
@@ -78,18 +91,96 @@ class AnswerSpec:
     reference: str | None = None  # the conclusion being tested, quoted on the page
 
 
+def _entry_class() -> type:
+    """A study's ``campaigns:`` entry: the fields of CampaignSpec but its seed (the study's seed keys every
+    campaign), made from CampaignSpec so a new campaign option is a study option too."""
+    hints = typing.get_type_hints(CampaignSpec)
+    cls = dataclasses.make_dataclass("CampaignEntry", [
+        (f.name, hints[f.name], field(default=f.default, default_factory=f.default_factory, metadata=f.metadata))
+        for f in dataclasses.fields(CampaignSpec) if f.name != "seed"], frozen=True)
+    cls.__module__ = __name__
+    return cls
+
+
+CampaignEntry = _entry_class()
+
+
 @dataclass(frozen=True)
 class StudySpec:
-    name: str
-    architectures: list[ArchitectureSpec]
-    methods: list[MethodSpec]
-    campaigns: list[CampaignSpec]  # each without a seed: the study's seed keys every campaign
-    question: str | None = None
+    name: str = field(metadata={"help": "study name: the store results/<name>.sqlite and the report's title"})
+    architectures: list[ArchitectureSpec] = field(metadata={"help": "the networks: [{arch, name, kwargs}]"})
+    methods: list[MethodSpec] = field(metadata={"help": "training methods: [{name, fault_aware, architectures}]"})
+    campaigns: list[CampaignEntry] = field(metadata={  # CampaignSpecs with the study's seed once validated
+        "help": "fault campaigns on every run (the keys of faultlab campaign but seed: the study's keys them)"})
+    question: str | None = field(default=None, metadata={"help": "the question, shown in the report"})
     data: DataSpec = field(default_factory=DataSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
-    seed: int = 0  # campaign seed: fault maps are keyed by it
-    needs_download: bool = False  # documented: the data must be downloaded first
-    answer: AnswerSpec | None = None  # the report's answer page
+    seed: int = field(default=0, metadata={"help": "campaign seed: fault maps are keyed by it"})
+    needs_download: bool = field(default=False, metadata={"help": "documented: the data must be downloaded first"})
+    answer: AnswerSpec | None = field(default=None, metadata={"help": "the report's answer page"})
+
+
+# ------------------------------------------------------------------------------------ parsing
+
+OLD_TRAINING_KEYS = ("epochs", "optimizer", "lr", "options")
+
+
+def add_study_arguments(parser) -> None:
+    """The StudySpec fields as top-level options of a jsonargparse ``parser`` (``--training.seeds`` ...)."""
+    parser.add_class_arguments(StudySpec, None, as_group=False)
+    for cls, prefix in ((StudySpec, ""), (DataSpec, "data."), (TrainingSpec, "training.")):
+        add_help(parser, cls, prefix)
+
+
+def check_raw(data: Any, source: str = "spec") -> None:
+    """What only the file shows: a mapping, no campaign seed of its own, not the old training block."""
+    if not isinstance(data, dict):
+        raise StudySpecError(f"{source}: expected a mapping of study keys at the top level")
+    for i, c in enumerate(data.get("campaigns") or []):
+        if isinstance(c, dict) and "seed" in c:
+            raise StudySpecError(f"campaigns[{i}].seed: set by the study (its top-level seed keys every campaign)")
+    training = data.get("training")
+    old = [k for k in OLD_TRAINING_KEYS if isinstance(training, dict) and k in training]
+    if old:
+        raise StudySpecError(
+            f"{source}: training.{old[0]} is the old study format; training is now a partial 'faultlab fit' config: "
+            "write training: {seeds: [...], trainer: {max_epochs: N}, model: {optimizer: {class_path: "
+            "torch.optim.Adam, init_args: {lr: ...}}, lr_scheduler: ...}} (docs/campaigns.md, 'Studies')")
+
+
+def study_parser():
+    """A parser of the study's keys alone (``faultlab sweep`` adds its own options to the same)."""
+    parser = command_parser("faultlab sweep")
+    add_study_arguments(parser)
+    return parser
+
+
+def from_namespace(parser, cfg) -> StudySpec:
+    """The StudySpec of a parsed namespace (the study's keys of it), not yet validated."""
+    init = parser.instantiate(cfg)
+    return StudySpec(**{f.name: init[f.name] for f in dataclasses.fields(StudySpec)})
+
+
+def parse_study(data: Any, source: str = "spec") -> StudySpec:
+    """Build and validate a StudySpec from parsed YAML."""
+    from argparse import ArgumentError
+
+    parser = study_parser()
+    try:
+        check_raw(data, source)
+        cfg = parser.parse_object(data)
+    except ArgumentError as err:
+        raise StudySpecError(str(config_error(err, parser))) from None
+    return validate_study(from_namespace(parser, cfg))
+
+
+def load_study(path: str | Path) -> tuple[StudySpec, dict]:
+    """Read ``path`` (YAML); return the validated spec and the raw mapping (kept for the report)."""
+    try:
+        raw = read_yaml(path, "study spec")
+    except ConfigError as err:
+        raise StudySpecError(str(err)) from None
+    return parse_study(raw, str(path)), raw
 
 
 # ------------------------------------------------------------------------------------ validation
@@ -101,56 +192,30 @@ def _campaign_key(c: CampaignSpec) -> str:
     return f"{c.fault} ({c.scope_words})"
 
 
-DATA_KEYS_SET_BY_THE_STUDY = {"eval_subset": "data.eval_subset"}
-
-
-def _parameters(fn: Any, skip: tuple[str, ...] = ("self",)) -> list[str]:
-    """The keyword parameters of ``fn`` (empty when it takes ``**kwargs``: anything goes)."""
-    params = inspect.signature(fn).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return []
-    return [n for n, p in params.items() if n not in skip and p.kind is not p.VAR_POSITIONAL]
+def _closest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _validate_data(data: DataSpec) -> None:
-    """Data options against the data module's signature, then a construction (no data is loaded)."""
+    """The data module built with the study's options (no data are loaded): an unknown or out-of-range option is
+    refused here, not after training starts."""
     from faultlab.data import DATASETS
 
-    for k, where in DATA_KEYS_SET_BY_THE_STUDY.items():
-        if k in data.options:
-            raise StudySpecError(f"data.options.{k}: set it as {where}")
-    allowed = _parameters(DATASETS[data.name].__init__)
-    if allowed:
-        unknown_keys("data.options", data.options, [a for a in allowed if a not in DATA_KEYS_SET_BY_THE_STUDY])
+    if "eval_subset" in data.options:
+        raise StudySpecError("data.options.eval_subset: set it as data.eval_subset")
+    cls = DATASETS[data.name]
+    params = [n for n in inspect.signature(cls.__init__).parameters if n not in ("self", "eval_subset")]
+    for k in data.options:
+        if k not in params:
+            raise StudySpecError(f"data.options.{k}: not an option of {data.name}{_closest(k, params)}; "
+                                 f"allowed: {', '.join(params)}")
     if data.eval_subset is not None and data.eval_subset < 1:
         raise StudySpecError(f"data.eval_subset: {data.eval_subset}; allowed: a positive number of test samples")
     try:
-        DATASETS[data.name](**data.options, eval_subset=data.eval_subset)
+        cls(**data.options, eval_subset=data.eval_subset)
     except (TypeError, ValueError, FaultlabError) as err:
         raise StudySpecError(f"data.options: {err}") from None
-
-
-def _validate_training(t: TrainingSpec) -> None:
-    """The optimizer name, ``training.options`` (``fit.TRAINING_OPTIONS``) and Trainer kwargs (Lightning is
-    imported only if some are given)."""
-    from .fit import OPTIMIZERS, SCHEDULERS, TRAINING_OPTIONS
-
-    if t.epochs < 1:
-        raise StudySpecError(f"training.epochs: {t.epochs}; allowed: a positive integer")
-    if not t.lr > 0 or math.isinf(t.lr):
-        raise StudySpecError(f"training.lr: {t.lr}; allowed: a positive number")
-    if t.optimizer not in OPTIMIZERS:
-        raise StudySpecError(f"training.optimizer: {t.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
-    if "lr" in t.options or "optimizer" in t.options:
-        raise StudySpecError("training.options: set lr and optimizer as training.lr / training.optimizer")
-    unknown_keys("training.options", t.options, list(TRAINING_OPTIONS))
-    if t.options.get("scheduler", "none") not in SCHEDULERS:
-        raise StudySpecError(f"training.options.scheduler: {t.options['scheduler']!r}; "
-                             f"allowed: {', '.join(SCHEDULERS)}")
-    if t.trainer:
-        import lightning as L
-
-        unknown_keys("training.trainer", t.trainer, _parameters(L.Trainer.__init__))
 
 
 def _validate_seeds(spec: StudySpec) -> None:
@@ -161,32 +226,36 @@ def _validate_seeds(spec: StudySpec) -> None:
                 raise StudySpecError(f"{key}: {v!r}; allowed: integers in 0..2^63-1")
 
 
-def _validate_arch_kwargs(key: str, a: ArchitectureSpec, data_cls: type, options: dict) -> None:
-    """Architecture kwargs against the builder's signature, then a build for the data's input shape
-    (a CPU model of the zoo builds in milliseconds), so a bad value fails here and not in training."""
+def _build_architecture(key: str, a: ArchitectureSpec, spec: StudySpec):
+    """The network for the data's input shape (a CPU zoo model builds in milliseconds), so a bad kwarg fails here."""
     import architectures
+    from faultlab.data import DATASETS
 
+    if not architectures.is_model(a.arch):
+        raise StudySpecError(f"{key}.arch: unknown architecture {a.arch!r}{_closest(a.arch, architectures.available())}"
+                             f"; allowed: {', '.join(architectures.available())} or timm:<name>")
     allowed = architectures.parameters(a.arch)
-    if allowed is not None:
-        unknown_keys(f"{key}.kwargs", a.kwargs, allowed)
-    probe = data_cls(**{k: v for k, v in options.items() if k == "input_shape"})
+    for k in a.kwargs if allowed is not None else ():
+        if k not in allowed:
+            raise StudySpecError(f"{key}.kwargs.{k}: not an argument of {a.arch}{_closest(k, allowed)}; "
+                                 f"allowed: {', '.join(allowed)}")
+    probe = DATASETS[spec.data.name](**{k: v for k, v in spec.data.options.items() if k == "input_shape"})
     try:
-        architectures.build_for_input(a.arch, probe.num_classes, tuple(probe.input_shape), **a.kwargs)
+        return architectures.build_for_input(a.arch, probe.num_classes, tuple(probe.input_shape), **a.kwargs)
     except (TypeError, ValueError, RuntimeError, FaultlabError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise StudySpecError(f"{key}: {a.arch} with kwargs {a.kwargs} does not build: {first}") from None
 
 
-def _validate_methods_and_answer(spec: StudySpec) -> None:
+def _validate_names(spec: StudySpec) -> None:
     """Names that ``methods[].architectures`` and ``answer`` refer to must be architectures' ``name``s."""
     names = [a.name for a in spec.architectures if a.name]
     allowed = ", ".join(names) or "none (give architectures a 'name:')"
 
     def check(key: str, value: str) -> None:
         if value not in names:
-            close = difflib.get_close_matches(value, names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise StudySpecError(f"{key}: {value!r} is not an architecture name{hint}; allowed: {allowed}")
+            raise StudySpecError(f"{key}: {value!r} is not an architecture name{_closest(value, names)}; "
+                                 f"allowed: {allowed}")
 
     for i, m in enumerate(spec.methods):
         if m.architectures is not None:
@@ -213,13 +282,13 @@ def _validate_methods_and_answer(spec: StudySpec) -> None:
         raise StudySpecError(f"answer.margin: {a.margin}; allowed: an accuracy in (0, 1), e.g. 0.01 = 1 pp")
 
 
-def _validate(spec: StudySpec) -> StudySpec:
-    import architectures
+def _validate_grid(spec: StudySpec) -> None:
     from faultlab.data import DATASETS
 
     check_name(spec.name, "name:")  # the study's name becomes part of paths (results/<name>.sqlite, reports/)
     if spec.data.name not in DATASETS:
-        raise StudySpecError(f"data.name: unknown dataset {spec.data.name!r}; allowed: {', '.join(DATASETS)}")
+        raise StudySpecError(f"data.name: unknown dataset {spec.data.name!r}{_closest(spec.data.name, list(DATASETS))}"
+                             f"; allowed: {', '.join(DATASETS)}")
     for key, items in (("architectures", spec.architectures), ("methods", spec.methods),
                        ("campaigns", spec.campaigns), ("training.seeds", spec.training.seeds)):
         if not items:
@@ -232,54 +301,24 @@ def _validate(spec: StudySpec) -> StudySpec:
         dup = sorted({v for v in values if values.count(v) > 1})
         if dup:
             raise StudySpecError(f"{what}: duplicate entries {', '.join(map(str, dup))}")
+
+
+def validate_study(spec: StudySpec) -> StudySpec:
+    """Every check of a study, before anything runs; returns the spec with the study's seed in every campaign
+    and each method's ``fault_aware`` as the full config of the method the fit parser built."""
+    from .fit import check_training
+
+    campaigns = [CampaignSpec(**{f.name: getattr(c, f.name) for f in dataclasses.fields(c) if f.name != "seed"},
+                              seed=spec.seed) for c in spec.campaigns]
+    spec = dataclasses.replace(spec, campaigns=campaigns)
+    _validate_grid(spec)
     _validate_seeds(spec)
     _validate_data(spec.data)
-    _validate_methods_and_answer(spec)
-    _validate_training(spec.training)
-    for i, a in enumerate(spec.architectures):
-        if not architectures.is_model(a.arch):
-            close = difflib.get_close_matches(a.arch, architectures.available(), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise StudySpecError(f"architectures[{i}].arch: unknown architecture {a.arch!r}{hint}; "
-                                 f"allowed: {', '.join(architectures.available())} or timm:<name>")
-        _validate_arch_kwargs(f"architectures[{i}]", a, DATASETS[spec.data.name], spec.data.options)
-    for i, m in enumerate(spec.methods):
-        if m.fault_aware is not None:
-            from faultlab.training.methods import FaultAware
-
-            try:
-                FaultAware.from_mapping(m.fault_aware).plan()
-            except (TypeError, FaultlabError) as err:  # FaultSpecError is a FaultlabError
-                raise StudySpecError(f"methods[{i}].fault_aware: {err}") from err
+    _validate_names(spec)
     for i, c in enumerate(spec.campaigns):
-        validate(c, key=lambda name, i=i: f"campaigns[{i}].{name}")
-    return spec
-
-
-def parse_study(data: Any, source: str = "spec") -> StudySpec:
-    """Build and validate a StudySpec from parsed YAML."""
-    if not isinstance(data, dict):
-        raise StudySpecError(f"{source}: expected a mapping at the top level")
-    for i, c in enumerate(data.get("campaigns") or []):
-        if isinstance(c, dict) and "seed" in c:
-            raise StudySpecError(f"campaigns[{i}].seed: set by the study (its top-level seed keys every campaign)")
-    try:
-        spec = build(StudySpec, data, "")
-        return _validate(dataclasses.replace(spec, campaigns=[dataclasses.replace(c, seed=spec.seed)
-                                                              for c in spec.campaigns]))
-    except (ConfigError, CampaignError) as err:
-        raise StudySpecError(str(err)) from None
-
-
-def load_study(path: str | Path) -> tuple[StudySpec, dict]:
-    """Read ``path`` (YAML); return the validated spec and the raw mapping (kept for the report)."""
-    p = Path(path)
-    if not p.is_file():
-        raise StudySpecError(f"study spec not found: {p} (see experiments/*.yaml)")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise StudySpecError(f"{p}: malformed YAML{where}: {getattr(err, 'problem', err)}") from None
-    return parse_study(raw, str(p)), raw
+        try:
+            validate(c, key=lambda name, i=i: f"campaigns[{i}].{name}")
+        except CampaignError as err:
+            raise StudySpecError(str(err)) from None
+    nets = [_build_architecture(f"architectures[{i}]", a, spec) for i, a in enumerate(spec.architectures)]
+    return dataclasses.replace(spec, methods=check_training(spec, nets))

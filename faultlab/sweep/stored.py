@@ -3,9 +3,11 @@ and the refusal, before anything trains, of a spec that would change the numbers
 
     check_against_store(spec, expand(spec), store)   # one-line IdentityError naming the first difference
 
-A stored run is compared with the run this spec would make of its cell: the training config (any training
-option, the data and their options), the evaluation (data, ``eval_subset``) and every campaign's settings
-(campaign seed, layers, BatchNorm recalibration, ``eval_subset``). Growing the grid (architectures,
+A stored run is compared with the run this spec would make of its cell: the training config (its ``faultlab
+fit`` config: any trainer or model option, the method, the data and their options; a run an earlier version
+stored, by its config read in this format, ``sweep.earlier``), named by the key the study writes, e.g.
+``training.trainer.max_epochs 1; this spec has 2``; the evaluation (data, ``eval_subset``); and every
+campaign's settings (campaign seed, layers, BatchNorm recalibration, ``eval_subset``). Growing the grid (architectures,
 methods, seeds, campaigns, rates, trials) and editing what changes no number (the question, the answer
 block) are not refused. Why refuse rather than store a new run: a second run of one cell would be taken by
 the statistics for one more replicate of that (architecture, method, seed), mixing two trainings.
@@ -22,6 +24,8 @@ from faultlab import FaultlabError
 from faultlab.campaign.identity import IdentityError, differences, shown, store_name
 from faultlab.store import ResultsStore
 
+from .earlier import comparable, earlier_training
+from .fit import study_key
 from .grid import RunPlan
 from .spec import StudySpec, StudySpecError, load_study
 
@@ -70,18 +74,40 @@ def run_config(plan: RunPlan) -> dict[str, Any]:
 
 
 def cell_run(store: ResultsStore, plan: RunPlan) -> dict | None:
-    """The run ``store`` holds for ``plan``'s grid cell, or None."""
+    """The run ``store`` holds for ``plan``'s grid cell (its label, method and seed, or what an earlier version
+    stored for it: :func:`earlier_cell_run`), or None."""
     found = store.find_runs(plan.study, variant=plan.label, method=plan.method.name, train_seed=plan.seed)
-    return found[0] if found else None
+    return found[0] if found else earlier_cell_run(store, plan)
 
 
 def stored_training(config: dict) -> dict | None:
-    """The training config a sweep stored with its run (None: the run was stored by another door)."""
-    if "training" in config and "config_hash" in config:
-        return config["training"]
-    if {"arch", "epochs", "fault_aware"} <= set(config):  # a sweep run stored before migration 0004
-        return {k: v for k, v in config.items() if k != "eval_weight_scale"}
+    """The ``faultlab fit`` config a sweep stored with its run, an earlier version's training config read as one
+    (``sweep.earlier``); None: stored by another door (such a run is still kept apart by its weights, since a
+    second network in one cell is refused by ``faultlab.campaign.identity``)."""
+    training = config.get("training") if "config_hash" in config else None
+    if isinstance(training, dict) and {"trainer", "model", "data"} <= set(training):
+        return training
+    return earlier_training(config)
+
+
+def earlier_cell_run(store: ResultsStore, plan: RunPlan) -> dict | None:
+    """The run an earlier version's sweep stored for ``plan``'s cell under another label (earlier versions named
+    some networks otherwise): the same architecture and kwargs, method and seed; or None."""
+    network = {k: plan.config["model"][k] for k in ("arch", "arch_kwargs")}
+    for row in store.find_runs(plan.study, method=plan.method.name, train_seed=plan.seed):
+        training = earlier_training(row.get("config") or {})
+        if training is not None and {k: training["model"][k] for k in network} == network:
+            return row
     return None
+
+
+def earlier_hashes(store: ResultsStore, plan: RunPlan) -> list[str]:
+    """The hash column of the run an earlier version's sweep stored for ``plan``'s cell when its training is
+    the one ``plan`` makes (the same weights): what the run is adopted by (``faultlab.campaign.identity.bind``)."""
+    row = earlier_cell_run(store, plan)
+    training = None if row is None else earlier_training(row.get("config") or {})
+    same = training is not None and not differences(comparable(training), comparable(plan.config))
+    return [row["weights_hash"]] if same and row.get("weights_hash") else []
 
 
 def _campaign_settings(row: dict) -> dict[str, Any]:
@@ -89,21 +115,29 @@ def _campaign_settings(row: dict) -> dict[str, Any]:
             "eval_subset": (row.get("config") or {}).get("eval_subset")}
 
 
-def _first(diffs: list[tuple[str, Any, Any]], what: str, prefix: str = "") -> str | None:
+def _first(diffs: list[tuple[str, Any, Any]], what: str, written=lambda key: key) -> str | None:
     if not diffs:
         return None
     key, old, new = diffs[0]
-    return f"{what} {prefix}{key} {shown(old)}; this spec has {shown(new)}"
+    return f"{what} {written(key)} {shown(old)}; this spec has {shown(new)}"
+
+
+def _written(spec: StudySpec, plan: RunPlan):
+    """A fit-config key -> the key of the study that sets it for ``plan`` (``training.trainer.max_epochs``)."""
+    i = next((k for k, m in enumerate(spec.methods) if m.name == plan.method.name), "")
+    j = next((k for k, a in enumerate(spec.architectures) if a == plan.arch), "")
+    return lambda key: study_key(key, f"methods[{i}].fault_aware", f"architectures[{j}]") or key
 
 
 def run_difference(store: ResultsStore, spec: StudySpec, plan: RunPlan, row: dict) -> str | None:
     """The first number-changing difference between the stored run ``row`` and ``plan``'s run, in words."""
     training = stored_training(row.get("config") or {})
-    if training is not None and (said := _first(differences(training, plan.config), "trained with")):
+    diffs = [] if training is None else differences(comparable(training), comparable(plan.config))
+    if said := _first(diffs, "trained with", _written(spec, plan)):
         return said
     stored_eval = row.get("evaluation") or {}
-    comparable = isinstance(stored_eval.get("data"), dict)  # evaluated by a sweep
-    if comparable and (said := _first(differences(stored_eval, evaluation(spec, plan)), "evaluated with")):
+    by_a_sweep = isinstance(stored_eval.get("data"), dict)  # else evaluated by another door
+    if by_a_sweep and (said := _first(differences(stored_eval, evaluation(spec, plan)), "evaluated with")):
         return said
     for c in spec.campaigns:
         mine = {"campaign seed": c.seed, "layers": c.layers.describe(), "bn_recalibration": c.bn_recalibration,

@@ -1,6 +1,21 @@
-"""Training: the ``Classifier`` LightningModule and its fault-aware methods (``FaultAware``)."""
+"""Training: the ``Classifier`` LightningModule, its fault-aware methods (one class each, chosen by ``class_path``)
+and the LightningCLI construction ``faultlab fit`` and the sweep share (``faultlab.training.cli``)."""
 
-from .methods import METHODS, FaultAware
+from .methods import (
+    MAT,
+    AConnect,
+    DropConnect,
+    FaultAwareMethod,
+    HWTransform,
+    RandomLevelNoise,
+    StraightThrough,
+    StuckAt,
+    Vanilla,
+)
 from .module import Classifier, load_classifier
+from .plain_data import method_from_config
 
-__all__ = ["METHODS", "Classifier", "FaultAware", "load_classifier"]
+__all__ = [
+    "MAT", "AConnect", "Classifier", "DropConnect", "FaultAwareMethod", "HWTransform", "RandomLevelNoise",
+    "StraightThrough", "StuckAt", "Vanilla", "load_classifier", "method_from_config",
+]

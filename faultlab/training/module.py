@@ -3,15 +3,15 @@ optionally fault-aware. The optimizer and scheduler are callables, as LightningC
 
     model = Classifier(arch="mini_mobilenet", num_classes=10, input_shape=(1, 28, 28),
                        optimizer=lambda p: torch.optim.Adam(p, lr=3e-3))
-    model = Classifier(arch="mlp", fault_aware=FaultAware("dropconnect", "drop(p=0.3)"), train_seed=0)
+    model = Classifier(arch="mlp", fault_aware=DropConnect(p=0.3), train_seed=0)
 
-and in a ``faultlab fit`` config ``model.optimizer: {class_path: torch.optim.SGD, init_args: {lr: 0.1}}``.
+and in a ``faultlab fit`` config ``model.optimizer: {class_path: torch.optim.SGD, init_args: {lr: 0.1}}``,
+``model.fault_aware: {class_path: DropConnect, init_args: {p: 0.3}}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import lightning as L
@@ -27,7 +27,9 @@ from faultlab import FaultlabError
 from faultlab.faults import LayerSelectionError, make_generator
 from faultlab.injection import fault_targets, layer_weights, parameter_updates, recalibrate_bn
 
-from .methods import FaultAware, Plan, choose_levels, clip_weights_, perturb, step_seed
+from .methods import FaultAwareMethod
+from .perturb import perturb, step_seed
+from .plain_data import method_from_config
 
 
 class Classifier(L.LightningModule):
@@ -43,8 +45,9 @@ class Classifier(L.LightningModule):
             (``{class_path: torch.optim.lr_scheduler.MultiStepLR, init_args: {milestones: [100, 150]}}``); None: none.
             Neither is kept in ``hparams``: a checkpoint rebuilds its network without them.
         channels_last: memory format for 4-D inputs and conv weights (1.4-2.2x faster on CPU here).
-        fault_aware: fault-aware training method (see ``faultlab.training.methods.FaultAware``); None: vanilla.
-            Validation and test run clean unless ``fault_aware.eval_fault`` is given.
+        fault_aware: fault-aware training method (a ``faultlab.training.methods`` class, e.g. ``DropConnect``;
+            plain data ``{class_path, init_args}`` or an earlier version's mapping from a checkpoint); None:
+            vanilla. Validation and test run clean unless the method's ``eval_fault`` is given.
         train_seed: keys the training fault maps (with the step); the CLI links ``seed_everything`` to it.
     """
 
@@ -57,15 +60,13 @@ class Classifier(L.LightningModule):
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         channels_last: bool = True,
-        fault_aware: FaultAware | None = None,
+        fault_aware: FaultAwareMethod | None = None,
         train_seed: int | None = None,
     ) -> None:
         super().__init__()
         self.make_optimizer, self.make_lr_scheduler = optimizer, lr_scheduler
-        if isinstance(fault_aware, dict):  # from a checkpoint's hparams
-            fault_aware = FaultAware.from_mapping(fault_aware)
-        self.plan: Plan | None = fault_aware.plan() if fault_aware is not None else None
-        fault_aware = asdict(fault_aware) if fault_aware is not None else None  # hparams hold plain data
+        self.fault_aware = method_from_config(dict(fault_aware) if isinstance(fault_aware, Mapping) else fault_aware)
+        fault_aware = self.fault_aware.config() if self.fault_aware is not None else None  # hparams: plain data
         self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])  # reads the __init__ locals as they are now
         try:
             self.net = architectures.build_for_input(arch, num_classes, input_shape, **(arch_kwargs or {}))
@@ -78,7 +79,7 @@ class Classifier(L.LightningModule):
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         try:  # layer names resolved once, not per step
-            self.fault_layers = self.plan.selector.select(self.net) if self.plan is not None else []
+            self.fault_layers = self.fault_aware.layers.select(self.net) if self.fault_aware is not None else []
         except LayerSelectionError as err:
             raise FaultlabError(f"fault_aware: {err}") from None
         self._frozen: dict[str, tuple[Tensor, Tensor]] = {}  # layer -> (faulty mask, pre-step values)
@@ -88,21 +89,21 @@ class Classifier(L.LightningModule):
     @property
     def method(self) -> str:
         """The fault-aware training method's name (``vanilla`` without one)."""
-        return self.plan.config.method if self.plan is not None else "vanilla"
+        return self.fault_aware.name if self.fault_aware is not None else "vanilla"
 
     @property
     def perturbing(self) -> bool:
         """Whether training steps of the current epoch run on perturbed weights (after ``clean_epochs``)."""
-        plan = self.plan
-        return plan is not None and bool(plan.faults) and self.current_epoch >= plan.config.clean_epochs
+        method = self.fault_aware
+        return method is not None and bool(method.faults) and self.current_epoch >= method.clean_epochs
 
     def eval_weight_scale(self, p: float) -> float:
         """Weight factor s a campaign must apply under drop(p): W' = s · (W ⊙ M).
 
-        s = 1/(1 - p) for a model trained with ``dropconnect`` and ``rescale: true`` (the same
+        s = 1/(1 - p) for a model trained with ``DropConnect`` and ``rescale: true`` (the same
         convention as its training), else 1 (the default: no rescaling in either phase).
         """
-        return self.plan.eval_weight_scale(p) if self.plan is not None else 1.0
+        return self.fault_aware.eval_weight_scale(p) if self.fault_aware is not None else 1.0
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(self._prep(x))
@@ -114,13 +115,13 @@ class Classifier(L.LightningModule):
 
     @property
     def _bias(self) -> bool:
-        return self.plan is not None and self.plan.bias
+        return self.fault_aware is not None and self.fault_aware.bias
 
-    def _weights(self) -> dict[str, Tensor]:
+    def fault_targets(self) -> dict[str, Tensor]:
         """What the fault maps per selected layer: ``.weight``, or [W | b] when biases are mapped."""
         return fault_targets(self.net, self.fault_layers, self._bias)
 
-    def _run(self, x: Tensor, weights: dict[str, Tensor]) -> Tensor:
+    def run_on(self, x: Tensor, weights: dict[str, Tensor]) -> Tensor:
         """The network on replaced layer weights (and biases): ``functional_call(net, {layer.weight: W'}, x)``."""
         return functional_call(self.net, parameter_updates(self.net, weights, self._bias), (x,))
 
@@ -128,34 +129,17 @@ class Classifier(L.LightningModule):
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
         x = self._prep(x)
-        loss = self._fault_aware_loss(x, y, batch_idx) if self.perturbing else F.cross_entropy(self.net(x), y)
+        loss = self.fault_aware_loss(x, y, batch_idx) if self.perturbing else F.cross_entropy(self.net(x), y)
         self.log("train_loss", loss, prog_bar=True)
         return loss
 
-    def _fault_aware_loss(self, x: Tensor, y: Tensor, batch_idx: int) -> Tensor:
-        """Loss on freshly drawn fault maps; maps keyed by (train_seed, global_step, batch_idx)."""
-        plan, clean = self.plan, self._weights()
-        assert plan is not None
+    def fault_aware_loss(self, x: Tensor, y: Tensor, batch_idx: int) -> Tensor:
+        """The method's loss on freshly drawn fault maps, keyed by (train_seed, global_step, batch_idx)."""
+        assert self.fault_aware is not None
         seed = step_seed(self.hparams.train_seed, self.global_step, batch_idx)
-        generator = make_generator(seed, x.device)
-        kw = {"natural": plan.natural, "scale": plan.train_scale, "whole": plan.whole_gradient}
-        if len(plan.faults) > 1:  # multi_noise: mean loss over levels_per_step levels
-            picks = choose_levels(seed, len(plan.faults), plan.config.levels_per_step)
-            losses = [F.cross_entropy(self._run(x, perturb(clean, plan.faults[i], generator, **kw)[0]), y)
-                      for i in picks]
-            return torch.stack(losses).mean()
-        if plan.config.pool > 1:  # aconnect: one mask per slice of the batch
-            weights, _ = perturb(clean, plan.faults[0], generator, k=plan.config.pool, **kw)
-            per_mask = {n: w.unbind(0) for n, w in weights.items()}  # unbind: backward is one stack, not P scatters
-            slices = [xs for xs in x.tensor_split(plan.config.pool) if len(xs)]
-            logits = torch.cat([self._run(xs, {n: w[i] for n, w in per_mask.items()}) for i, xs in enumerate(slices)])
-            return F.cross_entropy(logits, y)
-        weights, faulty = perturb(clean, plan.faults[0], generator, **kw)
-        if plan.freeze:
-            self._remember_frozen(clean, faulty)
-        return F.cross_entropy(self._run(x, weights), y)
+        return self.fault_aware.training_loss(self, x, y, seed)
 
-    def _remember_frozen(self, clean: dict[str, Tensor], faulty: dict[str, Tensor]) -> None:
+    def remember_frozen(self, clean: dict[str, Tensor], faulty: dict[str, Tensor]) -> None:
         """Keep the failed-device weights' values (union over accumulated batches) for the restore."""
         for name, mask in faulty.items():
             if name in self._frozen:
@@ -164,29 +148,28 @@ class Classifier(L.LightningModule):
         self.last_faulty = {name: mask for name, (mask, _) in self._frozen.items()}
 
     def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
-        """The optimizer step, then (hw_transform, stuck_at) restore the weights on failed devices, so
+        """The optimizer step, then (HWTransform, StuckAt) restore the weights on failed devices, so
         momentum, Adam moments and weight decay cannot move them either, and (``clip_w``) clip."""
         super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
-        if self.plan is None or not (self._frozen or self.plan.config.clip_w):
+        if self.fault_aware is None or not (self._frozen or self.fault_aware.clip_w):
             return
         with torch.no_grad():
-            targets = self._weights()
+            targets = self.fault_targets()
             restored = {n: targets[n].masked_scatter(mask, values) for n, (mask, values) in self._frozen.items()}
             params = dict(self.net.named_parameters())
             for key, value in parameter_updates(self.net, restored, self._bias).items():
                 params[key].copy_(value)
         self._frozen = {}
-        if self.plan.config.clip_w is not None:
-            clip_weights_(layer_weights(self.net, self.fault_layers).values(), self.plan.config.clip_w)
+        self.fault_aware.after_optimizer_step(list(layer_weights(self.net, self.fault_layers).values()))
 
     def _eval_step(self, batch: tuple[Tensor, Tensor], batch_idx: int, prefix: str, metric: MulticlassAccuracy) -> None:
         x, y = batch
-        plan = self.plan
-        if plan is not None and plan.eval_fault is not None:  # one map per batch, keyed by (split, epoch, batch)
+        method = self.fault_aware
+        if method is not None and method.eval_model is not None:  # one map per batch, keyed by (split, epoch, batch)
             seed = step_seed(self.hparams.train_seed, prefix, self.current_epoch, batch_idx)
-            weights, _ = perturb(self._weights(), plan.eval_fault, make_generator(seed, x.device), natural=False,
-                                 scale=plan.eval_scale)
-            logits = self._run(self._prep(x), weights)
+            weights, _ = perturb(self.fault_targets(), method.eval_model, make_generator(seed, x.device),
+                                 natural=False, scale=method.eval_scale)
+            logits = self.run_on(self._prep(x), weights)
         else:
             logits = self(x)
         metric.update(logits, y)
@@ -202,16 +185,17 @@ class Classifier(L.LightningModule):
     # -- fit hooks -------------------------------------------------------------------------------
     def on_fit_start(self) -> None:
         max_epochs = self.trainer.max_epochs
-        if self.plan is not None and max_epochs is not None and 0 <= max_epochs < self.plan.config.clean_epochs:
+        clean_epochs = self.fault_aware.clean_epochs if self.fault_aware is not None else 0
+        if max_epochs is not None and 0 <= max_epochs < clean_epochs:
             raise FaultlabError(
-                f"fault_aware: clean_epochs={self.plan.config.clean_epochs} exceeds trainer.max_epochs={max_epochs}; "
+                f"fault_aware: clean_epochs={clean_epochs} exceeds trainer.max_epochs={max_epochs}; "
                 "the model would never train under faults"
             )
 
     def on_train_epoch_end(self) -> None:
         """After the final epoch (before the last checkpoint): re-estimate BatchNorm statistics on the
         clean weights over ``bn_reestimate_batches`` training batches (DESIGN.md §3, BN caveat)."""
-        n = self.plan.config.bn_reestimate_batches if self.plan is not None else 0
+        n = self.fault_aware.bn_reestimate_batches if self.fault_aware is not None else 0
         if n > 0 and self._final_epoch():
             dm = self.trainer.datamodule
             loader = dm.train_dataloader() if dm is not None else self.trainer.train_dataloader
@@ -239,7 +223,8 @@ class Classifier(L.LightningModule):
 
 
 def load_classifier(path: str, map_location: str | torch.device = "cpu") -> Classifier:
-    """Load a ``Classifier`` checkpoint; a missing file is one clear error."""
+    """Load a ``Classifier`` checkpoint: the module rebuilt from its hyperparameters (plain data; a fault-aware
+    method in an earlier version's mapping is converted), then its weights. A missing or broken file is one line."""
     from pathlib import Path
 
     if Path(path).is_dir():
@@ -247,12 +232,14 @@ def load_classifier(path: str, map_location: str | torch.device = "cpu") -> Clas
     if not Path(path).is_file():
         raise FaultlabError(f"checkpoint not found: {path} (train one with 'faultlab fit --config ...')")
     try:
-        model = Classifier.load_from_checkpoint(path, map_location=map_location)
+        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+        hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if not k.startswith("_")}
+        model = Classifier(**hparams)
+        model.load_state_dict(checkpoint["state_dict"])
     except FaultlabError:
         raise
-    except Exception as err:  # torch.load/Lightning: not a zip, truncated, not a Classifier's hyperparameters
+    except Exception as err:  # torch.load: not a zip, truncated; not a Classifier's hyperparameters or weights
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise FaultlabError(f"cannot load checkpoint {path}: {type(err).__name__}: {first[:200]} (a truncated file, "
                             "or not a checkpoint written by 'faultlab fit' / 'faultlab sweep'?)") from None
-    return model.eval()
-
+    return model.to(map_location).eval()
