@@ -109,13 +109,13 @@ def exploratory_pages(doc: Doc, methods: pd.DataFrame, archs: pd.DataFrame, base
                               "declared as a contrast. " + common + "architecture_comparison.csv.", verdict_col=None)
 
 
-def maps_display(table: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
-    """Level (a), one row per comparison and a column per rate: the difference a − b (pp) and the conditional
-    verdict over these networks' fault maps, in words, never shaded."""
-    keys = [a, b, *(["method"] if "method" in table else []), "fault"]
+def maps_display(table: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """Level (a), one row per comparison (``columns``: table column -> header) and a column per rate: the difference
+    a − b (pp) and the conditional verdict over these networks' fault maps, in words, never shaded."""
+    keys = [c for c in columns if c in table] + ["fault"]
     rows = []
     for key, g in table.groupby(keys, sort=True):
-        row = dict(zip(["a", "b", *(["trained with"] if "method" in table else []), "fault"], key))
+        row = dict(zip([columns.get(k, k) for k in keys], key))
         for _, r in g.sort_values("rate").iterrows():
             row[f"rate {r['rate']:g}"] = f"{fmt.fmt_pp(r.get('estimate'))} {r['verdict']}"
         rows.append(row)
@@ -130,10 +130,12 @@ def level_a_pages(doc: Doc, maps: tuple[pd.DataFrame, pd.DataFrame]) -> None:
              "signed-rank on integer correct-count differences over identical maps; architectures: Welch over "
              "trials. Closed test over the rates of each comparison only; exploratory. Cells: a − b and the "
              "conditional word.")
-    for table, a, b, name in ((maps[0], "variant", "method_a", "methods"),
-                              (maps[1], "variant_a", "variant_b", "architectures")):
+    for table, columns, name in (
+            (maps[0], {"variant": "architecture", "method_a": "method a", "method_b": "method b"}, "methods"),
+            (maps[1], {"variant_a": "architecture a", "variant_b": "architecture b", "method": "trained with"},
+             "architectures")):
         if not table.empty:
-            doc.table_pages(f"Conditional on the trained networks (level a): {name}", maps_display(table, a, b),
+            doc.table_pages(f"Conditional on the trained networks (level a): {name}", maps_display(table, columns),
                             notes=notes, verdict_col=None)
 
 

@@ -40,10 +40,12 @@ def curve_number_pages(doc: Doc, curves: pd.DataFrame) -> None:
             "95 % CI over the fault maps, conditional on the trained network" if (runs == 1).all() else
             "95 % t interval over training runs (recipe level); arms with one run: 95 % CI over its fault maps, "
             "conditional on that network")
+    mean = ("Each network's mean over its fault maps" if (runs == 1).all() else
+            "Mean over training runs of each run's mean over its fault maps")
+    clean = "clean accuracy of the network" if (runs == 1).all() else "mean clean accuracy of the runs"
     doc.table_pages("Accuracy per rate (%)", curve_numbers(curves), verdict_col=None,
-                    notes=f"Mean over training runs of each run's mean over its fault maps [{over}], * truncated to "
-                          "[0, 100] %. Clean: mean clean accuracy of the runs. curves.csv; each run's curve: "
-                          "curve_runs.csv.")
+                    notes=f"{mean} [{over}], * truncated to [0, 100] %. Clean: {clean}. curves.csv; each run's "
+                          "curve: curve_runs.csv.")
 
 
 def distribution_pages(doc: Doc, af: pd.DataFrame, style: dict) -> None:

@@ -144,7 +144,7 @@ def _has_exploratory(table: pd.DataFrame) -> bool:
 
 
 def _reliability(doc: Doc, t: dict[str, pd.DataFrame], style: dict) -> None:
-    reliability_pages(doc, t["reliability_maps"], t["reliability"], style)
+    reliability_pages(doc, t["reliability_maps"], t["reliability"])
     if not t["reliability_comparison"].empty:
         doc.table_pages("Per-sample reliability: methods compared (recipe level)",
                         recipe_display(t["reliability_comparison"], "variant", "method_a"), verdict_col=None,
