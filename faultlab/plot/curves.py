@@ -179,6 +179,15 @@ def _band(ax, axis: RateAxis, rates: np.ndarray, lo: np.ndarray, hi: np.ndarray,
 # ------------------------------------------------------------------------------------------ critical rate, AUC
 
 
+def _replicates_note(n_runs: pd.Series) -> str:
+    """What the intervals are over: training runs, fault maps (one run per arm), or each where it applies."""
+    if (n_runs >= 2).all():
+        return "intervals: 95 %, training runs as replicates"
+    if (n_runs == 1).all():
+        return "intervals: 95 %, fault maps as replicates (one trained network per arm)"
+    return "intervals: 95 %, training runs as replicates (arms with one run: fault maps)"
+
+
 def critical_rate_auc(
     frame: pd.DataFrame, *, fault: str | None = None, fraction: float = 0.9, level: float = 0.95,
     log_rate: bool | None = None, palette: Mapping[str, object] | None = None, n_resamples: int = 1000, seed: int = 0,
@@ -242,7 +251,7 @@ def critical_rate_auc(
         aax.set_xlim(*percent_limits(rows["auc_low"] * PCT, rows["auc_high"] * PCT))
     handles = [Line2D([], [], color=s["color"], marker=s["marker"], lw=2.2, label=m) for m, s in styles.items()]
     handles += [note("▶ at the right edge: not crossed within the tested rates"),
-                note("intervals: 95 %, training runs as replicates (one run: fault maps)")]
+                note(_replicates_note(summary["n_runs"]))]
     if clipped:
         handles.append(note(CLIPPED_NOTE))
     bottom_legend(fig, handles, ncol=2)

@@ -56,8 +56,10 @@ def reliability_pages(doc: Doc, rel: pd.DataFrame, recipe: pd.DataFrame) -> None
         handles = [Line2D([], [], color=st["color"], marker=st["marker"], label=m) for m, st in styles.items()]
         bottom_legend(body, handles, ncol=min(4, len(handles)))
         doc.save(fig)
+    one_run = rel.groupby(["variant", "method"])["run_id"].nunique().max() == 1
+    shown = "the network's share" if one_run else "mean over training runs"
     doc.table_pages("Per-sample reliability: table", reliability_display(rel), verdict_col=None,
-                    notes=f"Reliable test points (%) per rate: mean over training runs [envelope of the per-run 95 % "
+                    notes=f"Reliable test points (%) per rate: {shown} [envelope of the per-run 95 % "
                           f"bootstrap intervals over fault maps; conditional on each trained network]. A test point is "
                           f"reliable in a cell when it is correct in at least "
                           f"⌈{RELIABLE_SHARE:g} × trials⌉ of the cell's trials. Per-run rows: reliability.csv.")
