@@ -211,6 +211,27 @@ def test_training_budget_from_either_spec_format():
     assert training_words(None).startswith("not stored with the data")
 
 
+def test_the_stored_spec_keeps_option_blocks_as_mappings_and_page_1_reads_them():
+    """experiments/demo.yaml as the sweep stores it: trainer, model and data options are mappings (they were once
+    stored as their Python text); page 1's facts read both; a fit config's data class gives the chance level."""
+    from faultlab.report.facts import _methods_words
+    from faultlab.stats.study import chance_level
+    from faultlab.sweep.spec import load_study
+    from faultlab.sweep.stored import study_record
+
+    record = study_record(load_study("experiments/demo.yaml")[0])
+    assert record["training"]["trainer"]["max_epochs"] >= 1 and isinstance(record["data"]["options"], dict)
+    assert training_words(record).startswith(f"{record['training']['trainer']['max_epochs']} epoch")
+    assert "of Adam (lr 0.003), batch 128" in training_words(record)
+    model = "{'optimizer': {'class_path': 'torch.optim.Adam', 'init_args': {'lr': 0.003}}}"
+    text = {"training": {"seeds": [0], "trainer": "{'max_epochs': 2}", "model": model},
+            "data": {"options": "{'batch_size': 128}"}}
+    assert training_words(text) == "2 epochs of Adam (lr 0.003), batch 128; training seeds 0"
+    assert _methods_words(record, ["dropconnect", "vanilla"]).startswith("dropconnect (DropConnect, ")
+    fit_run = {"config": {"training": {"data": {"class_path": "faultlab.data.datasets.MNIST5k", "init_args": {}}}}}
+    assert chance_level([fit_run]) == 0.1
+
+
 def test_the_terminal_text_needs_no_matplotlib():
     import subprocess
     import sys

@@ -219,7 +219,8 @@ def critical_rate_auc(
     clipped = False
     for (cax, aax), f in zip(axes, faults):
         rows = summary[summary["fault"] == f].sort_values(["variant", "method"], ascending=False)
-        rates = grid[f] if grid is not None else np.r_[rows["critical_low"], rows["critical_high"]]
+        rates = (grid[f] if grid is not None else  # no grid in a summary: its estimates and bounds span the axis
+                 np.r_[rows["critical_low"], rows["critical_rate"], rows["critical_high"]])
         finite = np.asarray(rates, float)[np.isfinite(np.asarray(rates, float))]
         axis = RateAxis.of(np.r_[finite, 0.0], log_rate)
         edge = axis.high * (10**0.1 if axis.log else 1.04)

@@ -26,12 +26,25 @@ def span_words(values: Sequence[float] | pd.Series) -> str:
     return f"{lo:,}" if lo == hi else f"{lo:,}–{hi:,}"
 
 
+def _mapping(value: object) -> Mapping:
+    """A stored spec's block as a mapping: a mapping as it is; a store written before options were stored as
+    mappings holds their text (``"{'max_epochs': 2}"``), read back as YAML; anything else is empty."""
+    if isinstance(value, str):
+        import yaml
+
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return {}
+    return value if isinstance(value, Mapping) else {}
+
+
 def _optimizer(training: Mapping) -> tuple[str | None, object]:
     """(optimizer name, learning rate) from a training block in either format: ``optimizer: adam, lr: 0.003`` or
     ``model: {optimizer: {class_path: torch.optim.Adam, init_args: {lr: 0.003}}}``."""
     opt = training.get("optimizer")
-    model = training.get("model")
-    if opt is None and isinstance(model, Mapping):
+    model = _mapping(training.get("model"))
+    if opt is None and model:
         opt = model.get("optimizer")
     lr = training.get("lr")
     if isinstance(opt, Mapping):
@@ -47,7 +60,7 @@ def training_words(spec: Mapping | None) -> str:
     training = (spec or {}).get("training")
     if not isinstance(training, Mapping):
         return "not stored with the data (a campaign's store: the network was trained elsewhere)"
-    trainer = training.get("trainer") or {}
+    trainer = _mapping(training.get("trainer"))
     epochs = training.get("epochs", trainer.get("max_epochs"))
     steps = trainer.get("max_steps")
     budget = (f"{fmt.plural(int(epochs), 'epoch')}" if isinstance(epochs, int) else
@@ -55,7 +68,7 @@ def training_words(spec: Mapping | None) -> str:
     opt, lr = _optimizer(training)
     if opt:
         budget += f" of {opt}" + (f" (lr {lr:g})" if isinstance(lr, (int, float)) else "")
-    batch = ((spec or {}).get("data") or {}).get("options", {}).get("batch_size")
+    batch = _mapping(_mapping((spec or {}).get("data")).get("options")).get("batch_size")
     if isinstance(batch, int):
         budget += f", batch {batch}"
     seeds = training.get("seeds")
@@ -64,13 +77,23 @@ def training_words(spec: Mapping | None) -> str:
     return budget
 
 
+def _class_words(method: Mapping) -> str:
+    """``DropConnect, p=0.3``: a fault-aware method's class and the arguments that are not its defaults' kind of
+    noise (mappings, None and False are left out: layer selections, switches)."""
+    args = _mapping(method.get("init_args"))
+    shown = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in args.items()
+             if isinstance(v, int | float | str) and not isinstance(v, bool) and v != 0]
+    return ", ".join([str(method["class_path"]).rsplit(".", 1)[-1], *shown])
+
+
 def _methods_words(spec: Mapping | None, methods: Sequence[str]) -> str:
     """``vanilla; dropconnect (dropconnect, drop(p=0.3))``: each method with its fault-aware training, if stored."""
     described = {}
     for m in (spec or {}).get("methods") or []:
         if isinstance(m, Mapping) and m.get("name"):
-            fa = m.get("fault_aware") or {}
-            what = ", ".join(str(fa[k]) for k in ("method", "fault") if fa.get(k))
+            fa = _mapping(m.get("fault_aware"))
+            what = (", ".join(str(fa[k]) for k in ("method", "fault") if fa.get(k)) if "class_path" not in fa else
+                    _class_words(fa))
             described[str(m["name"])] = f"{m['name']} ({what})" if what else str(m["name"])
     return "; ".join(described.get(m, m) for m in methods)
 

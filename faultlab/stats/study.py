@@ -93,6 +93,9 @@ def chance_level(runs: Sequence[dict]) -> float | None:
             name = obj.get("name")
             if isinstance(name, str) and name.lower() in KNOWN_CLASSES and "options" in obj:
                 return KNOWN_CLASSES[name.lower()]
+            path = obj.get("class_path")  # a fit config's data: faultlab.data.datasets.MNIST5k
+            if isinstance(path, str) and path.rsplit(".", 1)[-1].lower() in KNOWN_CLASSES:
+                return KNOWN_CLASSES[path.rsplit(".", 1)[-1].lower()]
             for v in obj.values():
                 if (n := find(v)) is not None:
                     return n
