@@ -92,8 +92,9 @@ def forest_page_count(contrasts: pd.DataFrame) -> int:
     return -(-len(_drawable(contrasts)) // FOREST_ROWS_PER_PAGE)
 
 
-def critical_pages(doc: Doc, summary: pd.DataFrame, faults: list[str]) -> None:
-    """One page per fault: critical rate and AUC per arm with their 95 % intervals."""
+def critical_pages(doc: Doc, summary: pd.DataFrame, faults: list[str], curves: pd.DataFrame) -> None:
+    """One page per fault: critical rate and AUC per arm with their 95 % intervals, on the rate axis of the
+    accuracy figure (the rates of ``curves``)."""
     for fault in faults:
         s = summary[summary["fault"] == fault]
         level = "; ".join(w for w, has in (
@@ -107,7 +108,8 @@ def critical_pages(doc: Doc, summary: pd.DataFrame, faults: list[str]) -> None:
                f"the enclosing tested rates. AUC: mean accuracy over the rates {s['auc_span'].iloc[0]}. Intervals: "
                f"{level}.{cut}")
         fig, body = doc.figure_page(f"Critical rate and AUC: {fault}", sub)
-        fp.critical_rate_auc(s, fault=fault, fig=body)
+        tested = sorted(curves.loc[curves["fault"] == fault, "rate"].unique()) if not curves.empty else None
+        fp.critical_rate_auc(s, fault=fault, fig=body, rates=tested or None)
         doc.save(fig)
 
 

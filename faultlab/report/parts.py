@@ -78,7 +78,7 @@ def main_part(doc: Doc, st: Study) -> None:
         continued_page(doc, left)
     accuracy_pages(doc, st.af, t["curves"], st.faults[:MAIN_FAULTS], n_resamples=st.n_resamples, seed=st.seed)
     forest_pages(doc, t["contrasts"], count=MAIN_FOREST_PAGES)
-    critical_pages(doc, t["curve_summary"], st.summary_faults[:MAIN_FAULTS])
+    critical_pages(doc, t["curve_summary"], st.summary_faults[:MAIN_FAULTS], t["curves"])
     if st.answer:
         trend_page(doc, st.answer)
     layer_pages(doc, t["trials"], st.layer_order, layer_panel_groups(t["layer_sensitivity"])[:1])
@@ -109,7 +109,7 @@ def _sections(st: Study) -> list[tuple[str, Callable[[Doc], None]]]:
         def overflow(doc: Doc) -> None:
             accuracy_pages(doc, st.af, t["curves"], more, n_resamples=st.n_resamples, seed=st.seed)
             forest_pages(doc, t["contrasts"], first=MAIN_FOREST_PAGES)
-            critical_pages(doc, t["curve_summary"], more_crit)
+            critical_pages(doc, t["curve_summary"], more_crit, t["curves"])
             layer_pages(doc, t["trials"], st.layer_order, extra_layers)
         out.append(("More figures of the main part's kind (further faults, contrasts, layers)", overflow))
     if not st.af.empty:
