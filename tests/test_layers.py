@@ -19,7 +19,8 @@ LAYERS = {
     "faultlab.campaign": 5,
     "faultlab.api": 6, "faultlab.lightning": 7,  # front doors (the callback goes through faultlab.run's door)
     "faultlab.sweep": 8,
-    "faultlab.report": 9, "faultlab.plot": 9,
+    "faultlab.plot": 5.5,  # figures (stats and store only): the front doors and the report draw with them
+    "faultlab.report": 9,
     "faultlab.commands": 10, "faultlab.cli": 11,
 }
 # a lower layer only some may import: the statistics read the store's rows, nothing computes them on the way

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import platform
 import subprocess
+import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,6 +24,8 @@ def build_parser():
     p = command_parser("faultlab report", __doc__)
     add_study_options(p)
     p.add_argument("--out", type=str | None, default=None, help="PDF path (default reports/<study>.pdf)")
+    p.add_argument("--no_appendix", action="store_true", default=False,
+                   help="write the main part only (the answer and its figures); --no-appendix works too")
     add_force_option(p)
     return p
 
@@ -45,6 +48,7 @@ def add_study_options(p) -> None:
 def store_of(cfg) -> str:
     """The study's store; the study name is checked first (it becomes part of the default paths)."""
     return existing_store(cfg.store or f"results/{check_name(cfg.study, 'study name')}.sqlite")
+
 
 def shown_spec(args, store, quiet: bool = False) -> dict | None:
     """The study spec (question, answer block, spec pages): the one the sweep stored with the study; ``--spec
@@ -102,12 +106,15 @@ def run(cfg) -> None:
     with ResultsStore(store_path, read_only=True) as store:
         spec = shown_spec(cfg, store, quiet=True)  # the note on a missing spec follows the summary
         summary = render_report(store, cfg.study, out, spec=spec, baseline_method=cfg.baseline, margin=cfg.margin,
-                                fraction=cfg.fraction, n_resamples=cfg.resamples, seed=cfg.seed, meta=meta())
-    print(f"wrote {summary.path} ({len(summary.pages)} pages)")
+                                fraction=cfg.fraction, n_resamples=cfg.resamples, seed=cfg.seed, meta=meta(),
+                                appendix=not cfg.no_appendix)
+    rest = len(summary.pages) - summary.main_pages
+    print(f"wrote {summary.path} ({len(summary.pages)} pages: main part {summary.main_pages}"
+          + (f", appendix {rest})" if rest else ")"))
     for line in summary.verdicts[:10]:
-        print(f"  {line}")
+        print(textwrap.fill(line, 120, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False))
     for line in summary.missing:
-        print(f"  missing: {line}")
+        print(textwrap.fill(f"missing: {line}", 120, initial_indent="  ", subsequent_indent="    "))
     if spec is None:
         print(f"  note: {store_path} holds no spec of study {cfg.study!r} (a campaign's store, or one swept before "
               "specs were stored); pass --spec FILE to show one")

@@ -21,18 +21,6 @@ from .report import add_study_options, shown_spec, store_of
 
 TwoOrMore = restricted_number_type("TwoOrMore", int, (">=", 2))  # runs per arm: a t test needs 2
 HELP = "print a study's statistics tables (and CSVs), or 'stats plan' for trial counts"
-SHOWN = ("verdicts", "sequential_looks", "contrasts", "curve_summary", "method_comparison", "architecture_comparison",
-         "variance_components", "reliability", "family", "missing")
-COLUMNS = {  # the columns worth reading in a terminal; the CSVs have them all
-    "contrasts": ["contrast", "role", "fault", "scope", "endpoint", "rate", "design", "n_a", "n_b", "estimate", "low",
-                  "high", "p_adjusted", "tost_p_adjusted", "runs_to_detect", "verdict", "reason"],
-    "method_comparison": ["variant", "method_a", "method_b", "fault", "endpoint", "rate", "design", "n_a", "n_b",
-                          "estimate", "ci_low", "ci_high", "pvalue", "verdict", "reason"],
-    "architecture_comparison": ["variant_a", "variant_b", "method", "fault", "endpoint", "rate", "n_a", "n_b",
-                                "estimate", "ci_low", "ci_high", "pvalue", "verdict", "reason"],
-    "variance_components": ["architecture", "method", "fault", "rate", "n_runs", "trials_per_run", "sd_run",
-                            "sd_map", "var_test", "se_recipe", "next"],
-}
 
 
 def build_parser():
@@ -155,9 +143,8 @@ def run(args) -> None:
     if args.study == "plan":
         plan(args)
         return
-    import pandas as pd
-
     from faultlab.report.inputs import read_study
+    from faultlab.report.terminal import stats_text
     from faultlab.stats.looks import design_line, look_lines
     from faultlab.stats.study import export_tables, spec_contrasts, study_tables
     from faultlab.store import ResultsStore
@@ -173,24 +160,10 @@ def run(args) -> None:
                           contrasts=spec_contrasts(spec, data.trials, margin=args.margin, baseline=args.baseline),
                           baseline_method=args.baseline, margin=args.margin, fraction=args.fraction,
                           n_resamples=args.resamples, seed=args.seed, looks=data.looks)
-    if spec and spec.get("question"):
-        print(f"study {args.study}: {' '.join(str(spec['question']).split())}")
-    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 200,
-                           "display.float_format", "{:.4g}".format):
-        for name in SHOWN:
-            table = tables.get(name)
-            if table is None or not len(table):
-                continue
-            if name == "verdicts":
-                print("\n== verdicts (recipe level: training runs as replicates) ==")
-                print("\n".join(f"- {s}" for s in table["sentence"]))
-                continue
-            if name == "sequential_looks":
-                print(f"\n== sequential looks ==\n{design_line(table)}\n" + "\n".join(look_lines(table)))
-                continue
-            cols = [c for c in COLUMNS.get(name, table.columns) if c in table.columns]
-            print(f"\n== {name} ==\n{table[cols].to_string(index=False)}")
     with atomic_files(folder) as tmp:
         paths = export_tables(tables, tmp)
-    print(f"\nwrote {len(paths)} CSV tables to {folder}")
+    print(stats_text(tables, study=args.study, question=(spec or {}).get("question"), store=store_path,
+                     folder=folder, written=[folder / p.name for p in paths], fraction=args.fraction))
+    if len(looks := tables.get("sequential_looks", ())):
+        print("\n== sequential looks ==\n" + design_line(looks) + "\n" + "\n".join(look_lines(looks)))
 

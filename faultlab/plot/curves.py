@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -179,10 +179,19 @@ def _band(ax, axis: RateAxis, rates: np.ndarray, lo: np.ndarray, hi: np.ndarray,
 # ------------------------------------------------------------------------------------------ critical rate, AUC
 
 
+def _replicates_note(n_runs: pd.Series) -> str:
+    """What the intervals are over: training runs, fault maps (one run per arm), or each where it applies."""
+    if (n_runs >= 2).all():
+        return "intervals: 95 %, training runs as replicates"
+    if (n_runs == 1).all():
+        return "intervals: 95 %, fault maps as replicates (one trained network per arm)"
+    return "intervals: 95 %, training runs as replicates (arms with one run: fault maps)"
+
+
 def critical_rate_auc(
     frame: pd.DataFrame, *, fault: str | None = None, fraction: float = 0.9, level: float = 0.95,
     log_rate: bool | None = None, palette: Mapping[str, object] | None = None, n_resamples: int = 1000, seed: int = 0,
-    fig: FigureBase | None = None,
+    fig: FigureBase | None = None, rates: Sequence[float] | None = None,
 ) -> FigureBase:
     """Per arm (variant, method): the critical rate (first rate where accuracy < ``fraction`` × clean) and the
     AUC (mean accuracy over the tested rate span, %), each with its 95 % interval, as computed by
@@ -190,9 +199,10 @@ def critical_rate_auc(
     One row of two panels per fault. ▶ at the right edge: not crossed within the tested grid. Takes the trial
     frame (as :func:`accuracy_vs_rate`) or a ``curve_summary`` table (columns variant, method, fault, auc,
     auc_low, auc_high, critical_rate, critical_low, critical_high, n_runs, fraction). ``fig``: draw into this
-    figure or subfigure instead of a new one."""
+    figure or subfigure instead of a new one. ``rates``: the tested rates of a summary's fault (a summary does not
+    hold them): the rate axis's ticks, logarithmic as the accuracy figure's when they span a decade."""
     if {"auc", "critical_rate"} <= set(frame.columns):
-        summary, grid = frame, None
+        summary, grid = frame, None if rates is None else dict.fromkeys(frame["fault"].unique(), list(rates))
         if fault is not None:
             summary = summary[summary["fault"] == fault]
         fraction = float(summary["fraction"].iloc[0]) if "fraction" in summary and len(summary) else fraction
@@ -210,8 +220,8 @@ def critical_rate_auc(
     clipped = False
     for (cax, aax), f in zip(axes, faults):
         rows = summary[summary["fault"] == f].sort_values(["variant", "method"], ascending=False)
-        rates = grid[f] if grid is not None else np.r_[rows["critical_low"], rows["critical_high"]]
-        finite = np.asarray(rates, float)[np.isfinite(np.asarray(rates, float))]
+        ticks = np.asarray(grid[f] if grid is not None else np.r_[rows["critical_low"], rows["critical_high"]], float)
+        finite = ticks[np.isfinite(ticks)]
         axis = RateAxis.of(np.r_[finite, 0.0], log_rate)
         edge = axis.high * (10**0.1 if axis.log else 1.04)
         y = np.arange(len(rows))
@@ -242,7 +252,7 @@ def critical_rate_auc(
         aax.set_xlim(*percent_limits(rows["auc_low"] * PCT, rows["auc_high"] * PCT))
     handles = [Line2D([], [], color=s["color"], marker=s["marker"], lw=2.2, label=m) for m, s in styles.items()]
     handles += [note("▶ at the right edge: not crossed within the tested rates"),
-                note("intervals: 95 %, training runs as replicates (one run: fault maps)")]
+                note(_replicates_note(summary["n_runs"]))]
     if clipped:
         handles.append(note(CLIPPED_NOTE))
     bottom_legend(fig, handles, ncol=2)

@@ -1,12 +1,22 @@
-"""The study report: renders, as a multi-page PDF, the tables :func:`faultlab.stats.study_tables` computed.
+"""The study report: renders, as a multi-page PDF, the tables :func:`faultlab.stats.study_tables` computed (a main
+part of at most about 8 pages, then an appendix), and the same answer in a terminal (:mod:`.terminal`).
 
-    summary = render_report(ResultsStore("runs/results.db"), "demo", "reports/demo.pdf")
+    summary = render_report(ResultsStore("results/demo.sqlite"), "demo", "reports/demo.pdf")
+
+``render_report`` and ``ReportSummary`` import matplotlib when first used, so ``faultlab stats`` (the terminal)
+never does.
 """
 
 from __future__ import annotations
 
 from faultlab.stats.study import ReportError, export_tables, study_tables
 
-from .render import ReportSummary, render_report
-
 __all__ = ["ReportError", "ReportSummary", "export_tables", "render_report", "study_tables"]
+
+
+def __getattr__(name: str) -> object:
+    if name in ("ReportSummary", "render_report"):
+        from . import render
+
+        return getattr(render, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,6 @@
-"""The answer page of a study with an ``answer:`` block: the question, one generated paragraph per fault surface
-(bottleneck effect, recipe-level CI, TOST verdict, whether the reference conclusion holds), the effects table,
-and the trend figure (critical rate vs the family's x, with CIs). Render only: the numbers come from
-:func:`faultlab.stats.answer.answer_tables`."""
+"""The pages of a study with an ``answer:`` block (its paragraphs are page 1's answer): the trend figure
+(critical rate vs the family's x, with CIs; main part) and the effects table (appendix). Render only: the numbers
+come from :func:`faultlab.stats.answer.answer_tables`."""
 
 from __future__ import annotations
 
@@ -15,8 +14,6 @@ from faultlab.stats import wording as fmt
 from faultlab.stats.vocabulary import Verdict
 
 from .layout import Doc
-
-WRAP = 150
 
 
 def _effects_table(effects: pd.DataFrame) -> pd.DataFrame:
@@ -36,39 +33,28 @@ def _effects_table(effects: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def answer_pages(doc: Doc, answer: dict, question: str) -> None:
-    """Page 2 of the report (after the title): the answer in words, the table, the trend figure."""
-    fig = doc.page("The answer, per fault surface (recipe level)",
-                   f"{answer['effects']['family'].iloc[0] if not answer['effects'].empty else ''}; "
-                   f"TOST margin ±{answer['margin'] * 100:g} pp; effect = variant - control in run-mean accuracy "
-                   "loss (accuracy - own clean accuracy), > 0: the variant loses less; pooled t over training runs.")
-    y = 0.86
-    fig.text(0.05, y, "\n".join(textwrap.wrap(question, WRAP)), size=10, style="italic", va="top")
-    y -= 0.025 * len(textwrap.wrap(question, WRAP)) + 0.02
-    for para in answer["paragraphs"]:
-        lines = textwrap.wrap(para, WRAP, break_on_hyphens=False)
-        if y - 0.022 * len(lines) < 0.06:
-            fig.text(0.05, y, "… continued in the table that follows.", size=8, va="top")
-            break
-        fig.text(0.05, y, "\n".join(lines), size=8, va="top", linespacing=1.3)
-        y -= 0.022 * len(lines) + 0.015
-    doc.save(fig)
-    if not answer["effects"].empty:
-        doc.table_pages("Bottleneck effects (recipe level, the primary family)", _effects_table(answer["effects"]),
-                        notes="Loss: the run's trapezoid mean of (accuracy - clean accuracy) over the surface's rates, "
-                              "or over layers and trials for an equal-count surface; averaged over runs. 'not "
-                              "tested: arm absent': an arm has no layer on that surface (no depthwise conv in a plain "
-                              "CNN).")
-    _trend_page(doc, answer)
+def effects_pages(doc: Doc, answer: dict) -> None:
+    """The answer's effects table (appendix): every pair on every fault surface."""
+    if answer["effects"].empty:
+        return
+    doc.table_pages("Bottleneck effects (recipe level, the primary family)", _effects_table(answer["effects"]),
+                    notes=f"{answer['effects']['family'].iloc[0]}; TOST margin ±{answer['margin'] * 100:g} pp. Loss: "
+                          "the run's trapezoid mean of (accuracy - clean accuracy) over the surface's rates, or over "
+                          "layers and trials for an equal-count surface; averaged over runs. Effect = variant - "
+                          "control, > 0: the variant loses less; pooled t over training runs. 'not tested: arm "
+                          "absent': an arm has no layer on that surface (no depthwise conv in a plain CNN).")
+
+
+def trend_page(doc: Doc, answer: dict) -> None:
+    """The critical-rate trend figure of the answer block (main part); no page without trend architectures."""
+    if answer["trend"] is not None and len(answer["trend"]):
+        _trend_page(doc, answer)
 
 
 def _trend_page(doc: Doc, answer: dict) -> None:
     import matplotlib.pyplot as plt
 
     trend = answer["trend"]
-    if trend is None or len(trend) == 0:
-        doc.missing_page("Critical rate trend", ["the answer's trend: no whole-network trials of its architectures"])
-        return
     fig = doc.page("Critical rate vs " + answer["trend_label"],
                    f"First rate at which accuracy drops below {trend['fraction'].iloc[0]:g} × clean, whole network, "
                    "mean curve over training runs; bars: interval from the t band over runs, widened to the enclosing "

@@ -1,22 +1,16 @@
-"""Comparison pages: the contrast table (the primary family and its gated secondary rows), the all-pairs
-recipe-level tables (exploratory unless a row is a declared contrast's), then the level-(a) tables (fault maps as
-replicates, conditional on the trained networks). Render only: every value comes from faultlab.stats."""
+"""The appendix's comparison tables: the contrast table (the primary family and its gated secondary rows), the
+all-pairs recipe-level rows that are no contrast's (exploratory, one AUC row per pair), the level-(a) tables (fault
+maps as replicates, conditional on the trained networks: one row per comparison, never shaded) and the variance
+components. Render only: every value comes from faultlab.stats."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from faultlab.stats import wording as fmt
-from faultlab.stats.vocabulary import Design, Endpoint, Topic
+from faultlab.stats.vocabulary import Design, Endpoint, Role
 
 from .layout import Doc
-
-
-def reasons(missing: pd.DataFrame, topic: Topic) -> list[str]:
-    """The ``missing`` table's texts of one typed topic."""
-    if missing.empty:
-        return []
-    return missing.loc[missing["topic"] == topic, "missing"].tolist()
 
 
 def _endpoint(table: pd.DataFrame) -> list[str]:
@@ -37,7 +31,8 @@ def _verdicts(table: pd.DataFrame) -> list[str]:
 
 
 def contrast_pages(doc: Doc, table: pd.DataFrame) -> None:
-    """The contrast table: primary rows (page-1 verdicts) and secondary rows (tested only when gated)."""
+    """The contrast table: primary rows (page-1 verdicts) and secondary rows (tested only when gated); a column
+    with one value for every row (the fault surface) goes to the subtitle."""
     if table.empty:
         return
     shown = pd.DataFrame({
@@ -53,7 +48,11 @@ def contrast_pages(doc: Doc, table: pd.DataFrame) -> None:
         "runs to\ndetect": [fmt.fmt_runs(n) for n in table["runs_to_detect"]],
         "verdict": _verdicts(table),
     })
-    doc.table_pages("Declared contrasts (recipe level)", shown,
+    subtitle = ""
+    if shown["fault · scope"].nunique() == 1:
+        subtitle = f"Every row: {table['surface'].iloc[0]}."
+        shown = shown.drop(columns="fault · scope")
+    doc.table_pages("Declared contrasts (recipe level)", shown, subtitle=subtitle,
                     notes=f"Family: {table['family'].iloc[0]}. Primary rows are the study's question: one family, a "
                           "closed test in which a contrast's difference test and TOST count once. Secondary rows (the "
                           "contrast's other endpoints) are tested only when their contrast was decided, at α/m. * "
@@ -67,7 +66,7 @@ def recipe_display(table: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     return pd.DataFrame({
         names[a]: table[a], names[b]: table[b],
         **({"trained with": table["method"]} if "method" in table else {}),
-        "rate": _endpoint(table),
+        "endpoint": _endpoint(table),
         "runs": _runs(table),
         "mean acc. (%)\na / b": [_pair(x, y) for x, y in zip(table["mean_a"], table["mean_b"])],
         "a − b\n(pp)": [fmt.fmt_pp(x) for x in table["estimate"]],
@@ -79,67 +78,71 @@ def recipe_display(table: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     })
 
 
-def maps_display(table: pd.DataFrame, a: str, b: str, pcol: str) -> pd.DataFrame:
-    """Reader-facing columns of a level-(a) table (fault maps as replicates)."""
-    n = (table["n_pairs"].astype(str) if "n_pairs" in table else
-         [f"{x} / {y}" for x, y in zip(table["n_a"], table["n_b"])])
-    return pd.DataFrame({
-        a: table[a], b: table[b], "rate": [f"{r:g}" for r in table["rate"]], "maps": n,
-        "mean acc. (%)\na / b": [_pair(x, y) for x, y in zip(table["mean_a"], table["mean_b"])],
-        "a − b\n(pp)": [fmt.fmt_pp(x) for x in table.get("estimate", [float("nan")] * len(table))],
-        "adj. p\n(rates)": [fmt.fmt_p(p) for p in table.get(pcol, [float("nan")] * len(table))],
-        "conditional\nverdict": [str(v) for v in table["verdict"]],
-    })
-
-
 def _pair(a: float, b: float) -> str:
     return f"{fmt.fmt_pct(a).removesuffix(' %')} / {fmt.fmt_pct(b).removesuffix(' %')}"
 
 
-def comparison_pages(doc: Doc, methods: pd.DataFrame, archs: pd.DataFrame, baseline: str, margin: float,
-                     missing: pd.DataFrame, maps: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> None:
-    """All-pairs recipe-level tables, each split over as many pages as it needs, then the level-(a) tables."""
-    common = ("Unit of replication: the training run (each run's mean over its fault maps, or its AUC over the "
-              "common rate span of the two arms). 95 % t interval (* truncated to [-100, +100] pp). A row that is a "
-              "declared contrast's shows its verdict and adjusted p (see 'Declared contrasts'); every other row is "
-              f"exploratory: an estimate with its interval and a raw p, no verdict. TOST margin "
-              f"±{fmt.fmt_pp(margin, signed=False)}.")
-    title = f"Training methods vs {baseline} (recipe level)"
-    if methods.empty:
-        doc.missing_page(title, reasons(missing, Topic.METHODS)
-                         or ["method comparison: no whole-model trials to compare"])
-    else:
-        notes = ("Methods on one variant are paired by training seed (same initialisation, data order and fault "
-                 "maps) when they share >= 2 seeds: one-sample t on the per-seed differences; else pooled t. " + common)
-        for fault, part in methods.groupby("fault", sort=True):
-            doc.table_pages(f"{title}: {fault}", recipe_display(part, "variant", "method_a"), notes=notes)
-    title = "Architectures compared (recipe level)"
-    if archs.empty:
-        doc.missing_page(title, reasons(missing, Topic.ARCHITECTURES)
-                         or ["architecture comparison: no whole-model trials to compare"])
-    else:
-        notes = ("Variant a vs variant b trained with the same method: pooled Student's t on the runs' values (Welch "
-                 "when unbalanced with incompatible spreads). " + common)
-        for fault, part in archs.groupby("fault", sort=True):
-            doc.table_pages(f"{title}: {fault}", recipe_display(part, "variant_a", "variant_b"), notes=notes)
-    if not maps:
-        return
-    notes = ("Conditional on the trained networks: the fault maps of these networks are the replicates, so a "
-             "verdict here says these trained networks differ, not that the training method or architecture does. "
-             "Methods: Wilcoxon signed-rank on integer correct-count differences over identical maps; architectures: "
-             "Welch over trials. Closed test over the rates of each comparison only; exploratory.")
-    for table, a, b, pcol, name in ((maps[0], "variant", "method_a", "pvalue_holm", "methods"),
-                                    (maps[1], "variant_a", "variant_b", "welch_pvalue_holm", "architectures")):
+def _one_endpoint(table: pd.DataFrame) -> pd.DataFrame:
+    """The AUC rows of an all-pairs table (the per-rate rows stay in its CSV); the rate rows when it has none."""
+    auc = table[table["endpoint"] == Endpoint.AUC]
+    return auc if len(auc) else table
+
+
+def exploratory_pages(doc: Doc, methods: pd.DataFrame, archs: pd.DataFrame, baseline: str, margin: float) -> None:
+    """The all-pairs recipe-level rows that are no declared contrast's (exploratory: estimate, interval, raw p),
+    one row per pair (the AUC; per-rate rows in the CSVs). Rows that are a contrast's are in the contrast table."""
+    common = ("Unit of replication: the training run (each run's AUC over the common rate span of the two arms). 95 % "
+              "t interval (* truncated to [-100, +100] pp). Exploratory: an estimate with its interval and a raw p, "
+              f"no verdict (TOST margin ±{fmt.fmt_pp(margin, signed=False)} in the CSV). Per-rate rows: ")
+    m = methods[methods["role"] == Role.EXPLORATORY] if not methods.empty else methods
+    if not m.empty:
+        doc.table_pages(f"Other training-method pairs vs {baseline} (exploratory)",
+                        recipe_display(_one_endpoint(m), "variant", "method_a").drop(columns=["adj. p", "verdict"]),
+                        notes="Paired by training seed when the methods share >= 2 seeds. " + common
+                        + "method_comparison.csv.", verdict_col=None)
+    a = archs[archs["role"] == Role.EXPLORATORY] if not archs.empty else archs
+    if not a.empty:
+        doc.table_pages("Architecture pairs (exploratory)",
+                        recipe_display(_one_endpoint(a), "variant_a", "variant_b").drop(columns=["adj. p", "verdict"]),
+                        notes="Every pair of architectures trained with the same method, unpaired (pooled Student's "
+                              "t; Welch when unbalanced with incompatible spreads); not part of the question unless "
+                              "declared as a contrast. " + common + "architecture_comparison.csv.", verdict_col=None)
+
+
+def maps_display(table: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """Level (a), one row per comparison (``columns``: table column -> header) and a column per rate: the difference
+    a − b (pp) and the conditional verdict over these networks' fault maps, in words, never shaded."""
+    keys = [c for c in columns if c in table] + ["fault"]
+    rows = []
+    for key, g in table.groupby(keys, sort=True):
+        row = dict(zip([columns.get(k, k) for k in keys], key))
+        for _, r in g.sort_values("rate").iterrows():
+            row[f"rate {r['rate']:g}"] = f"{fmt.fmt_pp(r.get('estimate'))} {r['verdict']}"
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("–")
+
+
+def level_a_pages(doc: Doc, maps: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """The level-(a) tables: conditional on the trained networks, fault maps as replicates; not the answer."""
+    notes = ("CONDITIONAL ON THESE TRAINED NETWORKS (level a): the fault maps of these particular networks are the "
+             "replicates, so a word here says these trained networks differ under these faults, not that the training "
+             "method or architecture does (that is the recipe level: the primary contrasts). Methods: Wilcoxon "
+             "signed-rank on integer correct-count differences over identical maps; architectures: Welch over "
+             "trials. Closed test over the rates of each comparison only; exploratory. Cells: a − b and the "
+             "conditional word.")
+    for table, columns, name in (
+            (maps[0], {"variant": "architecture", "method_a": "method a", "method_b": "method b"}, "methods"),
+            (maps[1], {"variant_a": "architecture a", "variant_b": "architecture b", "method": "trained with"},
+             "architectures")):
         if not table.empty:
-            doc.table_pages(f"Conditional on the trained networks: {name}", maps_display(table, a, b, pcol),
-                            notes=notes, verdict_col="conditional\nverdict")
+            doc.table_pages(f"Conditional on the trained networks (level a): {name}", maps_display(table, columns),
+                            notes=notes, verdict_col=None)
 
 
 def variance_pages(doc: Doc, comps: pd.DataFrame) -> None:
     """Variance components per cell: where the next hour of compute should go (more runs or more trials)."""
     title = "Variance components (recipe level)"
     if comps.empty:
-        doc.missing_page(title, ["variance components: no whole-model trials"])
         return
     shown = pd.DataFrame({
         "variant": comps["architecture"], "method": comps["method"], "fault": comps["fault"],

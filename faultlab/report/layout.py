@@ -1,4 +1,5 @@
-"""Page plumbing for the PDF: a document that records page titles, text pages, paginated tables, colours."""
+"""Page plumbing for the PDF: a document that records page titles (and where its appendix starts), text pages,
+figure pages drawn by :mod:`faultlab.plot`, paginated tables, colours."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure, SubFigure  # noqa: E402
 
 PAGE_IN = (11.69, 8.27)  # A4 landscape, inches
 RC = {"pdf.fonttype": 42, "text.parse_math": False, "font.size": 9, "axes.titlesize": 10,
@@ -30,6 +31,8 @@ CHAR_EM = 0.58  # mean character width of DejaVu Sans in em, for fitting table t
 METHOD_SHADES = (0.45, 0.0, -0.35, 0.7)  # baseline light, then full, dark, pale
 VERDICT_COLOURS = {"better": "#d9f0d3", "worse": "#f4cccc", "equivalent": "#d6e4f5", "inconclusive": "#eeeeee"}
 # cells whose text is not one of these (e.g. "not tested: exploratory") stay white
+HEAD_IN, FOOT_IN = 0.75, 0.3  # a figure page's title band and footer band, inches (plus the subtitle's lines)
+SUBTITLE_LINE_IN = 0.17
 
 
 class Doc:
@@ -39,6 +42,7 @@ class Doc:
         self.path, self.study = path, study
         self.pdf = PdfPages(path, metadata={"Title": f"faultlab report: {study}", "Creator": "faultlab"})
         self.pages: list[str] = []
+        self.appendix_at: int | None = None  # index of the appendix divider page in ``pages``
         self.missing: list[str] = []
         self._titles: dict[int, str] = {}  # id(figure) -> its page title, until saved
 
@@ -53,6 +57,31 @@ class Doc:
             fig.text(0.04, 0.91, textwrap.fill(subtitle, SUBTITLE_WRAP), size=9, color="0.3", va="top")
         self._titles[id(fig)] = title
         return fig
+
+    def figure_page(self, title: str, subtitle: str = "") -> tuple[Figure, SubFigure]:
+        """A page whose body is a subfigure with constrained layout (what :mod:`faultlab.plot` draws into),
+        under the title and the wrapped subtitle; save it with :meth:`save`."""
+        fig = plt.figure(figsize=PAGE_IN, layout="constrained")
+        lines = textwrap.wrap(subtitle, SUBTITLE_WRAP) if subtitle else []
+        head_in = HEAD_IN + SUBTITLE_LINE_IN * len(lines)
+        head, body, _ = fig.subfigures(3, 1, height_ratios=[head_in, PAGE_IN[1] - head_in - FOOT_IN, FOOT_IN])
+        head.text(0.04, 1 - 0.25 / head_in, title, size=15, weight="bold", va="top")
+        if lines:
+            head.text(0.04, 1 - 0.62 / head_in, "\n".join(lines), size=9, color="0.3", va="top")
+        self._titles[id(fig)] = title
+        return fig, body
+
+    def divider(self, title: str, lines: list[str]) -> None:
+        """The page that separates the main part from the appendix; it lists what follows."""
+        fig = self.page(title)
+        fig.text(0.05, 0.86, "\n".join(lines), va="top", size=10, linespacing=1.6)
+        self.appendix_at = len(self.pages)
+        self.save(fig)
+
+    @property
+    def main_pages(self) -> int:
+        """Pages before the appendix divider (all pages when there is none)."""
+        return len(self.pages) if self.appendix_at is None else self.appendix_at
 
     def save(self, fig: Figure) -> None:
         """Add the footer, write the page and close the figure."""
@@ -77,44 +106,50 @@ class Doc:
                      family="monospace" if mono else "sans-serif", linespacing=1.35 if mono else 1.45)
             self.save(fig)
 
-    def missing_page(self, title: str, reasons: list[str]) -> None:
-        """A page that says what is missing instead of a figure; the reasons go to ``missing``."""
-        self.missing += [r for r in reasons if r not in self.missing]
-        self.text_pages(title, ["Not available for this study:", *[f"• {r}" for r in reasons]])
-
     def table_pages(self, title: str, table: pd.DataFrame, *, subtitle: str = "", notes: str = "",
                     verdict_col: str | None = "verdict") -> None:
-        """``table`` (strings) as matplotlib tables, split over pages; verdict cells are shaded."""
-        usable_in = PAGE_IN[1] - TABLE_TOP_IN - (1.0 if notes else 0.5)
+        """``table`` (strings) as matplotlib tables, split over pages; cells of ``verdict_col`` are shaded (None:
+        no shading, e.g. for conditional verdicts that must not read as the answer)."""
+        note_lines = len(textwrap.wrap(notes, NOTES_WRAP)) if notes else 0
+        usable_in = PAGE_IN[1] - TABLE_TOP_IN - 0.5 - 0.14 * note_lines
         per_page = max(1, int((usable_in - HEADER_IN) // ROW_IN))
         chunks = [table.iloc[i:i + per_page] for i in range(0, max(len(table), 1), per_page)]
-        widths, chars = _col_widths(table)
-        font = min(TABLE_FONT_PT, max(TABLE_FONT_MIN_PT, TABLE_WIDTH_IN * 72 / (chars * CHAR_EM)))
         for i, chunk in enumerate(chunks):
             fig = self.page(_numbered(title, i, len(chunks)), subtitle)
-            height_in = HEADER_IN + ROW_IN * len(chunk)
             top = 1 - TABLE_TOP_IN / PAGE_IN[1]
-            ax = fig.add_axes((0.04, top - height_in / PAGE_IN[1], TABLE_WIDTH_IN / PAGE_IN[0], height_in / PAGE_IN[1]))
-            ax.axis("off")
-            tab = ax.table(cellText=chunk.to_numpy().tolist(), colLabels=list(chunk.columns), colWidths=widths,
-                           bbox=(0, 0, 1, 1), cellLoc="center")
-            tab.auto_set_font_size(False)
-            tab.set_fontsize(font)
-            for (r, c), cell in tab.get_celld().items():
-                cell.set_edgecolor("0.8")
-                cell.set_linewidth(0.4)
-                if r == 0:
-                    cell.set_facecolor("#e3e3e3")
-                    cell.set_text_props(weight="bold")
-                    cell.set_height(HEADER_IN / height_in)
-                else:
-                    cell.set_height(ROW_IN / height_in)
-                    if verdict_col in chunk.columns and chunk.columns[c] == verdict_col:
-                        cell.set_facecolor(VERDICT_COLOURS.get(chunk.iloc[r - 1, c], "white"))
+            bottom = draw_table(fig, chunk, top, width_of=table, verdict_col=verdict_col)
             if notes:
-                below = top - height_in / PAGE_IN[1] - 0.02
-                fig.text(0.04, below, textwrap.fill(notes, NOTES_WRAP), size=7.5, color="0.25", va="top")
+                fig.text(0.04, bottom - 0.02, textwrap.fill(notes, NOTES_WRAP), size=7.5, color="0.25", va="top")
             self.save(fig)
+
+
+def draw_table(fig: Figure, table: pd.DataFrame, top: float, *, left: float = 0.04, width_in: float = TABLE_WIDTH_IN,
+               width_of: pd.DataFrame | None = None, verdict_col: str | None = None, row_in: float = ROW_IN,
+               header_in: float = HEADER_IN, font_max: float = TABLE_FONT_PT) -> float:
+    """``table`` (strings) as a matplotlib table whose top edge is at figure fraction ``top``; columns as wide as
+    their longest text (in ``width_of``, e.g. the whole table of which this is a page); returns the bottom edge."""
+    widths, chars = _col_widths(table if width_of is None else width_of)
+    font = min(font_max, max(TABLE_FONT_MIN_PT, width_in * 72 / (chars * CHAR_EM)))
+    height_in = header_in + row_in * len(table)
+    bottom = top - height_in / PAGE_IN[1]
+    ax = fig.add_axes((left, bottom, width_in / PAGE_IN[0], height_in / PAGE_IN[1]))
+    ax.axis("off")
+    tab = ax.table(cellText=table.to_numpy().tolist(), colLabels=list(table.columns), colWidths=widths,
+                   bbox=(0, 0, 1, 1), cellLoc="center")
+    tab.auto_set_font_size(False)
+    tab.set_fontsize(font)
+    for (r, c), cell in tab.get_celld().items():
+        cell.set_edgecolor("0.8")
+        cell.set_linewidth(0.4)
+        if r == 0:
+            cell.set_facecolor("#e3e3e3")
+            cell.set_text_props(weight="bold")
+            cell.set_height(header_in / height_in)
+        else:
+            cell.set_height(row_in / height_in)
+            if verdict_col in table.columns and table.columns[c] == verdict_col:
+                cell.set_facecolor(VERDICT_COLOURS.get(table.iloc[r - 1, c], "white"))
+    return bottom
 
 
 def _numbered(title: str, i: int, n: int) -> str:

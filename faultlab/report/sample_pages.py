@@ -1,66 +1,84 @@
-"""Pages 6-7: per-sample reliability (plot and table) and the per-layer sensitivity heatmaps."""
+"""Appendix pages: per-sample reliability (plot and table) and the per-group comparison of architectures."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.lines import Line2D
 
+from faultlab.plot._common import bottom_legend, grid_shape, method_styles
 from faultlab.stats import wording as fmt
+from faultlab.stats.recipe_tables import MIN_RUNS_FOR_BAND
 from faultlab.stats.reliability_table import RELIABLE_SHARE
-from faultlab.stats.vocabulary import Topic
 
 from .curve_pages import rate_name
-from .layout import Doc, label
+from .layout import Doc
 
 HEATMAPS_PER_PAGE = 4
 ANNOTATE_MAX_CELLS = 80  # write the value in each heatmap cell up to this many cells
 
 
-def reliability_pages(doc: Doc, rel: pd.DataFrame, recipe: pd.DataFrame, style: dict,
-                      missing: pd.DataFrame | None = None) -> None:
-    """Fraction of test points correct in >= 95 % of trials vs rate, per variant · method, then the table."""
-    title = "Per-sample reliability"
+RELIABILITY_FIGURE_FAULTS = 3  # pages of the figure; further faults are in the table
+
+
+def reliability_pages(doc: Doc, rel: pd.DataFrame, recipe: pd.DataFrame) -> None:
+    """Fraction of test points correct in >= 95 % of trials vs rate, one page per fault with a panel per
+    architecture and a line per method (as the accuracy figure), then the table; no page without per-sample masks
+    (the ``missing`` table says why)."""
     if rel.empty:
-        said = [] if missing is None or missing.empty else missing.loc[missing["topic"] == Topic.RELIABILITY,
-                                                                          "missing"]
-        doc.missing_page(title, list(said) or ["per-sample reliability: no per-sample masks"])
         return
     faults = sorted(rel["fault"].unique())
-    fig = doc.page(title, f"Share of test points classified correctly in >= {RELIABLE_SHARE:.0%} of the trials "
-                          "(fault maps) of a cell. Line: mean over training runs; band: 95 % t interval over training "
-                          "runs (recipe level); with one run, the bootstrap interval over its fault maps.")
-    axes = fig.subplots(1, min(len(faults), 3), squeeze=False).ravel()
-    fig.subplots_adjust(left=0.07, right=0.97, top=0.82, bottom=0.22, wspace=0.2)
-    for ax, fault in zip(axes, faults):
+    styles = method_styles(rel["method"])
+    for fault in faults[:RELIABILITY_FIGURE_FAULTS]:
+        more = len(faults) - RELIABILITY_FIGURE_FAULTS
+        fig, body = doc.figure_page(
+            "Per-sample reliability" + (f": {fault}" if len(faults) > 1 else ""),
+            f"Share of test points of {fault} classified correctly in >= {RELIABLE_SHARE:.0%} of the trials (fault "
+            "maps) of a cell. Line: mean over training runs; band: 95 % t interval over training runs (recipe level) "
+            f"for arms with >= {MIN_RUNS_FOR_BAND} runs; with 2 runs, thin lines are the runs (no band); with one "
+            "run, the bootstrap interval over its fault maps, conditional on that network."
+            + (f" {more} more fault model(s) in the table that follows." if more > 0 else ""))
         sub = rel[rel["fault"] == fault]
-        for (variant, method), g in sub.groupby(["variant", "method"]):
-            s = style[(variant, method)]
-            r = recipe[(recipe["variant"] == variant) & (recipe["method"] == method) & (recipe["fault"] == fault)]
-            agg = r.set_index("rate").rename(columns={"reliable": "est", "ci_low": "lo", "ci_high": "hi"})
-            if (agg["n_runs"] < 2).all():
-                agg = g.groupby("rate").agg(est=("reliable", "mean"), lo=("ci_low", "min"), hi=("ci_high", "max"))
-            ax.fill_between(agg.index, 100 * agg["lo"], 100 * agg["hi"], color=s["color"], alpha=0.15, lw=0)
-            ax.plot(agg.index, 100 * agg["est"], color=s["color"], ls=s["ls"], marker=s["marker"], ms=4)
-        ax.set_title(fault)
-        ax.set_xlabel(rate_name(fault))
-        ax.set_ylabel(f"reliable test points (%), >= {RELIABLE_SHARE:.0%} of trials")
-        ax.set_ylim(-2, 102)
-        ax.grid(alpha=0.3)
-    keys = sorted(set(zip(rel["variant"], rel["method"])))
-    handles = [Line2D([], [], color=style[k]["color"], ls=style[k]["ls"], marker=style[k]["marker"], label=label(*k))
-               for k in keys]
-    fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), frameon=False,
-               bbox_to_anchor=(0.5, 0.05))
-    if len(faults) > 3:
-        fig.text(0.5, 0.86, f"{len(faults) - 3} more fault model(s) in the table that follows", ha="center", size=8)
-    doc.save(fig)
+        variants = sorted(sub["variant"].unique())
+        rows, cols = grid_shape(len(variants), None)
+        axes = body.subplots(rows, cols, squeeze=False, sharex=True, sharey=True).ravel()
+        for ax, variant in zip(axes, variants):
+            for method, g in sub[sub["variant"] == variant].groupby("method"):
+                _reliability_line(ax, g, recipe, styles[method], fault)
+            ax.set_title(variant, fontsize=9)
+            ax.set_ylim(-2, 102)
+            ax.grid(alpha=0.3)
+        for ax in axes[len(variants):]:
+            ax.set_visible(False)
+        for ax in axes.reshape(rows, cols)[:, 0]:
+            ax.set_ylabel("reliable test points (%)")
+        for ax in axes.reshape(rows, cols)[-1, :]:
+            ax.set_xlabel(rate_name(fault))
+        handles = [Line2D([], [], color=st["color"], marker=st["marker"], label=m) for m, st in styles.items()]
+        bottom_legend(body, handles, ncol=min(4, len(handles)))
+        doc.save(fig)
+    one_run = rel.groupby(["variant", "method"])["run_id"].nunique().max() == 1
+    shown = "the network's share" if one_run else "mean over training runs"
     doc.table_pages("Per-sample reliability: table", reliability_display(rel), verdict_col=None,
-                    notes=f"Reliable test points (%) per rate: mean over training runs [envelope of the per-run 95 % "
+                    notes=f"Reliable test points (%) per rate: {shown} [envelope of the per-run 95 % "
                           f"bootstrap intervals over fault maps; conditional on each trained network]. A test point is "
                           f"reliable in a cell when it is correct in at least "
                           f"⌈{RELIABLE_SHARE:g} × trials⌉ of the cell's trials. Per-run rows: reliability.csv.")
+
+
+def _reliability_line(ax, g: pd.DataFrame, recipe: pd.DataFrame, style: dict, fault: str) -> None:
+    """One arm's reliable share per rate: its runs (2 runs) or its band, and the mean line."""
+    variant, method = g["variant"].iloc[0], g["method"].iloc[0]
+    r = recipe[(recipe["variant"] == variant) & (recipe["method"] == method) & (recipe["fault"] == fault)]
+    agg = r.set_index("rate").rename(columns={"reliable": "est", "ci_low": "lo", "ci_high": "hi"})
+    if (agg["n_runs"] < 2).all():
+        agg = g.groupby("rate").agg(est=("reliable", "mean"), lo=("ci_low", "min"), hi=("ci_high", "max"))
+    if g["run_id"].nunique() == 2:  # a t interval over 2 runs (df = 1) says little: draw the runs
+        for _, one in g.groupby("run_id"):
+            one = one.sort_values("rate")
+            ax.plot(one["rate"], 100 * one["reliable"], color=style["color"], lw=0.8, alpha=0.55)
+    else:
+        ax.fill_between(agg.index, 100 * agg["lo"], 100 * agg["hi"], color=style["color"], alpha=0.15, lw=0)
+    ax.plot(agg.index, 100 * agg["est"], color=style["color"], marker=style["marker"], ms=4)
 
 
 def reliability_display(rel: pd.DataFrame) -> pd.DataFrame:
@@ -73,37 +91,6 @@ def reliability_display(rel: pd.DataFrame) -> pd.DataFrame:
     info = rel.groupby(keys).agg(runs=("run_id", "nunique"), trials=("n_trials", "min"), points=("n_points", "max"))
     info = info.astype(str).rename(columns={"trials": "trials\n(min)", "points": "test\npoints"})
     return info.join(wide).reset_index()
-
-
-def layer_pages(doc: Doc, layers: pd.DataFrame) -> None:
-    """Heatmaps layer × rate of the mean accuracy drop from clean (pp); no page when no per-layer rows."""
-    if layers.empty:
-        return
-    groups = list(layers.groupby(["variant", "method", "fault", "scope", "counted"], sort=True))
-    vmax = max(float(100 * layers["drop"].max()), 1.0)
-    for start in range(0, len(groups), HEATMAPS_PER_PAGE):
-        part = groups[start:start + HEATMAPS_PER_PAGE]
-        fig = doc.page("Per-layer sensitivity",
-                       "Mean accuracy drop from clean (percentage points) when only that layer (or layer group) is "
-                       "faulted; darker = more sensitive. Shared colour scale.")
-        nr, nc = (1, len(part)) if len(part) <= 2 else (2, 2)
-        axes = fig.subplots(nr, nc, squeeze=False).ravel()
-        fig.subplots_adjust(left=0.14, right=0.95, top=0.84, bottom=0.08, hspace=0.4, wspace=0.55)
-        for ax, ((variant, method, fault, scope, counted), g) in zip(axes, part):
-            order = list(dict.fromkeys(g["layer"]))
-            mat = g.pivot(index="layer", columns="level_value", values="drop").reindex(order) * 100
-            mat.columns = [f"K={int(c)}" if counted else f"{c:g}" for c in mat.columns]
-            sns.heatmap(mat, ax=ax, cmap="rocket_r", vmin=min(0.0, float(np.nanmin(mat.to_numpy()))), vmax=vmax,
-                        annot=mat.size <= ANNOTATE_MAX_CELLS, fmt=".1f", annot_kws={"size": 7}, yticklabels=True,
-                        cbar_kws={"label": "drop (pp)"})
-            what = "layer groups" if scope == "group" else "single layers"
-            ax.set_title(f"{label(variant, method)}\n{fault}, {what}", size=9)
-            ax.set_xlabel("faulty weights per layer (equal count)" if counted else rate_name(fault))
-            ax.set_ylabel("")
-            ax.tick_params(axis="y", labelsize=max(5, 8 - len(order) // 15), labelrotation=0)
-        for ax in axes[len(part):]:
-            ax.set_visible(False)
-        doc.save(fig)
 
 
 def group_comparison_pages(doc: Doc, table: pd.DataFrame) -> None:

@@ -1,11 +1,9 @@
-"""Pages 1, 8, 9: title with the generated headline, the methods page, and the study spec."""
+"""The question (page 1), and the appendix's methods text and study spec (compact YAML)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import textwrap
-from datetime import date
 
 import matplotlib
 import numpy as np
@@ -21,8 +19,9 @@ from faultlab.stats import wording as fmt
 
 from .layout import Doc
 
-FACTS_TOP = 0.2  # figure fraction where the facts block starts; headline sentences stop above it
-HEADLINE_LINE, HEADLINE_GAP = 0.026, 0.012  # figure fraction per wrapped line, and between sentences
+SPEC_ORDER = ("name", "question", "data", "training", "architectures", "methods", "campaigns", "contrasts", "answer",
+              "seed")
+FLOW_WIDTH = 100  # a list or mapping whose YAML flow form is at most this wide stays on one line
 
 
 def question(df: pd.DataFrame, spec: dict | None) -> str:
@@ -39,64 +38,9 @@ def question(df: pd.DataFrame, spec: dict | None) -> str:
     return f"How well does {methods[0]}-trained {variants[0]} tolerate {faults}?"
 
 
-def title_page(doc: Doc, df: pd.DataFrame, spec: dict | None, sentences: list[str], store_path: str,
-               answer: list[str] | None = None) -> None:
-    """The question, its answer (``answer``: the spec's pre-specified answer, else the report's verdict
-    ``sentences``), and the study's facts."""
-    fig = doc.page(f"Fault-tolerance report: {doc.study}")
-    q = textwrap.wrap(question(df, spec), 100)
-    fig.text(0.05, 0.86, "\n".join(q), size=13, style="italic", va="top")
-    y = 0.86 - 0.03 * len(q) - 0.04
-    heading = ("Answer (recipe level: training runs are the replicates; the pre-specified pairs, one family):"
-               if answer else
-               "Answer (recipe level: training runs are the replicates; the declared contrasts, one family):")
-    fig.text(0.05, y, heading, size=10, weight="bold", va="top")
-    if answer:
-        sentences = answer
-    y -= 0.04
-    shown = 0
-    for s in sentences or ["No comparison could be computed (see the pages that follow)."]:
-        text = textwrap.fill(s, 120, initial_indent="• ", subsequent_indent="   ", break_on_hyphens=False)
-        step = HEADLINE_LINE * (text.count("\n") + 1) + HEADLINE_GAP
-        if y - step < FACTS_TOP + HEADLINE_LINE:  # keep a line free for the "more" note
-            break
-        fig.text(0.05, y, text, size=9.5, va="top", linespacing=1.35)
-        y -= step
-        shown += 1
-    if sentences and shown < len(sentences):
-        more = "parts of the answer: see the next page" if answer else "comparisons: see the comparison tables"
-        fig.text(0.05, y, f"… and {len(sentences) - shown} more {more}.", size=9, va="top", style="italic")
-    elif answer:
-        fig.text(0.05, y, "Every other comparison (methods, unmatched architectures) is a secondary family: see the "
-                 "comparison tables.", size=9, va="top", style="italic")
-    facts = [
-        ("date", date.today().isoformat()),
-        ("runs", f"{df['run_id'].nunique()} ({fmt.plural(df['variant'].nunique(), 'variant')} × "
-                 f"{fmt.plural(df['method'].nunique(), 'method')})"),
-        ("trials", f"{len(df):,}"),
-        ("fault models", ", ".join(sorted(df["fault"].unique()))),
-        *_cells(df),
-        ("store", store_path),
-    ]
-    for i, (k, v) in enumerate(facts):
-        fig.text(0.05, FACTS_TOP - 0.025 * i, f"{k}:", size=9, weight="bold", va="top")
-        fig.text(0.16, FACTS_TOP - 0.025 * i, v, size=9, va="top")
-    doc.save(fig)
-
-
 def _equal_counts(df: pd.DataFrame) -> pd.Series:
     """K per row: > 0 for equal-count rows (whose rate is K / weights in scope), 0 for rate rows."""
     return df["equal_count"].fillna(0).astype(int) if "equal_count" in df else pd.Series(0, index=df.index)
-
-
-def _cells(df: pd.DataFrame) -> list[tuple[str, str]]:
-    """The facts' rates (of rate campaigns) and equal counts K (whose rows carry K / weights as their rate)."""
-    counts = _equal_counts(df)
-    out = [("rates", ", ".join(f"{r:g}" for r in sorted(df.loc[counts == 0, "rate"].unique())) or "none")]
-    if (counts > 0).any():
-        out.append(("equal counts", ", ".join(f"K = {k}" for k in sorted(counts[counts > 0].unique()))
-                    + " faulty weights per layer"))
-    return out
 
 
 def _span(counts: pd.DataFrame | pd.Series) -> str:
@@ -187,12 +131,57 @@ def methods_pages(doc: Doc, paragraphs: list[str]) -> None:
     doc.text_pages("Methods", lines[1:])
 
 
+def _pruned(value: object) -> object:
+    """``value`` without null and empty entries (the compact spec leaves them out)."""
+    if isinstance(value, dict):
+        out = {k: _pruned(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    return value
+
+
+class _Top(dict):
+    """The spec's top level: always a block mapping."""
+
+
+def compact_yaml(spec: dict) -> str:
+    """The spec as YAML whose short lists and mappings stay on one line (``rates: [0.1, 0.2]``, ``kwargs: {n: 1}``)
+    and without null or empty entries; JSON when PyYAML is absent or cannot represent it."""
+    data = _pruned(spec)
+    if isinstance(data, dict):  # the store keeps keys sorted: the reading order of a study file instead
+        data = {k: data[k] for k in sorted(data, key=lambda k: (SPEC_ORDER.index(k) if k in SPEC_ORDER else
+                                                                 len(SPEC_ORDER), k))}
+    text = json.dumps(data, indent=2, default=str)
+    if yaml is None:
+        return text
+
+    class Compact(yaml.SafeDumper):
+        pass
+
+    def flow_fits(value: object) -> bool:
+        return len(json.dumps(value, default=str)) <= FLOW_WIDTH
+
+    def seq(dumper, data):
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow_fits(data))
+
+    def mapping(dumper, data):
+        return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=flow_fits(data))
+
+    Compact.add_representer(list, seq)
+    Compact.add_representer(dict, mapping)
+    Compact.add_representer(_Top, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data,
+                                                                                 flow_style=False))
+    with contextlib.suppress(yaml.YAMLError):  # objects PyYAML cannot represent: keep the JSON dump
+        top = _Top(data) if isinstance(data, dict) else data  # the top level always as a block
+        text = yaml.dump(top, Dumper=Compact, sort_keys=False, allow_unicode=True, width=110)
+    return text
+
+
 def spec_pages(doc: Doc, spec: dict | None) -> None:
-    """The spec as YAML (JSON when PyYAML is absent), monospace, wrapped and paginated."""
+    """The spec the sweep stored with the data, as compact YAML, monospace, paginated."""
     if not spec:
         return
-    text = json.dumps(spec, indent=2, default=str)
-    if yaml is not None:
-        with contextlib.suppress(yaml.YAMLError):  # objects PyYAML cannot represent: keep the JSON dump
-            text = yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, default_flow_style=False)
-    doc.text_pages("Study spec", text.rstrip("\n").split("\n"), mono=True)
+    doc.text_pages("Study spec", compact_yaml(spec).rstrip("\n").split("\n"), mono=True,
+                   subtitle="The spec stored with the data by the sweep that produced them (or --spec); null and empty "
+                            "entries left out.")

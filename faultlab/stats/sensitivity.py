@@ -79,3 +79,20 @@ def group_comparison(df: pd.DataFrame, *, margin: float = 0.01, alpha: float = A
     if not rows:
         return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
     return pd.DataFrame(rows)
+
+
+def most_sensitive(table: pd.DataFrame, n: int = 3) -> pd.DataFrame:
+    """The ``n`` layers (or groups) with the largest mean drop per (variant, method, fault, scope, counted), at that
+    panel's highest level (largest rate or K), from :func:`layer_sensitivity`'s table. Added columns: ``rank``
+    (1 = most sensitive), ``n_layers`` (layers in the panel at that level), ``n_cells`` and ``n_short`` (the
+    panel's cells, at every level, and those with fewer trials than its largest: an incomplete campaign)."""
+    if table.empty:
+        return pd.DataFrame()
+    out = []
+    for _, panel in table.groupby(["variant", "method", "fault", "scope", "counted"], sort=True):
+        top = panel[panel["level_value"] == panel["level_value"].max()]
+        best = top.sort_values("drop", ascending=False, kind="stable").head(n)
+        short = int((panel["n_trials"] < panel["n_trials"].max()).sum())
+        out.append(best.assign(rank=range(1, len(best) + 1), n_layers=top["layer"].nunique(), n_cells=len(panel),
+                               n_short=short))
+    return pd.concat(out, ignore_index=True)

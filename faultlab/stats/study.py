@@ -34,7 +34,7 @@ from .recipe import run_means, variance_components
 from .recipe_tables import architecture_comparison, link_to_contrasts, method_comparison, recipe_curves
 from .reliability_table import reliability, reliability_comparison, reliability_maps
 from .results import DegenerateTrialsWarning
-from .sensitivity import group_comparison, layer_sensitivity
+from .sensitivity import group_comparison, layer_sensitivity, most_sensitive
 from .tables import LEVEL_A, architecture_comparison_maps, method_comparison_maps
 from .vocabulary import Topic
 from .wording import verdict_rows
@@ -96,6 +96,9 @@ def chance_level(runs: Sequence[dict]) -> float | None:
             name = obj.get("name")
             if isinstance(name, str) and name.lower() in KNOWN_CLASSES and "options" in obj:
                 return KNOWN_CLASSES[name.lower()]
+            path = obj.get("class_path")  # a fit config's data: faultlab.data.datasets.MNIST5k
+            if isinstance(path, str) and path.rsplit(".", 1)[-1].lower() in KNOWN_CLASSES:
+                return KNOWN_CLASSES[path.rsplit(".", 1)[-1].lower()]
             for v in obj.values():
                 if (n := find(v)) is not None:
                     return n
@@ -183,6 +186,7 @@ def study_tables(trials: pd.DataFrame, runs: Sequence[dict] = (), *, masks: Mapp
     for t in (methods, archs, groups, curves, summary, rel_methods, table):
         if not t.empty:
             t["claim"] = LEVEL_B
+    layers = layer_sensitivity(df, list(layer_order))
     fam = family[0].to_row() if family else {"family": "", "size": 0, "alpha": alpha, "rule": ""}
     return {
         "trials": df, "runs": _runs_table(df), "contrasts": table, "verdicts": verdict_rows(table),
@@ -192,7 +196,7 @@ def study_tables(trials: pd.DataFrame, runs: Sequence[dict] = (), *, masks: Mapp
         "method_comparison": methods, "architecture_comparison": archs, "group_comparison": groups,
         "reliability": reliability(rel_maps), "reliability_comparison": rel_methods,
         "cells_maps": cells, "method_comparison_maps": maps_m, "architecture_comparison_maps": maps_a,
-        "reliability_maps": rel_maps, "layer_sensitivity": layer_sensitivity(df, list(layer_order)),
+        "reliability_maps": rel_maps, "layer_sensitivity": layers, "most_sensitive_layers": most_sensitive(layers),
         "missing": pd.DataFrame(missing, columns=["topic", "missing"], dtype=object),
         "sequential_looks": looks_table(looks if looks is not None else []),
     }

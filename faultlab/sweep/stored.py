@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,13 @@ FIX = "use a new study name or a new --store"
 
 def study_record(spec: StudySpec) -> dict[str, Any]:
     """The full resolved spec as plain JSON data (what the store keeps, and the report shows)."""
-    return json.loads(json.dumps(dataclasses.asdict(spec), default=str))
+    return json.loads(json.dumps(dataclasses.asdict(spec), default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what ``json`` cannot write itself: a mapping of options (``parsing.Options``) as a mapping, anything
+    else as its text."""
+    return dict(value) if isinstance(value, Mapping) else str(value)
 
 
 def read_spec(path: str | Path) -> dict[str, Any]:
