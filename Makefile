@@ -28,8 +28,11 @@ test-all: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-# The offline default study, start to PDF: train the grid, run the campaigns, write reports/demo.pdf.
-demo: study-demo
+# The offline default study, start to PDF: train its seeds in looks until its declared contrasts are decided
+# (experiments/demo.yaml's sequential: block), run the campaigns, write reports/demo.pdf.
+demo: install
+	$(FAULTLAB) sweep experiments/demo.yaml --workers $(WORKERS) --until-decided
+	$(FAULTLAB) report demo
 
 # make study-<name>: run experiments/<name>.yaml into results/<name>.sqlite, then its report.
 $(addprefix study-,$(STUDIES)): study-%: install

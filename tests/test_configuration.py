@@ -113,7 +113,7 @@ def test_a_printed_study_runs_unchanged(tmp_path, capsys):
     assert code == 0, err
     code, from_printed, err = cli(capsys, "sweep", "--config", tmp_path / "demo.yaml", "--dry-run", "--no-estimate")
     assert code == 0, err
-    assert from_printed == from_file and "to do: 20 trainings, 2000 trials" in from_printed
+    assert from_printed == from_file and "to do: 18 trainings, 1440 trials" in from_printed
     code, again, _ = cli(capsys, "sweep", "--dry-run", tmp_path / "demo.yaml", "--print_config")  # file anywhere
     assert again == printed + "dry_run: true\n" and "dry_run" not in printed
 
