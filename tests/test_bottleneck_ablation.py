@@ -68,3 +68,81 @@ def test_a_study_trains_until_the_validation_accuracy_stops_improving(tmp_path):
     assert plan.config["trainer"]["callbacks"] == [EARLY_STOPPING]
     train(plan, tmp_path / "runs", tmp_path / "run.ckpt")
     assert torch.load(tmp_path / "run.ckpt", weights_only=False)["epoch"] == 2
+
+
+# ----------------------------------------------------------------------- accuracy relative to clean (secondary)
+
+RATES = (0.05, 0.1, 0.2, 0.4)
+
+
+def _relative_study(rng, *, runs: int = 4, clean=(0.95, 0.80), slope: float = 0.8, effect: float = 0.0,
+                    sd_run: float = 0.02, sd_clean: float = 0.01, sd_map: float = 0.01):
+    """Two architectures whose runs keep a share 1 - slope·x + effect_arm + u_run (+ map noise) of their own clean
+    accuracy c_run ~ N(clean_arm, sd_clean): the true relative difference (a - b) is ``effect``; the true loss
+    difference is not zero when the clean accuracies differ."""
+    import numpy as np
+    import pandas as pd
+
+    rates, trials = np.asarray(RATES), 3
+    arm = np.repeat([0, 1], runs)  # one entry per run
+    c_run = np.asarray(clean)[arm] + sd_clean * rng.standard_normal(2 * runs)
+    keep = (1 - slope * rates[None, :] + np.where(arm == 0, effect, 0.0)[:, None]
+            + sd_run * rng.standard_normal(2 * runs)[:, None])  # runs x rates
+    acc = c_run[:, None, None] * (keep[:, None, :] + sd_map * rng.standard_normal((2 * runs, trials, rates.size)))
+    r, t, x = np.meshgrid(np.arange(2 * runs), np.arange(trials), np.arange(rates.size), indexing="ij")
+    names = np.array(["a", "b"])[arm[r.ravel()]]
+    return pd.DataFrame({
+        "architecture": names, "variant": names, "method": "vanilla", "fault": "drop(p={rate})", "layer": "*",
+        "layer_group": None, "equal_count": 0, "run_id": [f"run{k}" for k in r.ravel()],
+        "train_seed": r.ravel() % runs, "rate": rates[x.ravel()], "trial": t.ravel(), "accuracy": acc.ravel(),
+        "clean_accuracy": c_run[r.ravel()], "n_samples": 1000})
+
+
+def _table(frame, **kw):
+    from faultlab.stats import ContrastSpec, contrast_table
+
+    spec = ContrastSpec(kind="architecture", variant="a", control="b", method="vanilla", measure="loss",
+                        secondary_measures=["relative"], margin=0.01, **kw)
+    return contrast_table(frame, [spec])
+
+
+def test_relative_loss_is_a_gated_secondary_row_that_removes_a_clean_accuracy_difference():
+    import numpy as np
+
+    from faultlab.stats.vocabulary import Measure, Role, Verdict
+
+    table = _table(_relative_study(np.random.default_rng(0), runs=6, sd_run=0.01))
+    primary = table[table.role == Role.PRIMARY].iloc[0]
+    relative = table[table.measure == Measure.RELATIVE].iloc[0]
+    assert primary.measure == Measure.LOSS and relative.role == Role.SECONDARY
+    assert relative.endpoint == primary.endpoint and relative.span == primary.span
+    # the better-trained arm loses more accuracy in pp (0.15 clean × 0.8 × the rates' trapezoid mean 0.225) ...
+    assert primary.verdict == Verdict.WORSE and primary.estimate == pytest.approx(-0.15 * 0.8 * 0.225, abs=0.015)
+    # ... but the same share of its clean accuracy: gated open by the decided primary, it is not "worse"
+    assert relative.reason == "" and relative.verdict in (Verdict.EQUIVALENT, Verdict.INCONCLUSIVE)
+    assert relative.low < 0 < relative.high and "relative to clean" in relative.unit
+
+
+def test_relative_loss_interval_covers_the_true_difference():
+    """120 simulated studies of 4 vs 4 runs, true relative difference +3 % of clean: the 95 % t interval of the
+    secondary row covers it in 95 % ± 4.6 % (2.33 binomial sd)."""
+    import numpy as np
+
+    from faultlab.stats.vocabulary import Measure
+
+    rng = np.random.default_rng(1)
+    hits = []
+    for _ in range(120):
+        table = _table(_relative_study(rng, effect=0.03))
+        row = table[table.measure == Measure.RELATIVE].iloc[0]
+        hits.append(row.low <= 0.03 <= row.high)
+    assert abs(np.mean(hits) - 0.95) <= 2.33 * (0.95 * 0.05 / len(hits)) ** 0.5
+
+
+def test_secondary_measures_are_checked():
+    from faultlab.stats import ContrastError, ContrastSpec
+
+    with pytest.raises(ContrastError, match="secondary_measures"):
+        ContrastSpec(kind="architecture", variant="a", control="b", measure="loss", secondary_measures=["loss"])
+    with pytest.raises(ContrastError, match="secondary_measures"):
+        ContrastSpec(kind="architecture", variant="a", control="b", secondary_measures=["relativ"])

@@ -87,7 +87,7 @@ def runs_words(row: pd.Series) -> str:
 
 def endpoint_words(row: pd.Series) -> str:
     """``AUC over 0.1–0.5``, ``accuracy at rate 0.2`` or ``mean over layers``."""
-    what = "loss" if row.get("measure") == "loss" else "accuracy"
+    what = {"loss": "loss", "relative": "loss relative to clean"}.get(str(row.get("measure")), "accuracy")
     if row["endpoint"] == Endpoint.AUC:
         return f"AUC of {what} over {row['span']}" if row.get("span") else f"AUC of {what}"
     if row["endpoint"] == Endpoint.RATE:
