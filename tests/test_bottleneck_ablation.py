@@ -76,24 +76,27 @@ RATES = (0.05, 0.1, 0.2, 0.4)
 
 
 def _relative_study(rng, *, runs: int = 4, clean=(0.95, 0.80), slope: float = 0.8, effect: float = 0.0,
-                    sd_run: float = 0.02, sd_clean: float = 0.01, sd_map: float = 0.01):
-    """Two architectures whose runs keep a share 1 - slope·x + effect_arm + u_run (+ map noise) of their own clean
-    accuracy c_run ~ N(clean_arm, sd_clean): the true relative difference (a - b) is ``effect``; the true loss
-    difference is not zero when the clean accuracies differ."""
+                    sd_run: float = 0.02, sd_clean: float = 0.01, sd_map: float = 0.01, names=("a", "b"),
+                    effects=None):
+    """Architectures whose runs keep a share 1 - slope·x + effect_arm + u_run (+ map noise) of their own clean
+    accuracy c_run ~ N(clean_arm, sd_clean): the first gets ``effect`` (or each its ``effects``), so the true
+    relative difference a - b is ``effect``; the true loss difference is not zero when the clean accuracies
+    differ."""
     import numpy as np
     import pandas as pd
 
-    rates, trials = np.asarray(RATES), 3
-    arm = np.repeat([0, 1], runs)  # one entry per run
-    c_run = np.asarray(clean)[arm] + sd_clean * rng.standard_normal(2 * runs)
-    keep = (1 - slope * rates[None, :] + np.where(arm == 0, effect, 0.0)[:, None]
-            + sd_run * rng.standard_normal(2 * runs)[:, None])  # runs x rates
-    acc = c_run[:, None, None] * (keep[:, None, :] + sd_map * rng.standard_normal((2 * runs, trials, rates.size)))
-    r, t, x = np.meshgrid(np.arange(2 * runs), np.arange(trials), np.arange(rates.size), indexing="ij")
-    names = np.array(["a", "b"])[arm[r.ravel()]]
+    rates, trials, k = np.asarray(RATES), 3, len(names)
+    effects = [effect] + [0.0] * (k - 1) if effects is None else effects
+    arm = np.repeat(np.arange(k), runs)  # one entry per run
+    c_run = np.asarray(clean)[arm] + sd_clean * rng.standard_normal(k * runs)
+    keep = (1 - slope * rates[None, :] + np.asarray(effects)[arm][:, None]
+            + sd_run * rng.standard_normal(k * runs)[:, None])  # runs x rates
+    acc = c_run[:, None, None] * (keep[:, None, :] + sd_map * rng.standard_normal((k * runs, trials, rates.size)))
+    r, t, x = np.meshgrid(np.arange(k * runs), np.arange(trials), np.arange(rates.size), indexing="ij")
+    labels = np.asarray(names)[arm[r.ravel()]]
     return pd.DataFrame({
-        "architecture": names, "variant": names, "method": "vanilla", "fault": "drop(p={rate})", "layer": "*",
-        "layer_group": None, "equal_count": 0, "run_id": [f"run{k}" for k in r.ravel()],
+        "architecture": labels, "variant": labels, "method": "vanilla", "fault": "drop(p={rate})", "layer": "*",
+        "layer_group": None, "equal_count": 0, "run_id": [f"run{i}" for i in r.ravel()],
         "train_seed": r.ravel() % runs, "rate": rates[x.ravel()], "trial": t.ravel(), "accuracy": acc.ravel(),
         "clean_accuracy": c_run[r.ravel()], "n_samples": 1000})
 
@@ -146,3 +149,71 @@ def test_secondary_measures_are_checked():
         ContrastSpec(kind="architecture", variant="a", control="b", measure="loss", secondary_measures=["loss"])
     with pytest.raises(ContrastError, match="secondary_measures"):
         ContrastSpec(kind="architecture", variant="a", control="b", secondary_measures=["relativ"])
+
+
+def test_an_ablation_answers_from_its_declared_contrasts_and_judges_the_reference_on_its_component():
+    """Three arms: the full block, one without component A (which carries the tolerance: +15 % of clean) and one
+    without B (no effect). The answer rows are the study's contrast table's primary rows (the page-1 family) with
+    their relative rows; the reference ("no advantage") is judged on B alone, so it holds or is not shown while
+    A's advantage is reported as the component that carries the tolerance."""
+    import numpy as np
+
+    from faultlab.stats import ContrastSpec, contrast_table
+    from faultlab.stats.answer import Outcome, answer_tables
+    from faultlab.stats.vocabulary import Verdict
+
+    frame = _relative_study(np.random.default_rng(3), runs=5, names=("full", "noA", "noB"),
+                            clean=(0.95, 0.95, 0.95), effects=(0.15, 0.0, 0.15))
+    specs = [ContrastSpec(kind="architecture", name=name, variant="full", control=control, method="vanilla",
+                          measure="loss", secondary_measures=["relative"], margin=0.02)
+             for name, control in (("component A", "noA"), ("component B", "noB"))]
+    table = contrast_table(frame, specs)
+    answer = {"reference": "no advantage", "reference_contrasts": ["component B"]}
+    out = answer_tables(frame, answer, contrasts=table, n_resamples=50)
+    effects = out["effects"]
+    assert out["components"] and list(effects["contrast"]) == ["component A", "component B"]
+    a, b = effects.iloc[0], effects.iloc[1]
+    assert a.verdict == Verdict.BETTER and a.rel_verdict == Verdict.BETTER  # decided: its relative row is open
+    assert b.verdict != Verdict.BETTER and b.rel_verdict in (Verdict.NOT_TESTED, Verdict.EQUIVALENT,
+                                                             Verdict.INCONCLUSIVE)
+    assert out["overall"] in (Outcome.HOLDS, Outcome.NOT_SHOWN)  # A's advantage does not count against it
+    text = " ".join(out["paragraphs"])
+    assert "judged on component B" in text and "make the block lose less: component A (whole network)" in text
+    assert list(out["clean"]["variant"]) == ["full", "noA", "noB"] and (out["clean"]["runs"] == 5).all()
+
+
+def test_the_report_answers_an_ablation_on_page_one(tmp_path):
+    """A spec with contrasts: and an answer block without pairs: page 1 is the component answer from the declared
+    contrasts (the reference judged on its component), the answer pages show every component and surface with
+    its relative loss, and the clean accuracy per arm."""
+    import numpy as np
+    from pypdf import PdfReader
+
+    from faultlab.report import render_report
+    from faultlab.store import ResultsStore
+
+    frame = _relative_study(np.random.default_rng(3), runs=4, names=("full", "noA", "noB"),
+                            clean=(0.95, 0.95, 0.95), effects=(0.15, 0.0, 0.15))
+    store = ResultsStore(tmp_path / "abl.sqlite")
+    for run, g in frame.groupby("run_id"):
+        first = g.iloc[0]
+        store.add_run({"run_id": run, "study": "abl", "architecture": first.variant, "variant": first.variant,
+                       "method": "vanilla", "train_seed": int(first.train_seed),
+                       "clean_accuracy": float(first.clean_accuracy)})
+        store.add_campaign({"campaign_id": f"c-{run}", "run_id": run, "fault": first.fault})
+        store.add_trials([{"campaign_id": f"c-{run}", "run_id": run, "fault": r.fault, "rate": float(r.rate),
+                           "trial": int(r.trial), "layer": "*", "accuracy": float(r.accuracy)}
+                          for r in g.itertuples()])
+    contrast = {"kind": "architecture", "variant": "full", "method": "vanilla", "measure": "loss",
+                "secondary_measures": ["relative"], "margin": 0.02}
+    spec = {"contrasts": [{**contrast, "name": "component A", "control": "noA"},
+                          {**contrast, "name": "component B", "control": "noB"}],
+            "answer": {"reference": "no advantage", "reference_contrasts": ["component B"]}}
+    summary = render_report(store, "abl", tmp_path / "abl.pdf", spec=spec, n_resamples=100)
+    pages = [" ".join(p.extract_text().split()) for p in PdfReader(summary.path).pages]
+    assert "the declared contrasts, one family" in pages[0] and "judged on component B" in pages[0]
+    assert "component A, full vs noA (vanilla): whole network: better, +" in " ".join(pages[:3])
+    assert "Component effects (recipe level, the primary family)" in summary.pages
+    assert "Clean accuracy per arm (test digits the campaigns use)" in summary.pages
+    components = pages[summary.pages.index("Component effects (recipe level, the primary family)")]
+    assert "rel. verdict" in components and "gated" in components or "equivalent" in components

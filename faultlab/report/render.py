@@ -69,8 +69,10 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
         try:
             answer = None
             if spec and spec.get("answer"):
-                answer = answer_tables(df, spec["answer"], fraction=fraction, n_resamples=n_resamples, seed=seed)
-            title_page(doc, df, spec, verdicts, str(store.path), answer=answer["paragraphs"] if answer else None)
+                answer = answer_tables(df, spec["answer"], contrasts=tables["contrasts"], fraction=fraction,
+                                       n_resamples=n_resamples, seed=seed)
+            title_page(doc, df, spec, verdicts, str(store.path), answer=answer["paragraphs"] if answer else None,
+                       from_pairs=not (answer and answer["components"]))
             if answer:
                 answer_pages(doc, answer, question(df, spec))
             contrast_pages(doc, tables["contrasts"])

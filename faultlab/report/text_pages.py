@@ -40,15 +40,15 @@ def question(df: pd.DataFrame, spec: dict | None) -> str:
 
 
 def title_page(doc: Doc, df: pd.DataFrame, spec: dict | None, sentences: list[str], store_path: str,
-               answer: list[str] | None = None) -> None:
-    """The question, its answer (``answer``: the spec's pre-specified answer, else the report's verdict
-    ``sentences``), and the study's facts."""
+               answer: list[str] | None = None, from_pairs: bool = True) -> None:
+    """The question, its answer (``answer``: the spec's pre-specified answer, from its pairs or, ``from_pairs``
+    False, from the declared contrasts; else the report's verdict ``sentences``), and the study's facts."""
     fig = doc.page(f"Fault-tolerance report: {doc.study}")
     q = textwrap.wrap(question(df, spec), 100)
     fig.text(0.05, 0.86, "\n".join(q), size=13, style="italic", va="top")
     y = 0.86 - 0.03 * len(q) - 0.04
     heading = ("Answer (recipe level: training runs are the replicates; the pre-specified pairs, one family):"
-               if answer else
+               if answer and from_pairs else
                "Answer (recipe level: training runs are the replicates; the declared contrasts, one family):")
     fig.text(0.05, y, heading, size=10, weight="bold", va="top")
     if answer:
