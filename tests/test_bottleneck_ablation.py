@@ -1,6 +1,8 @@
 """The bottleneck ablation (issue 25): equal-count campaigns that skip a K larger than a layer, early stopping
 from a study's training block, and the study file itself."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -217,3 +219,61 @@ def test_the_report_answers_an_ablation_on_page_one(tmp_path):
     assert "Clean accuracy per arm (test digits the campaigns use)" in summary.pages
     components = pages[summary.pages.index("Component effects (recipe level, the primary family)")]
     assert "rel. verdict" in components and "gated" in components or "equivalent" in components
+
+
+# ------------------------------------------------------------------------------------------- the study file
+
+ABLATION = Path(__file__).resolve().parents[1] / "experiments" / "bottleneck_ablation.yaml"
+COMPONENTS = {"shortcut": "mini_mobilenet-4x(8,1,6)-noshortcut",  # contrast name -> its control's variant
+              "linear projection": "mini_mobilenet-4x(8,1,6)-relu6proj",
+              "expansion": "mini_mobilenet-4x(8,1,1)-expandconv", "depthwise": "mini_mobilenet-4x(8,1,6)-dense"}
+
+
+def test_the_ablation_study_declares_one_component_per_contrast_on_every_surface_it_has():
+    import architectures
+    from faultlab.sweep import expand, load_study
+    from faultlab.sweep.question import planned_contrasts, trained_arms
+
+    spec, _ = load_study(ABLATION)  # parses; every contrast's names, campaign and surface checked
+    names = {a.name: a for a in spec.architectures}
+    variants = {n: architectures.build_for_input(a.arch, 10, (1, 28, 28), **a.kwargs).variant for n, a in names.items()}
+    by_name: dict[str, list] = {}
+    for c in spec.contrasts:
+        by_name.setdefault(c.name, []).append(c)
+        assert c.variant in names and c.control in names and c.measure == "loss"
+        assert c.secondary_measures == ["relative"] and c.margin in (0.01, 0.02)
+    for component, control in COMPONENTS.items():  # the full block against the block without ONE component
+        assert {variants[c.control] for c in by_name[component]} == {control}
+        assert {variants[c.variant] for c in by_name[component]} == {"mini_mobilenet-4x(8,1,6)"}
+    assert {(variants[c.variant], variants[c.control]) for c in by_name["ResNet20 bottleneck"]} == {
+        ("resnet20-lb[s2b3c2e6]", "resnet20")}
+    scopes = {k: sorted(c.scope for c in v) for k, v in by_name.items()}
+    counts = ["count:16", "count:256", "count:64"]
+    assert scopes["shortcut"] == scopes["linear projection"] == [*counts, "group:depthwise", "network"]
+    assert scopes["expansion"] == ["count:16", "count:64", "group:depthwise", "network"]  # t = 1: convs < 256
+    assert scopes["depthwise"] == scopes["ResNet20 bottleneck"] == [*counts, "network"]  # no depthwise control
+    assert set(spec.answer.reference_contrasts) <= set(by_name) and not spec.answer.pairs
+    arms = trained_arms(spec, [a.name for a in spec.architectures])
+    assert {a for _, used in planned_contrasts(spec, arms) for a in used} == set(arms)  # every arm is compared
+    assert spec.sequential is not None and spec.sequential.max_runs <= len(spec.training.seeds)
+    assert len({p.config["trainer"]["callbacks"][0]["class_path"] for p in expand(spec)}) == 1  # one recipe
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda r: r["answer"].update(reference_contrasts=["linear projektion"]),
+     "answer.reference_contrasts[0]: 'linear projektion' is not a contrast's name (did you mean 'linear projection'?)"),
+    (lambda r: r["answer"].update(pairs=[{"variant": "mini-4", "control": "mini-4-dense"}]),
+     "answer.reference_contrasts: only without answer.pairs"),
+    (lambda r: r.pop("contrasts"), "answer.pairs: empty; name at least one {variant, control} pair (or declare"),
+    (lambda r: r["contrasts"][0].update(secondary_measures=["relativ"]), "contrasts[0]: secondary_measures"),
+])
+def test_a_bad_ablation_answer_is_one_line(change, message):
+    import yaml
+
+    from faultlab.sweep import StudySpecError, parse_study
+
+    raw = yaml.safe_load(ABLATION.read_text())
+    change(raw)
+    with pytest.raises(StudySpecError) as err:
+        parse_study(raw)
+    assert message in str(err.value) and "\n" not in str(err.value)
