@@ -277,3 +277,13 @@ def test_a_bad_ablation_answer_is_one_line(change, message):
     with pytest.raises(StudySpecError) as err:
         parse_study(raw)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_make_runs_a_sequential_study_until_decided():
+    import subprocess
+
+    root = ABLATION.parents[1]
+    dry = subprocess.run(["make", "-n", "study-bottleneck_ablation", "study-demo"], cwd=root, capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    sweeps = [line for line in dry if " sweep " in line]
+    assert sweeps[0].endswith("--until-decided") and "until" not in sweeps[1]  # demo has no sequential: block
