@@ -34,9 +34,10 @@ demo: install
 	$(FAULTLAB) sweep experiments/demo.yaml --workers $(WORKERS) --until-decided
 	$(FAULTLAB) report demo
 
-# make study-<name>: run experiments/<name>.yaml into results/<name>.sqlite, then its report.
+# make study-<name>: run experiments/<name>.yaml into results/<name>.sqlite, then its report. A study with a
+# sequential: block trains its seeds in stages until its primary contrasts are decided (--until-decided).
 $(addprefix study-,$(STUDIES)): study-%: install
-	$(FAULTLAB) sweep experiments/$*.yaml --workers $(WORKERS)
+	$(FAULTLAB) sweep experiments/$*.yaml --workers $(WORKERS) $(if $(shell grep -s '^sequential:' experiments/$*.yaml),--until-decided)
 	$(FAULTLAB) report $*
 
 # make report-<name>: (re)render reports/<name>.pdf and the CSV tables from the stored rows.

@@ -160,7 +160,7 @@ def run_campaign(
     if spec.bn_recalibration and train_batches is None:
         raise CampaignError("bn_recalibration needs training batches (pass the data module's training set)")
     try:
-        plan = [(scope, cells(model, scope, faults, spec.equal_count is not None))
+        plan = [(scope, cells(model, scope, faults, spec.equal_count is not None, spec.skip_larger_counts))
                 for scope in campaign_scopes(model, layers, spec.mode)]
     except LayerSelectionError as err:
         raise CampaignError(str(err)) from err

@@ -51,16 +51,19 @@ def campaign_scopes(model: nn.Module, layers: list[str], mode: str | None) -> li
     return [Scope(GROUP_PREFIX + g, g, [n for n in layers if groups[n] == g]) for g in order]
 
 
-def cells(model: nn.Module, scope: Scope, faults: dict, counted: bool) -> list[tuple[float, int, FaultModel]]:
-    """(rate, count, fault) of every cell of one scope; with equal counts the rate is K / weights in scope."""
+def cells(model: nn.Module, scope: Scope, faults: dict, counted: bool, skip_larger: bool = False
+          ) -> list[tuple[float, int, FaultModel]]:
+    """(rate, count, fault) of every cell of one scope; with equal counts the rate is K / weights in scope, and a
+    K above the scope's weights is an error, or (``skip_larger``) no cell."""
     if not counted:
         return [(rate, 0, fault) for rate, fault in faults.items()]
     n = sum(w.numel() for w in layer_weights(model, scope.layers).values())
     too_big = [k for k in faults if k > n]
-    if too_big:
+    if too_big and not skip_larger:
         raise CampaignError(f"equal count K={max(too_big)} exceeds the {n} weights of {scope.label}; "
-                            "choose K at most the size of the smallest selected layer (or group)")
-    return [(k / n, k, fault) for k, fault in faults.items()]
+                            "choose K at most the size of the smallest selected layer (or group), or set "
+                            "skip_larger_counts")
+    return [(k / n, k, fault) for k, fault in faults.items() if k <= n]
 
 
 def trial_keys(spec: CampaignSpec, scope: Scope, rate: float, count: int,

@@ -44,7 +44,8 @@ class CampaignSpec:
     ``"group"``: each group of selected layers (stem, depthwise, pointwise, conv3x3, conv, linear,
     classifier) faulted at once, rows carry ``group:<name>``. ``equal_count``: instead of rates, fault
     exactly K weights per layer (or group) for each K listed (the fault at rate 1 on K uniformly placed
-    weights); rows keep K in ``equal_count`` and K / (weights in scope) as rate."""
+    weights); rows keep K in ``equal_count`` and K / (weights in scope) as rate; a K larger than a layer (or
+    group) fails unless ``skip_larger_counts``, which leaves that layer out at that K."""
 
     fault: str = field(metadata=_help("fault template with {rate}, e.g. 'stuck_at(sa0=0.01,sa1={rate})'"))
     rates: Sequence[float] = field(default=(), metadata=_help(
@@ -74,6 +75,9 @@ class CampaignSpec:
     skip_without_layers: bool = field(default=False, metadata=_help(
         "a network in which the layer selection finds no layer skips this campaign instead of failing "
         "(e.g. a depthwise-only campaign on a plain CNN)"))
+    skip_larger_counts: bool = field(default=False, metadata=_help(
+        "with equal_count: a layer (or group) holding fewer weights than K gets no cell at that K instead of "
+        "failing (e.g. K = 256 per layer past a 72-weight stem)"))
 
     def __post_init__(self) -> None:  # lists from YAML or the command line, tuples in Python: one value
         object.__setattr__(self, "rates", tuple(self.rates))
@@ -193,6 +197,10 @@ def _checks(s: CampaignSpec) -> list[tuple[str, bool, str]]:
                                                  or len(set(counts)) != len(counts)),
          allowed("equal_count", "distinct positive integers, e.g. 8,32,128")),
         ("equal_count", counts is not None and s.mode is None, "needs per-layer mode (per_layer: layer or group)"),
+        ("skip_larger_counts", not isinstance(s.skip_larger_counts, bool),
+         allowed("skip_larger_counts", "true or false")),
+        ("skip_larger_counts", s.skip_larger_counts is True and counts is None, "needs equal_count (it skips a K "
+         "larger than a layer)"),
         ("rates", counts is None and not rates, "empty; give at least one rate in [0, 1] (or equal_count)"),
         ("rates", bool(outside), f"{outside[0] if outside else ''} is outside [0, 1]"),
         ("rates", len(set(rates)) != len(rates), f"{rates}: a rate is listed twice"),

@@ -1,6 +1,8 @@
 """The pages of a study with an ``answer:`` block (its paragraphs are page 1's answer): the trend figure
-(critical rate vs the family's x, with CIs; main part) and the effects table (appendix). Render only: the numbers
-come from :func:`faultlab.stats.answer.answer_tables`."""
+(critical rate vs the family's x, with CIs; main part) and the effects table (appendix); an answer from
+declared contrasts (an ablation) adds, in the main part, one row per component and surface with its loss
+relative to clean, and the clean accuracy per arm. Render only: the numbers come from
+:func:`faultlab.stats.answer.answer_tables`."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from faultlab.stats import wording as fmt
-from faultlab.stats.vocabulary import Verdict
+from faultlab.stats.vocabulary import Reason, Verdict
 
 from .layout import Doc
 
@@ -35,7 +37,7 @@ def _effects_table(effects: pd.DataFrame) -> pd.DataFrame:
 
 def effects_pages(doc: Doc, answer: dict) -> None:
     """The answer's effects table (appendix): every pair on every fault surface."""
-    if answer["effects"].empty:
+    if answer["effects"].empty or answer.get("components"):
         return
     doc.table_pages("Bottleneck effects (recipe level, the primary family)", _effects_table(answer["effects"]),
                     notes=f"{answer['effects']['family'].iloc[0]}; TOST margin ±{answer['margin'] * 100:g} pp. Loss: "
@@ -49,6 +51,55 @@ def trend_page(doc: Doc, answer: dict) -> None:
     """The critical-rate trend figure of the answer block (main part); no page without trend architectures."""
     if answer["trend"] is not None and len(answer["trend"]):
         _trend_page(doc, answer)
+
+
+def _components_table(effects: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for _, r in effects.iterrows():
+        tested = r["verdict"] != Verdict.NOT_TESTED
+        rel = fmt.is_num(r.get("rel_estimate")) and tested
+        rel_verdict = str(r["rel_verdict"]) if rel else "–"
+        if rel and r["rel_verdict"] == Verdict.NOT_TESTED:
+            rel_verdict = "gated" if r["rel_reason"] == Reason.GATE_CLOSED else f"not tested: {r['rel_reason']}"
+        rows.append({
+            "component": r["contrast"], "surface": fmt.short_surface(r["scope"]),
+            "variant vs control": f"{r['variant']} vs {r['control']}",
+            "loss variant": fmt.fmt_pp(r["mean_a"]), "loss control": fmt.fmt_pp(r["mean_b"]),
+            "effect": fmt.fmt_pp(r["estimate"]) if tested else "–",
+            "95 % CI": fmt.fmt_ci_pp(r["low"], r["high"]) if tested else "–",
+            "runs": f"{int(r['n_a'])}+{int(r['n_b'])}", "adj. p": fmt.fmt_p(r["p_adjusted"]),
+            "adj. TOST p": fmt.fmt_p(r["tost_p_adjusted"]),
+            "verdict": str(r["verdict"]) if tested else f"not tested: {r['reason']}",
+            "rel. effect": f"{r['rel_estimate'] * 100:+.1f} %" if rel else "–",
+            "rel. 95 % CI": fmt.fmt_ci_pp(r["rel_low"], r["rel_high"]).replace("]", "] %") if rel else "–",
+            "rel. verdict": rel_verdict,
+        })
+    return pd.DataFrame(rows)
+
+
+def _clean_table(clean: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "architecture": r["variant"], "method": r["method"], "runs": int(r["runs"]),
+        "clean accuracy": fmt.fmt_pct(r["mean"], 2), "sd": fmt.fmt_pp(r["sd"], signed=False),
+        "range": f"{fmt.fmt_pct(r['min'])} – {fmt.fmt_pct(r['max'])}"} for _, r in clean.iterrows()])
+
+
+def _component_tables(doc: Doc, answer: dict) -> None:
+    doc.table_pages("Component effects (recipe level, the primary family)", _components_table(answer["effects"]),
+                    notes="Loss: the run's trapezoid mean of (accuracy - clean accuracy) over the surface's rates, or "
+                          "over layers and trials for an equal-count surface; averaged over runs. Effect > 0: the "
+                          "variant (the block with the component) loses less. rel.: the same endpoint as a share of "
+                          "each run's own clean accuracy (accuracy / clean - 1), a secondary endpoint tested only "
+                          "where its contrast was decided ('gated' otherwise). 'not tested: arm absent': an arm has "
+                          "no layer on that surface.")
+    doc.table_pages("Clean accuracy per arm (test digits the campaigns use)", _clean_table(answer["clean"]),
+                    verdict_col=None, notes="Mean, sd and range over the arm's training runs.")
+
+
+def component_pages(doc: Doc, answer: dict) -> None:
+    """The ablation's answer in numbers (main part): component effects per surface and clean accuracy per arm."""
+    if answer.get("components") and not answer["effects"].empty:
+        _component_tables(doc, answer)
 
 
 def _trend_page(doc: Doc, answer: dict) -> None:

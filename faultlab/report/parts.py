@@ -16,7 +16,7 @@ import pandas as pd
 
 from faultlab.stats.study import analysis_frame
 
-from .answer_pages import effects_pages, trend_page
+from .answer_pages import component_pages, effects_pages, trend_page
 from .comparison_pages import contrast_pages, exploratory_pages, level_a_pages, recipe_display, variance_pages
 from .curve_pages import curve_number_pages, distribution_pages
 from .facts import arms_table
@@ -77,6 +77,8 @@ def main_part(doc: Doc, st: Study) -> None:
                       answer=st.answer, fraction=st.fraction, store_path=st.store_path)
     if left:
         continued_page(doc, left)
+    if st.answer:
+        component_pages(doc, st.answer)
     accuracy_pages(doc, st.af, t["curves"], st.faults[:MAIN_FAULTS], n_resamples=st.n_resamples, seed=st.seed)
     forest_pages(doc, t["contrasts"], count=MAIN_FOREST_PAGES)
     sequential_pages(doc, t["sequential_looks"])

@@ -58,8 +58,8 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
     st = Study(tables, spec, data.runs, store.campaigns(), data.layer_order, str(store.path), baseline_method, margin,
                fraction, n_resamples, seed, meta)
     if spec and spec.get("answer"):
-        st.answer = answer_tables(tables["trials"], spec["answer"], fraction=fraction, n_resamples=n_resamples,
-                                  seed=seed)
+        st.answer = answer_tables(tables["trials"], spec["answer"], contrasts=tables["contrasts"], fraction=fraction,
+                                  n_resamples=n_resamples, seed=seed)
     verdicts = tables["verdicts"]["sentence"].tolist()
     with plt.rc_context(RC), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # layout hints from matplotlib/seaborn

@@ -15,13 +15,16 @@ arm), ``n_pairs``, ``mean_a`` / ``mean_b``,
 ``runs_to_detect`` / ``runs_for_equivalence`` (primary rows: runs per arm for 80 % power at the family's level).
 
 Family: the tested primary rows, closed test with each contrast counted once (:func:`~.family.closed_pairs`).
-A secondary row is tested only when its contrast was decided (gatekeeping): closed test over the contrast's
+A contrast's ``secondary_measures`` add its primary endpoint in those measures (e.g. ``relative``: the loss as a
+share of each run's clean accuracy), also secondary. A secondary row is tested only when its contrast was
+decided (gatekeeping): closed test over the contrast's
 secondary rows at α/m (its Bonferroni share of the primary family); otherwise ``not tested`` with reason
 ``primary not decided``. Secondary verdicts never reach page 1.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +45,10 @@ from .vocabulary import DECIDED, ContrastKind, Design, Endpoint, Measure, Reason
 __all__ = ["contrast_table", "apply_primary_family", "PLAN_POWER"]
 
 PLAN_POWER = 0.8
+
+
+UNITS = {Measure.ACCURACY: "accuracy (fraction; x100 = pp)", Measure.LOSS: "accuracy loss (fraction)",
+         Measure.RELATIVE: "accuracy loss relative to clean (fraction of clean accuracy)"}
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,7 @@ def _row(c: Resolved, role: Role, endpoint: Endpoint, rate: float, arms: tuple[l
           and max(mean_a, mean_b) <= chance + chance_band):
         reason = Reason.AT_CHANCE
     keep = reason == Reason.TESTED
-    unit = "accuracy (fraction; x100 = pp)" if c.spec.measure == Measure.ACCURACY else "accuracy loss (fraction)"
+    unit = UNITS[Measure(c.spec.measure)]
     span = (f"{common[0]:g}–{common[-1]:g}" if endpoint == Endpoint.AUC and common else
             f"{rate:g}" if endpoint == Endpoint.RATE else "")
     return {
@@ -159,6 +166,17 @@ def _rows_of(c: Resolved, surface: dict[tuple[str, str], _Arm], **kw: Any) -> li
         rows.append(_row(c, Role.SECONDARY, Endpoint.AUC, math.nan, arms, rates, **kw))
     rows += [_row(c, Role.SECONDARY, Endpoint.RATE, float(r), arms, rates, **kw) for r in rates
              if not (endpoint == Endpoint.RATE and r == rate)]
+    return rows
+
+
+def _measure_rows(c: Resolved, surfaces: dict, **kw: Any) -> list[dict[str, Any]]:
+    """The contrast's primary endpoint in each of its ``secondary_measures``: secondary rows, gated like its
+    other endpoints (``surfaces``: measure -> the surface's arms)."""
+    rows = []
+    for m in c.spec.secondary_measures:
+        other = dataclasses.replace(c, spec=dataclasses.replace(c.spec, measure=m, secondary_measures=[]))
+        row = _rows_of(other, surfaces[m], **kw)[0]
+        rows.append({**row, "role": Role.SECONDARY})
     return rows
 
 
@@ -235,10 +253,14 @@ def contrast_table(frame: pd.DataFrame, contrasts: Sequence[ContrastSpec] | None
     cache: dict[tuple, dict] = {}
     rows: list[dict[str, Any]] = []
     for c in resolved:
-        key = (c.fault, c.scope, c.spec.measure)
-        if key not in cache:
-            cache[key] = _arms_of(surface_runs(frame, c.fault, c.scope, Measure(c.spec.measure)))
-        rows += _rows_of(c, cache[key], alpha=alpha, chance=chance, chance_band=chance_band)
+        surfaces = {}
+        for m in (c.spec.measure, *c.spec.secondary_measures):
+            key = (c.fault, c.scope, m)
+            if key not in cache:
+                cache[key] = _arms_of(surface_runs(frame, c.fault, c.scope, Measure(m)))
+            surfaces[m] = cache[key]
+        kw = {"alpha": alpha, "chance": chance, "chance_band": chance_band}
+        rows += _rows_of(c, surfaces[c.spec.measure], **kw) + _measure_rows(c, surfaces, **kw)
     if not rows:
         return pd.DataFrame(columns=COLUMNS)
     table = pd.DataFrame(rows)

@@ -20,7 +20,9 @@ In a study YAML (a ``contrasts:`` list; every key optional except ``kind`` and w
         fault: "drop(p={rate})"        # the campaign's fault template (default: each one the data has)
         campaign: null                 # or a study campaign's ``name`` (resolved to its fault and scope)
         endpoint: auc                  # auc (over the common rate span) | rate (then ``rate: 0.2``)
-        measure: accuracy              # accuracy | loss (accuracy - the run's own clean accuracy)
+        measure: accuracy              # accuracy | loss (accuracy - the run's own clean accuracy) | relative
+                                       # (accuracy / the run's own clean accuracy - 1)
+        secondary_measures: [relative] # the same endpoint in other measures: secondary rows, gated by this one
         margin: 0.01                   # TOST at ±1 pp; null: no equivalence test
 
 With no ``contrasts:`` the primary contrasts are every method vs the baseline on each architecture, AUC on the
@@ -64,6 +66,7 @@ class ContrastSpec:
     endpoint: str = "auc"
     rate: float | None = None
     measure: str = "accuracy"
+    secondary_measures: list[str] = field(default_factory=list)
     margin: float | None = 0.01
     name: str | None = None
 
@@ -94,8 +97,13 @@ def _check(c: ContrastSpec) -> None:
         _fail(f"endpoint {c.endpoint!r}; allowed: auc, rate")
     if c.endpoint == "rate" and c.rate is None:
         _fail("endpoint rate needs 'rate' (e.g. rate: 0.2)")
-    if c.measure not in [m.value for m in Measure]:
-        _fail(f"measure {c.measure!r}; allowed: accuracy, loss")
+    measures = [m.value for m in Measure]
+    if c.measure not in measures:
+        _fail(f"measure {c.measure!r}; allowed: {', '.join(measures)}")
+    for m in c.secondary_measures:
+        if m not in measures or m == c.measure or c.secondary_measures.count(m) > 1:
+            _fail(f"secondary_measures {list(c.secondary_measures)!r}; allowed: distinct measures other than "
+                  f"{c.measure!r} ({', '.join(measures)})")
     if c.margin is not None and not 0 < c.margin < 1:
         _fail(f"margin {c.margin}; allowed: an accuracy difference in (0, 1), e.g. 0.01 = 1 pp, or null")
 

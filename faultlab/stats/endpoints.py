@@ -6,7 +6,9 @@ layer at an equal rate; trial rows with layer ``*``), ``group:<name>`` (one laye
 
 A run's value on a rate surface is its mean accuracy per rate, then the AUC over the rates the compared arms
 share (trapezoid mean, Σ ½(a_i + a_{i+1})(r_{i+1} - r_i) / (r_max - r_min)) or the mean at one rate; on a count
-surface, its mean over layers and trials. ``measure="loss"`` subtracts the run's own clean accuracy first.
+surface, its mean over layers and trials. ``measure="loss"`` subtracts the run's own clean accuracy c first
+(a - c), ``measure="relative"`` divides by it (a / c - 1: the share of its clean accuracy a run loses, which
+compares networks of different clean accuracy at a matched baseline).
 
     wide = surface_runs(trials, "drop(p={rate})", "network")     # runs x rates
 """
@@ -70,6 +72,9 @@ def surface_runs(df: pd.DataFrame, fault: str, scope: str, measure: Measure = Me
     value = sub["accuracy"].astype(float)
     if measure == Measure.LOSS:
         value = value - sub["clean_accuracy"].astype(float)
+    elif measure == Measure.RELATIVE:
+        clean = sub["clean_accuracy"].astype(float)
+        value = (value / clean.where(clean > 0)) - 1.0  # a run at 0 clean accuracy has no relative loss (NaN)
     sub = sub.assign(_value=value.to_numpy())
     if scope.startswith(COUNT):
         return sub.groupby(RUN_INDEX, dropna=False)["_value"].mean().to_frame("count")

@@ -54,6 +54,7 @@ class Endpoint(StrEnum):
 class Measure(StrEnum):
     ACCURACY = "accuracy"
     LOSS = "loss"  # accuracy - the run's own clean accuracy
+    RELATIVE = "relative"  # accuracy / the run's own clean accuracy - 1: the fraction of its clean accuracy lost
 
 
 class Role(StrEnum):

@@ -88,7 +88,7 @@ def runs_words(row: pd.Series) -> str:
 
 def endpoint_words(row: pd.Series) -> str:
     """``AUC over 0.1–0.5``, ``accuracy at rate 0.2`` or ``mean over layers``."""
-    what = "loss" if row.get("measure") == "loss" else "accuracy"
+    what = {"loss": "loss", "relative": "loss relative to clean"}.get(str(row.get("measure")), "accuracy")
     if row["endpoint"] == Endpoint.AUC:
         return f"AUC of {what} over {row['span']}" if row.get("span") else f"AUC of {what}"
     if row["endpoint"] == Endpoint.RATE:
@@ -345,3 +345,69 @@ def knee_sentence(n_below: int, n_arms: int, smallest_rate: float, fraction: flo
     return (f"For {which} the accuracy at the smallest tested rate ({smallest_rate:g}) is already below "
             f"{fraction:g} × clean: the critical rate lies below the rate grid (its knee is untested; add smaller "
             "rates, log-spaced).")
+
+
+# ------------------------------------------------------------ the answer from declared contrasts (an ablation)
+
+
+def short_surface(scope: str) -> str:
+    """``whole network``, ``K = 16 per layer`` or ``depthwise layers only``."""
+    if scope == "network":
+        return "whole network"
+    if scope.startswith("count:"):
+        return f"K = {scope[len('count:'):]} per layer"
+    return f"{scope[len('group:'):]} layers only"
+
+
+def _effect_words(r: pd.Series) -> str:
+    """``whole network: better, +12.3 pp [+8.1, +16.5] (5+5 runs; relative to clean +13.0 % [...]: better)``."""
+    head = f"{short_surface(r['scope'])}: "
+    if r["verdict"] == Verdict.NOT_TESTED:
+        return head + f"not tested ({REASON_WORDS.get(Reason(r['reason']), str(r['reason']))})"
+    runs = f"{int(r['n_a'])}+{int(r['n_b'])} runs"
+    rel = ""
+    if is_num(r.get("rel_estimate")):
+        rv = Verdict(r["rel_verdict"])
+        said = rv.value if rv != Verdict.NOT_TESTED else "not tested, " + REASON_WORDS.get(
+            Reason(r["rel_reason"]), str(r["rel_reason"]))
+        rel = (f"; relative to clean {r['rel_estimate'] * 100:+.1f} % "
+               f"[{r['rel_low'] * 100:+.1f}, {r['rel_high'] * 100:+.1f}]: {said}")
+    return f"{head}{r['verdict']}, {fmt_pp(r['estimate'])} {fmt_ci_pp(r['low'], r['high'])} ({runs}{rel})"
+
+
+def _carried(effects: pd.DataFrame) -> str:
+    """Which components make the block lose less, more, the same, or are open, by surface."""
+    parts = []
+    for verdict, words in ((Verdict.BETTER, "make the block lose less"), (Verdict.WORSE, "make it lose more"),
+                           (Verdict.EQUIVALENT, "change its loss by less than the margin"),
+                           (Verdict.INCONCLUSIVE, "are not decided")):
+        rows = effects[effects["verdict"] == verdict]
+        if len(rows):
+            named = [f"{c} ({join_words([short_surface(s) for s in g['scope']])})"
+                     for c, g in rows.groupby("contrast", sort=False)]
+            parts.append(f"{words}: {'; '.join(named)}")
+    return ("Per component: " + ". ".join(parts) + ".") if parts else ""
+
+
+def component_paragraphs(effects: pd.DataFrame, outcomes: pd.DataFrame, overall: str, *, reference: str | None,
+                         judged: Sequence[str]) -> list[str]:
+    """The answer of an ablation: whether the reference's conclusion holds on the ``judged`` contrasts (per surface
+    and overall), which components carry the tolerance, then one sentence per component with its effect on each
+    surface (variant - control in run-mean accuracy loss, > 0: the variant, the block with the component, loses
+    less), interval, runs, verdict, and the loss relative to clean."""
+    if effects.empty:
+        return ["No declared contrast has trials: run the study first."]
+    what = f'the reference\'s conclusion ("{reference}")' if reference else "\"no significant advantage\""
+    on = f"judged on {join_words(list(judged))}" if judged else "judged on every declared contrast"
+    per = "; ".join(f"{short_surface(s)}: {says(o)}" for s, o in zip(
+        [effects.loc[effects["surface"] == s, "scope"].iloc[0] for s in outcomes["surface"]], outcomes["outcome"]))
+    out = [f"Overall, {what}, {on} with every other component of the block held fixed, {says(overall)} "
+           f"({per}). Effect = variant - control in run-mean accuracy loss (accuracy - the run's own clean accuracy), "
+           "> 0: the variant loses less; 95 % CI over training runs; the declared contrasts are one family (closed "
+           "test, difference and TOST counted once).", _carried(effects)]
+    for name, g in effects.groupby("contrast", sort=False):
+        first = g.iloc[0]
+        pair = (f"{first['variant']} vs {first['control']} ({first['method']})" if first["variant"] is not None
+                else f"{first['arms_a']} vs {first['arms_b']}")
+        out.append(f"{name}, {pair}: " + "; ".join(_effect_words(r) for _, r in g.iterrows()) + ".")
+    return [p for p in out if p]

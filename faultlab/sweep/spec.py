@@ -83,14 +83,17 @@ class PairSpec:
 @dataclass(frozen=True)
 class AnswerSpec:
     """The question's answer page (``answer:``): bottleneck variants vs their controls on every fault surface
-    (campaign), a TOST at ``margin``, and a trend of the critical rate over an ordered family."""
+    (campaign), a TOST at ``margin``, and a trend of the critical rate over an ordered family. Without ``pairs``
+    (a study with ``contrasts:``, e.g. an ablation) the page answers from the declared contrasts, and the
+    ``reference`` conclusion is judged on the contrasts named in ``reference_contrasts`` (default: all)."""
 
-    pairs: list[PairSpec]
+    pairs: list[PairSpec] = field(default_factory=list)
     margin: float = 0.01  # equivalence margin, accuracy (0.01 = 1 pp)
     trend: list[str] = field(default_factory=list)  # architecture names in order (e.g. n = 1, 2, 4, 8)
     trend_x: list[float] = field(default_factory=list)  # their x values (e.g. the block counts n)
     trend_label: str = "blocks n"
     reference: str | None = None  # the conclusion being tested, quoted on the page
+    reference_contrasts: list[str] = field(default_factory=list)  # contrast names the reference is judged on
 
 
 def _entry_class(source: type, name: str, drop: tuple[str, ...] = (), extra: tuple = ()) -> type:
@@ -282,8 +285,18 @@ def _validate_names(spec: StudySpec) -> None:
     a = spec.answer
     if a is None:
         return
-    if not a.pairs:
-        raise StudySpecError("answer.pairs: empty; name at least one {variant, control} pair")
+    if not a.pairs and not spec.contrasts:
+        raise StudySpecError("answer.pairs: empty; name at least one {variant, control} pair (or declare contrasts: "
+                             "and the answer is theirs)")
+    if a.pairs and a.reference_contrasts:
+        raise StudySpecError("answer.reference_contrasts: only without answer.pairs (the pairs are what the "
+                             "reference is judged on); drop one")
+    declared = list(dict.fromkeys(c.name for c in spec.contrasts if c.name))
+    for j, name in enumerate(a.reference_contrasts):
+        if name not in declared:
+            allowed = ", ".join(declared) or "none (give contrasts a name:)"
+            raise StudySpecError(f"answer.reference_contrasts[{j}]: {name!r} is not a contrast's name"
+                                 f"{_closest(name, declared)}; allowed: {allowed}")
     for i, p in enumerate(a.pairs):
         check(f"answer.pairs[{i}].variant", p.variant)
         check(f"answer.pairs[{i}].control", p.control)

@@ -13,6 +13,7 @@ A bad key or value is one ``ConfigError`` line with the closest option (no usage
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import sys
@@ -161,8 +162,9 @@ def tensorboard_available() -> bool:
 
 def build(config: dict[str, Any]) -> FaultlabCLI:
     """Model, data module and trainer from a ``faultlab fit`` config mapping, built as ``faultlab fit --config``
-    builds them (parser, links, seed, instantiation) but not run and with no config file written."""
-    return FaultlabCLI(Classifier, TensorDataModule, subclass_mode_data=True, args=config, run=False,
+    builds them (parser, links, seed, instantiation) but not run and with no config file written. ``config`` is
+    left as it was (the parser turns nested class paths, e.g. ``trainer.callbacks``, into Namespaces in place)."""
+    return FaultlabCLI(Classifier, TensorDataModule, subclass_mode_data=True, args=copy.deepcopy(config), run=False,
                        save_config_callback=None, auto_configure_optimizers=False)
 
 
