@@ -283,7 +283,7 @@ def test_make_runs_a_sequential_study_until_decided():
     import subprocess
 
     root = ABLATION.parents[1]
-    dry = subprocess.run(["make", "-n", "study-bottleneck_ablation", "study-demo"], cwd=root, capture_output=True,
+    dry = subprocess.run(["make", "-n", "study-bottleneck_ablation", "study-stuck_at"], cwd=root, capture_output=True,
                          text=True, check=True).stdout.splitlines()
     sweeps = [line for line in dry if " sweep " in line]
-    assert sweeps[0].endswith("--until-decided") and "until" not in sweeps[1]  # demo has no sequential: block
+    assert sweeps[0].endswith("--until-decided") and "until" not in sweeps[1]  # stuck_at has no sequential: block

@@ -90,7 +90,8 @@ def answer_of(tables: Mapping[str, pd.DataFrame], answer: dict | None, fraction:
     runs = tables["runs"].groupby(["variant", "method"])["run_id"].nunique()
     curves = tables["curves"]
     if answer:
-        out = Answer("Answer (recipe level: training runs are the replicates; the pre-specified pairs, one family):",
+        source = "the declared contrasts" if answer.get("components") else "the pre-specified pairs"
+        out = Answer(f"Answer (recipe level: training runs are the replicates; {source}, one family):",
                      list(answer["paragraphs"]))
     elif not prim.empty:
         shared = fmt.shared_endpoint(prim)
