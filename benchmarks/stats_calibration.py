@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from faultlab.campaign.stopping import adaptive_stop
 from faultlab.stats import ContrastSpec, SequentialDesign, contrast_table, reliability_bootstrap, sequential_decisions
-from faultlab.stats.planning import adaptive_stop, plan_contrast
+from faultlab.stats.planning import plan_contrast
 from faultlab.stats.power import runs_needed, t_power
 from faultlab.stats.recipe import linear_contrast
 from faultlab.stats.recipe_tables import method_comparison, recipe_curves

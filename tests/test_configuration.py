@@ -5,6 +5,8 @@ list, default output folders in a fresh clone, no Lightning noise."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -195,3 +197,14 @@ def test_lightning_warnings_and_tips_are_kept_quiet():
             log.removeHandler(handler)
             log.setLevel(level)
     assert [r.getMessage() for r in records] == ["GPU available: False"]
+
+
+def test_a_study_dry_run_prints_no_lightning_info_lines():
+    """The study check builds a fit parser (it seeds): Lightning's "Seed set to 0" / "GPU available" lines were
+    printed before the plan (a fresh process: Lightning's own handler writes them)."""
+    proc = subprocess.run([sys.executable, "-m", "faultlab.cli", "sweep", "experiments/demo.yaml", "--dry-run"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("study demo:"), proc.stdout[:200]
+    said = proc.stdout + proc.stderr
+    assert "Seed set" not in said and "GPU available" not in said, said[:300]

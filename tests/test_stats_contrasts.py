@@ -235,3 +235,16 @@ def test_study_tables_take_declared_contrasts():
     methods = tables["method_comparison"]
     assert set(methods["role"]) == {"exploratory"} and set(methods["verdict"]) == {"not tested"}
     assert isinstance(tables["missing"], pd.DataFrame)
+
+
+def test_unnamed_contrasts_at_two_rates_have_two_labels():
+    """A rate endpoint's label names its rate: two unnamed contrasts of one pair at 0.1 and 0.3 were one label,
+    and a sequential sweep refused them only after training its first look."""
+    from faultlab.stats.simulate import simulate_arms
+
+    df = simulate_arms(np.random.default_rng(5), [("a", "dc", 0.05), ("a", "vanilla", 0.0)], seeds=4)
+    specs = [ContrastSpec(kind="method", method="dc", baseline="vanilla", architectures=["a"], endpoint="rate",
+                          rate=r) for r in (0.1, 0.3)]
+    table = contrast_table(df, specs)
+    labels = list(dict.fromkeys(table["contrast"]))
+    assert labels == ["dc vs vanilla on a at rate 0.1", "dc vs vanilla on a at rate 0.3"]

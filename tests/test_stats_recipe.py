@@ -183,7 +183,7 @@ def _adaptive_coverage(rule, q: float, reps: int, rng: np.random.Generator, drop
 def test_adaptive_stopping_covers_with_catastrophic_maps():
     """A 5 % tail of catastrophic maps: the old rule (10 maps, half-width only) stops before the tail shows up
     and under-covers; the tail-guarded rule reaches 95 % within 3 MC SE."""
-    from faultlab.stats.planning import adaptive_stop, tail_guard_trials
+    from faultlab.campaign.stopping import adaptive_stop, tail_guard_trials
 
     assert tail_guard_trials(0.02) == 149
     rng = np.random.default_rng(10)

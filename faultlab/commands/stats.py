@@ -21,7 +21,7 @@ from .report import add_study_options, shown_spec, store_of
 
 TwoOrMore = restricted_number_type("TwoOrMore", int, (">=", 2))  # runs per arm: a t test needs 2
 HELP = "print a study's statistics tables (and CSVs), or 'stats plan' for trial counts"
-SHOWN = ("verdicts", "contrasts", "curve_summary", "method_comparison", "architecture_comparison",
+SHOWN = ("verdicts", "sequential_looks", "contrasts", "curve_summary", "method_comparison", "architecture_comparison",
          "variance_components", "reliability", "family", "missing")
 COLUMNS = {  # the columns worth reading in a terminal; the CSVs have them all
     "contrasts": ["contrast", "role", "fault", "scope", "endpoint", "rate", "design", "n_a", "n_b", "estimate", "low",
@@ -158,6 +158,7 @@ def run(args) -> None:
     import pandas as pd
 
     from faultlab.report.inputs import read_study
+    from faultlab.stats.looks import design_line, look_lines
     from faultlab.stats.study import export_tables, spec_contrasts, study_tables
     from faultlab.store import ResultsStore
 
@@ -171,7 +172,7 @@ def run(args) -> None:
     tables = study_tables(data.trials, data.runs, masks=data.masks, layer_order=data.layer_order,
                           contrasts=spec_contrasts(spec, data.trials, margin=args.margin, baseline=args.baseline),
                           baseline_method=args.baseline, margin=args.margin, fraction=args.fraction,
-                          n_resamples=args.resamples, seed=args.seed)
+                          n_resamples=args.resamples, seed=args.seed, looks=data.looks)
     if spec and spec.get("question"):
         print(f"study {args.study}: {' '.join(str(spec['question']).split())}")
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 200,
@@ -183,6 +184,9 @@ def run(args) -> None:
             if name == "verdicts":
                 print("\n== verdicts (recipe level: training runs as replicates) ==")
                 print("\n".join(f"- {s}" for s in table["sentence"]))
+                continue
+            if name == "sequential_looks":
+                print(f"\n== sequential looks ==\n{design_line(table)}\n" + "\n".join(look_lines(table)))
                 continue
             cols = [c for c in COLUMNS.get(name, table.columns) if c in table.columns]
             print(f"\n== {name} ==\n{table[cols].to_string(index=False)}")

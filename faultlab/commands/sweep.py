@@ -1,6 +1,7 @@
 """``faultlab sweep``: run a whole study (train every run unless cached, then its campaigns).
 
     faultlab sweep experiments/demo.yaml [--store results/demo.sqlite] [--workers 2] [--dry-run [--no-estimate]]
+    faultlab sweep experiments/demo.yaml --until-decided [--dry-run]   # sequential seeds (a sequential: block)
     faultlab sweep experiments/demo.yaml --executor ray [--address auto|HOST:PORT] [--max-retries 3] [--gpus-per-run 1]
     faultlab sweep experiments/demo.yaml --training.seeds [0,1,2] --print_config > study.yaml
     faultlab sweep --config study.yaml
@@ -8,8 +9,10 @@
 The study file is a config file of this command (``faultlab sweep FILE`` is ``faultlab sweep --config FILE``): its
 keys (name, data, training, architectures, methods, campaigns, seed, ...) are options, and so are this command's
 (store, workers, ...). Re-running a finished study does no work; re-running an interrupted one finishes what is
-missing. With --executor ray each run (training + campaigns) is a Ray task: on a local Ray instance of --workers
-CPUs, or on the running cluster at --address (store and runs folder then on a shared filesystem).
+missing. With --until-decided the runs are trained in stages (looks) until every primary contrast is decided
+(docs/statistics.md, "Sequential seeds"); the looks are recorded in the store. With --executor ray each run
+(training + campaigns) is a Ray task: on a local Ray instance of --workers CPUs, or on the running cluster at
+--address (store and runs folder then on a shared filesystem).
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ def build_parser():
                    help="print the grid, the work left and a time estimate from measured steps; run nothing")  # config
     g.add_argument("--no_estimate", action="store_true", default=argparse.SUPPRESS,
                    help="with --dry-run: check the study and list the work, without measuring steps for an estimate")
+    g.add_argument("--until_decided", action="store_true", default=argparse.SUPPRESS,
+                   help="sequential seeds: train in stages (the study's sequential: block) until every primary "
+                        "contrast is decided; with --dry-run, print the design and the worst case")
     return p
 
 
@@ -102,6 +108,8 @@ def run(cfg) -> None:
     from pathlib import Path
 
     from faultlab.sweep import dry_run, run_study
+    from faultlab.sweep.question import sequential_seeds
+    from faultlab.sweep.sequential import dry_run_sequential, run_until_decided
     from faultlab.sweep.spec import StudySpec, validate_study
 
     if cfg.address is not None and cfg.executor != "ray":
@@ -117,14 +125,29 @@ def run(cfg) -> None:
         check_store_target(store, inputs=configs)
     if Path(cfg.runs_dir).exists() and not Path(cfg.runs_dir).is_dir():
         raise FaultlabError(f"--runs_dir {cfg.runs_dir} exists and is not a folder; pick a folder path")
+    until = cfg.get("until_decided", False)
+    if until:
+        sequential_seeds(spec)  # one line, before anything is written, without a sequential: block
     if cfg.get("dry_run", False):
-        dry_run(spec, store, cfg.runs_dir, workers=cfg.workers if cfg.executor == "local" else None,
-                estimate=not cfg.get("no_estimate", False))
+        if until:
+            dry_run_sequential(spec, store, cfg.runs_dir)
+        else:
+            dry_run(spec, store, cfg.runs_dir, workers=cfg.workers if cfg.executor == "local" else None,
+                    estimate=not cfg.get("no_estimate", False))
         return
     if cfg.store is None:
         default_folder(store)
+    options = {"executor": cfg.executor, "address": cfg.address, "max_retries": cfg.max_retries,
+               "gpus_per_run": cfg.gpus_per_run}
     with interruptible(lambda: stored_trials(store, spec.name)):
-        summary = run_study(spec, store, cfg.runs_dir, cfg.workers, executor=cfg.executor, address=cfg.address,
-                            max_retries=cfg.max_retries, gpus_per_run=cfg.gpus_per_run)
+        if until:
+            seq = run_until_decided(spec, store, cfg.runs_dir, cfg.workers, **options)
+            last = seq.looks.iloc[-1]
+            print(f"study {spec.name}: {'every primary contrast decided' if seq.decided else 'undecided'} at look "
+                  f"{last['look']} ({last['runs_per_arm']} runs per arm); {seq.runs} runs of at most "
+                  f"{seq.worst_case} ({seq.trained} trained now), {seq.new_trials} new trials in {seq.seconds:.0f} s "
+                  f"-> {store}")
+            return
+        summary = run_study(spec, store, cfg.runs_dir, cfg.workers, **options)
     print(f"study {spec.name}: {summary.runs} runs ({summary.trained} trained now), {summary.new_trials} new trials "
           f"in {summary.seconds:.0f} s -> {store}")

@@ -8,12 +8,12 @@ the batch tensor, the training order comes from a seeded generator, and the test
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, SequentialSampler
 
 from faultlab import FaultlabError
 
@@ -42,6 +42,29 @@ class TensorBatches(Dataset):
         if self.augment is not None:
             x = self.augment(x, self.generator)
         return x, self.y[index]
+
+
+class EpochBatches(BatchSampler):
+    """Shuffled training batches whose order is a function of (seed, epoch), so a fit resumed from an
+    epoch-boundary checkpoint sees the batches an uninterrupted fit would: Lightning calls :meth:`set_epoch`
+    before every epoch (a plain loop advances one epoch per complete pass). Epoch e takes permutation e of a
+    generator seeded with ``seed``: the order Lightning fits of earlier versions drew from a ``RandomSampler``
+    on that generator. Augmentation keeps its own stream."""
+
+    def __init__(self, data: Dataset, batch_size: int, seed: int) -> None:
+        super().__init__(SequentialSampler(data), batch_size, drop_last=False)
+        self.n, self.seed, self.epoch = len(data), seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        generator = torch.Generator().manual_seed(self.seed)
+        for _ in range(self.epoch):  # O(epoch · n): milliseconds per epoch for 50,000 samples
+            torch.randperm(self.n, generator=generator)
+        order = torch.randperm(self.n, generator=generator).tolist()
+        yield from (order[i : i + self.batch_size] for i in range(0, self.n, self.batch_size))
+        self.epoch += 1
 
 
 def random_crop_flip(padding: int = 4) -> Augment:
@@ -144,8 +167,7 @@ class TensorDataModule(L.LightningDataModule):
         x, y = self.tensors(split)
         ds = TensorBatches(x, y, self.augment if train else None, seed=self.seed)
         if train:
-            sampler = RandomSampler(ds, generator=torch.Generator().manual_seed(self.seed))
-            batches = BatchSampler(sampler, self.batch_size, drop_last=False)
+            batches = EpochBatches(ds, self.batch_size, self.seed)
         else:
             batches = BatchSampler(SequentialSampler(ds), self.eval_batch_size, drop_last=False)
         return DataLoader(ds, sampler=batches, batch_size=None)

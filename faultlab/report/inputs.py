@@ -1,6 +1,6 @@
 """What the statistics need from a store, read once: the study's trial frame, its runs, the whole-network
-per-sample masks and the per-layer order. ``faultlab stats`` and the report both call :func:`read_study`, so
-they print the same answer; faultlab.stats itself never queries the store.
+per-sample masks, the per-layer order and the looks of a sequential sweep. ``faultlab stats`` and the report both
+call :func:`read_study`, so they print the same answer; faultlab.stats itself never queries the store.
 
     data = read_study(ResultsStore("results/demo.sqlite"), "demo")
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from faultlab.stats.looks import looks_table
 from faultlab.stats.study import ReportError, StudyData, prepare_frame
 from faultlab.store import ALL_LAYERS, ResultsStore
 
@@ -41,4 +42,5 @@ def read_study(store: ResultsStore, study: str) -> StudyData:
     if df.empty:
         raise ReportError(f"study {study!r} has no trials in {store.path}; "
                           "run `faultlab sweep` or `faultlab campaign` first")
-    return StudyData(prepare_frame(df), store.runs(study), _masks(store, study), _layer_order(store, study))
+    return StudyData(prepare_frame(df), store.runs(study), _masks(store, study), _layer_order(store, study),
+                     looks_table(store.looks(study)))

@@ -26,6 +26,7 @@ from .curve_pages import accuracy_pages, distribution_pages, forest_pages  # noq
 from .inputs import read_study  # noqa: E402
 from .layout import RC, Doc, curve_style  # noqa: E402
 from .sample_pages import group_comparison_pages, layer_pages, reliability_pages  # noqa: E402
+from .sequential_pages import sequential_pages  # noqa: E402
 from .text_pages import methods_pages, methods_paragraphs, question, spec_pages, title_page  # noqa: E402
 
 
@@ -51,7 +52,7 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
     tables = study_tables(data.trials, data.runs, masks=data.masks, layer_order=data.layer_order,
                           contrasts=spec_contrasts(spec, data.trials, margin=margin, baseline=baseline_method),
                           baseline_method=baseline_method, margin=margin, fraction=fraction,
-                          n_resamples=n_resamples, seed=seed)
+                          n_resamples=n_resamples, seed=seed, looks=data.looks)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     df = tables["trials"]
@@ -74,6 +75,7 @@ def render_report(store: ResultsStore, study: str, out: str | Path, *, spec: dic
             if answer:
                 answer_pages(doc, answer, question(df, spec))
             contrast_pages(doc, tables["contrasts"])
+            sequential_pages(doc, tables["sequential_looks"])
             accuracy_pages(doc, tables["curves"], style, n_resamples, tables["curve_runs"])
             if not af.empty:
                 distribution_pages(doc, af, style)

@@ -140,14 +140,16 @@ class Resolved:
 
 
 def _label(c: ContrastSpec, method: str | None) -> str:
+    """The contrast's name, else its arms, and the rate of a ``rate`` endpoint (contrasts at two rates differ)."""
     if c.name:
         return c.name
+    at = f" at rate {c.rate:g}" if c.endpoint == "rate" and c.rate is not None else ""
     if c.kind == ContrastKind.METHOD:
         where = c.architectures[0] if len(c.architectures) == 1 else f"{len(c.architectures)} architectures"
-        return f"{c.method} vs {c.baseline} on {where}"
+        return f"{c.method} vs {c.baseline} on {where}{at}"
     if c.kind == ContrastKind.ARCHITECTURE:
-        return f"{c.variant} vs {c.control} ({method})"
-    return f"{', '.join(f'{v} vs {k}' for v, k in c.pairs)} ({method})"
+        return f"{c.variant} vs {c.control} ({method}){at}"
+    return f"{', '.join(f'{v} vs {k}' for v, k in c.pairs)} ({method}){at}"
 
 
 def _arms(c: ContrastSpec, method: str | None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:

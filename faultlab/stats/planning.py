@@ -17,7 +17,7 @@ from ._common import as_1d, check_level
 from .results import DegenerateTrialsWarning
 
 __all__ = ["leveugle_sample_size", "trials_for_halfwidth", "ci_halfwidth", "plan_runs_and_trials", "RecipePlan",
-           "adaptive_stop", "tail_guard_trials", "ContrastPlan", "plan_contrast", "plan_contrasts", "sd_interval"]
+           "ContrastPlan", "plan_contrast", "plan_contrasts", "sd_interval"]
 
 
 def leveugle_sample_size(N: float, margin: float = 0.01, confidence: float = 0.99, p: float = 0.5) -> int:
@@ -129,34 +129,6 @@ def plan_runs_and_trials(var_run: float, var_map: float, cost_run: float, cost_t
         runs += 1 if runs < 100 else runs // 10
     h = float(stats.t.ppf(q, 2 * runs - 2) * math.sqrt(unit / runs))
     return RecipePlan(runs, trials, h, 2.0 * runs * (cost_run + trials * cost_trial * n_rates), var_run, var_map)
-
-
-def tail_guard_trials(tail_mass: float = 0.02, confidence: float = 0.95) -> int:
-    """Maps needed before a lower tail of mass ≥ ``tail_mass`` shows itself at least once with probability
-    ``confidence``: n = ⌈ln(1 - confidence) / ln(1 - tail_mass)⌉ (149 for 2 % at 95 %)."""
-    if not 0.0 < tail_mass < 1.0:
-        raise ValueError(f"tail_mass must be in (0, 1), got {tail_mass!r}")
-    return math.ceil(math.log(1.0 - check_level(confidence, "confidence")) / math.log(1.0 - tail_mass))
-
-
-def adaptive_stop(acc: Sequence[float] | np.ndarray, halfwidth: float, *, confidence: float = 0.95,
-                  min_trials: int = 30, tail_mass: float = 0.02) -> bool:
-    """Stopping rule of ``--trials auto``: stop once n ≥ max(``min_trials``, :func:`tail_guard_trials`) and the
-    t half-width of the mean ≤ ``halfwidth``.
-
-    Stopping on the half-width alone stops exactly when rare catastrophic maps have not appeared yet (the sample
-    variance is then small): with 2 % maps 35 pp below the rest, a minimum of 10 maps gave 41 % coverage and a
-    +0.46 pp bias. The tail guard makes a tail of ≥ ``tail_mass`` visible before the variance is trusted
-    (benchmarks/stats_calibration.py: coverage 95 % with no tail, 89 / 94 / 95 % with 2 / 5 / 10 % such maps; the
-    residual shortfall at 2 % is the t interval's own under-coverage for strongly skewed maps; use a fixed,
-    larger trial count when tails rarer than ``tail_mass`` matter).
-    """
-    n = len(acc)
-    if n < max(int(min_trials), tail_guard_trials(tail_mass, confidence), 2):
-        return False
-    x = np.asarray(acc, dtype=float)
-    h = stats.t.ppf(0.5 + confidence / 2.0, n - 1) * x.std(ddof=1) / math.sqrt(n)
-    return bool(h <= halfwidth)
 
 
 # ----------------------------------------------------------------------- runs per arm: fixed vs sequential

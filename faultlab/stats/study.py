@@ -29,6 +29,7 @@ from .contrast_table import contrast_table
 from .contrasts import ContrastSpec, default_contrasts, parse_contrasts
 from .describe import cell_summary
 from .family import FamilyResult
+from .looks import looks_table
 from .recipe import run_means, variance_components
 from .recipe_tables import architecture_comparison, link_to_contrasts, method_comparison, recipe_curves
 from .reliability_table import reliability, reliability_comparison, reliability_maps
@@ -53,12 +54,14 @@ class ReportError(FaultlabError, ValueError):
 @dataclass(frozen=True)
 class StudyData:
     """What the statistics need from a store: the trial frame, the run rows (configs: the chance level), the
-    whole-network per-sample masks keyed (run_id, fault, rate), and the per-layer names in campaign order."""
+    whole-network per-sample masks keyed (run_id, fault, rate), the per-layer names in campaign order, and the
+    looks of a sequential sweep (:func:`faultlab.stats.looks.looks_table`; empty without one)."""
 
     trials: pd.DataFrame
     runs: list[dict] = field(default_factory=list)
     masks: Mapping[tuple[str, str, float], np.ndarray] = field(default_factory=dict)
     layer_order: list[str] = field(default_factory=list)
+    looks: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def prepare_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -126,11 +129,12 @@ def study_tables(trials: pd.DataFrame, runs: Sequence[dict] = (), *, masks: Mapp
                  layer_order: Sequence[str] = (), contrasts: Sequence[ContrastSpec] | None = None,
                  campaigns: dict[str, tuple[str, str]] | None = None, baseline_method: str = "vanilla",
                  margin: float = 0.01, fraction: float = 0.9, n_resamples: int = 1000, seed: int = 0,
-                 alpha: float = 0.05, chance_band: float = 0.05, reliability_margin: float = 0.05
-                 ) -> dict[str, pd.DataFrame]:
+                 alpha: float = 0.05, chance_band: float = 0.05, reliability_margin: float = 0.05,
+                 looks: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Every table of the report, keyed by name; ``missing`` lists what could not be computed and why (typed
     ``topic``). ``trials``: the store's frame of one study; ``runs``: its run rows; ``contrasts``: the primary
-    family (None: every method vs ``baseline_method`` per architecture). Raises ReportError with no trials.
+    family (None: every method vs ``baseline_method`` per architecture); ``looks``: a sequential sweep's looks
+    (``StudyData.looks``), passed through as ``sequential_looks``. Raises ReportError with no trials.
     """
     if trials.empty:
         raise ReportError("the study has no trials; run `faultlab sweep` or `faultlab campaign` first")
@@ -190,6 +194,7 @@ def study_tables(trials: pd.DataFrame, runs: Sequence[dict] = (), *, masks: Mapp
         "cells_maps": cells, "method_comparison_maps": maps_m, "architecture_comparison_maps": maps_a,
         "reliability_maps": rel_maps, "layer_sensitivity": layer_sensitivity(df, list(layer_order)),
         "missing": pd.DataFrame(missing, columns=["topic", "missing"], dtype=object),
+        "sequential_looks": looks_table(looks if looks is not None else []),
     }
 
 

@@ -141,6 +141,42 @@ MIGRATIONS: list[tuple[str, str]] = [
               AND ABS(accuracy * n_samples - ROUND(accuracy * n_samples)) <= n_samples * 2.384185791015625e-07;
         """,
     ),
+    (
+        # sequential seeds (`faultlab sweep --until-decided`): one row per primary contrast tested at each look of a
+        # study, written whole in one transaction; a recorded look is never revised (a resumed sweep replays it).
+        # arms: JSON list of [variant, method]; the design's parameters repeated on every row of a look.
+        "0006_sequential_looks",
+        """
+        CREATE TABLE sequential_looks (
+            study TEXT NOT NULL,
+            look INTEGER NOT NULL,
+            runs_per_arm INTEGER NOT NULL,
+            contrast TEXT NOT NULL,
+            fault TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            arms TEXT NOT NULL,
+            n_runs INTEGER,
+            estimate REAL,
+            se REAL,
+            df REAL,
+            statistic REAL,
+            efficacy_bound REAL,
+            futility_bound REAL,
+            equivalence_bound REAL,
+            margin REAL,
+            decision TEXT NOT NULL,
+            reason TEXT,
+            first_look INTEGER NOT NULL,
+            step INTEGER NOT NULL,
+            max_runs INTEGER NOT NULL,
+            alpha REAL NOT NULL,
+            futility INTEGER NOT NULL,
+            power REAL NOT NULL,
+            created_at TEXT,
+            PRIMARY KEY (study, look, contrast, fault, scope)
+        );
+        """,
+    ),
 ]
 
 

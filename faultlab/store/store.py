@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import frame, rows
+from . import frame, looks, rows
 from .errors import StoreError
 from .migrations import MIGRATIONS, applied, apply_migrations
 
@@ -277,6 +277,16 @@ class ResultsStore:
         found = self.conn.execute("SELECT spec FROM studies WHERE name = ? ORDER BY seq DESC LIMIT 1",
                                   (name,)).fetchone()
         return json.loads(found[0]) if found else None
+
+    # -- sequential looks (faultlab sweep --until-decided; columns in faultlab.store.looks) ------------
+    def record_look(self, rows: list[dict]) -> None:
+        """Store one look of a sequential sweep (one row per contrast tested), whole or not at all."""
+        with self._write() as conn:
+            looks.insert_look(conn, rows)
+
+    def looks(self, study: str) -> list[dict]:
+        """The recorded looks of ``study``, one row per contrast tested at each look, in order."""
+        return looks.read_looks(self.conn, study)
 
     # -- campaigns ------------------------------------------------------------------------------
     def add_campaign(self, row: dict) -> None:

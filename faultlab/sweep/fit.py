@@ -88,7 +88,7 @@ def check_training(spec: StudySpec, nets: list[nn.Module]) -> list[MethodSpec]:
     import tempfile
 
     from faultlab.faults import LayerSelectionError
-    from faultlab.training.cli import build
+    from faultlab.training.cli import build, lightning_info_silenced
     from faultlab.training.plain_data import method_from_config
 
     from .spec import StudySpecError
@@ -117,7 +117,8 @@ def check_training(spec: StudySpec, nets: list[nn.Module]) -> list[MethodSpec]:
         config = fit_config(run_config(spec, spec.architectures[archs[i][0]], methods[i], spec.training.seeds[0]),
                             root)
         try:
-            cli = build(config)
+            with lightning_info_silenced():
+                cli = build(config)
         except FaultlabError as err:
             said = _fail(err, f"methods[{i}].fault_aware", f"architectures[{archs[i][0]}]")
             raise StudySpecError(str(said)) from None

@@ -64,6 +64,25 @@ def _connect(ray, address: str | None, cpus: int | None) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def ray_session(address: str | None = None, cpus: int | None = None):
+    """Ray connected for several batches of tasks (the stages of a sequential sweep): ``run_on_ray`` inside reuses
+    it; shut down on leaving if this call started it."""
+    try:
+        import ray
+    except ImportError:
+        raise FaultlabError(MISSING_RAY) from None
+    on_sigterm = signal.getsignal(signal.SIGTERM)
+    started = _connect(ray, address, cpus)
+    if threading.current_thread() is threading.main_thread() and on_sigterm is not None:
+        signal.signal(signal.SIGTERM, on_sigterm)  # ray.init installs sys.exit; the command stops its tasks first
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+
+
 def run_on_ray(todo: list[RunPlan], spec: StudySpec, store: str, runs_dir: str,
                on_done: Callable[[RunOutcome], None], *, address: str | None = None, cpus: int | None = None,
                task_cpus: int = 1, max_retries: int = 3, journal: str | None = None,

@@ -157,31 +157,28 @@ def check_runs_dir(runs_dir: str) -> Path:
     return check_writable_folder(where, f"--runs-dir {runs_dir}: folder")
 
 
-def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int | None = None,
-              executor: str = "local", address: str | None = None, max_retries: int = 3,
-              gpus_per_run: float = 0.0) -> StudySummary:
-    """Train and campaign every run of ``spec``; idempotent (re-running a finished study does no work)
-    and resumable (an interrupted one finishes only what is missing).
+def store_journal(executor: str, address: str | None) -> str | None:
+    """The store's journal mode: writers on several machines need SQLite's rollback journal (WAL needs shared
+    memory on one machine)."""
+    return os.environ.get(JOURNAL_ENV) or ("delete" if executor == "ray" and address is not None else None)
 
-    ``executor="local"`` uses ``workers`` processes here (default 1); ``"ray"`` makes each run a Ray task,
-    on a local instance of ``workers`` CPUs (default all) or on the cluster at ``address``, retried up
-    to ``max_retries`` times when its worker dies, each task reserving ``gpus_per_run`` GPUs (see
-    ``ray_executor``)."""
+
+def check_where(executor: str, address: str | None, runs_dir: str) -> None:
+    """Before anything is written: the executor, a cluster's address and the checkpoint folder."""
     if executor not in ("local", "ray"):
         raise ValueError(f"executor {executor!r}: expected 'local' or 'ray'")
-    # writers on several machines: SQLite's rollback journal (WAL needs shared memory on one machine)
-    journal = os.environ.get(JOURNAL_ENV) or ("delete" if executor == "ray" and address is not None else None)
-    t0 = time.perf_counter()
     if executor == "ray" and address is not None:
         from .ray_executor import check_address
 
-        check_address(address)  # before anything is written
+        check_address(address)
     check_runs_dir(runs_dir)
-    plans = expand(spec)
-    with ResultsStore(store, journal) as s:  # fails early on a bad store path; creates the schema once
-        check_against_store(spec, plans, s)  # before anything trains: no stored run's numbers may change
-        s.record_study(spec.name, study_record(spec))  # the spec this sweep runs, for stats and the report
-        todo = [p for p in plans if not is_complete(s, p, spec)]
+
+
+def execute_plans(todo: list, spec: StudySpec, store: str, runs_dir: str = "runs", workers: int | None = None,
+                  executor: str = "local", address: str | None = None, max_retries: int = 3,
+                  gpus_per_run: float = 0.0, journal: str | None = None) -> list[RunOutcome]:
+    """Train and campaign the runs ``todo`` (a batch: a whole study, or one stage of a sequential sweep) with the
+    executor ``run_study`` describes; the outcomes in finishing order."""
     progress = StudyProgress(len(todo))
     outcomes: list[RunOutcome] = []
     try:
@@ -213,7 +210,28 @@ def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int 
                     raise
     finally:
         progress.close()
+    return outcomes
+
+
+def run_study(spec: StudySpec, store: str, runs_dir: str = "runs", workers: int | None = None,
+              executor: str = "local", address: str | None = None, max_retries: int = 3,
+              gpus_per_run: float = 0.0) -> StudySummary:
+    """Train and campaign every run of ``spec``; idempotent (re-running a finished study does no work)
+    and resumable (an interrupted one finishes only what is missing).
+
+    ``executor="local"`` uses ``workers`` processes here (default 1); ``"ray"`` makes each run a Ray task,
+    on a local instance of ``workers`` CPUs (default all) or on the cluster at ``address``, retried up
+    to ``max_retries`` times when its worker dies, each task reserving ``gpus_per_run`` GPUs (see
+    ``ray_executor``)."""
+    journal = store_journal(executor, address)
+    t0 = time.perf_counter()
+    check_where(executor, address, runs_dir)  # before anything is written
+    plans = expand(spec)
+    with ResultsStore(store, journal) as s:  # fails early on a bad store path; creates the schema once
+        check_against_store(spec, plans, s)  # before anything trains: no stored run's numbers may change
+        s.record_study(spec.name, study_record(spec))  # the spec this sweep runs, for stats and the report
+        todo = [p for p in plans if not is_complete(s, p, spec)]
+    outcomes = execute_plans(todo, spec, store, runs_dir, workers, executor, address, max_retries, gpus_per_run,
+                             journal)
     return StudySummary(len(plans), sum(o.trained for o in outcomes), sum(o.new_trials for o in outcomes),
                         time.perf_counter() - t0, outcomes)
-
-

@@ -31,6 +31,8 @@ from faultlab import FaultlabError
 from faultlab.campaign.spec import MAX_SEED, CampaignError, CampaignSpec, validate
 from faultlab.names import check_name
 from faultlab.parsing import ConfigError, Options, add_help, command_parser, config_error, read_yaml
+from faultlab.stats.contrasts import ContrastSpec
+from faultlab.stats.sequential import SequentialDesign
 
 
 class StudySpecError(FaultlabError):
@@ -91,18 +93,25 @@ class AnswerSpec:
     reference: str | None = None  # the conclusion being tested, quoted on the page
 
 
-def _entry_class() -> type:
-    """A study's ``campaigns:`` entry: the fields of CampaignSpec but its seed (the study's seed keys every
-    campaign), made from CampaignSpec so a new campaign option is a study option too."""
-    hints = typing.get_type_hints(CampaignSpec)
-    cls = dataclasses.make_dataclass("CampaignEntry", [
+def _entry_class(source: type, name: str, drop: tuple[str, ...] = (), extra: tuple = ()) -> type:
+    """A study block made from ``source``'s fields (a new option of ``source`` is a study option too), without its
+    checks: the study converts it (:func:`validate_study`) so that an error names the study's key."""
+    hints = typing.get_type_hints(source)
+    cls = dataclasses.make_dataclass(name, [
         (f.name, hints[f.name], field(default=f.default, default_factory=f.default_factory, metadata=f.metadata))
-        for f in dataclasses.fields(CampaignSpec) if f.name != "seed"], frozen=True)
+        for f in dataclasses.fields(source) if f.name not in drop] + list(extra), frozen=True)
     cls.__module__ = __name__
     return cls
 
 
-CampaignEntry = _entry_class()
+# a study's ``campaigns:`` entry: the fields of CampaignSpec but its seed (the study's seed keys every campaign),
+# and an optional name a contrast's ``campaign:`` refers to
+CampaignEntry = _entry_class(CampaignSpec, "CampaignEntry", drop=("seed",), extra=(
+    ("name", str | None, field(default=None, metadata={"help": "the campaign's name (a contrast's campaign:)"})),))
+# a ``contrasts:`` entry: the fields of faultlab.stats.ContrastSpec (docs/statistics.md)
+ContrastEntry = _entry_class(ContrastSpec, "ContrastEntry")
+# the ``sequential:`` block: the fields of faultlab.stats.sequential.SequentialDesign
+SequentialEntry = _entry_class(SequentialDesign, "SequentialEntry")
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,13 @@ class StudySpec:
     seed: int = field(default=0, metadata={"help": "campaign seed: fault maps are keyed by it"})
     needs_download: bool = field(default=False, metadata={"help": "documented: the data must be downloaded first"})
     answer: AnswerSpec | None = field(default=None, metadata={"help": "the report's answer page"})
+    contrasts: list[ContrastEntry] = field(default_factory=list, metadata={  # ContrastSpecs once validated
+        "help": "the primary contrasts (the study's question): [{kind, method, baseline, architectures, variant, "
+                "control, pairs, fault, scope, campaign, endpoint, rate, measure, margin, name}]; none: every method "
+                "vs vanilla on each architecture (docs/statistics.md)"})
+    sequential: SequentialEntry | None = field(default=None, metadata={  # a SequentialDesign once validated
+        "help": "sequential seeds for 'faultlab sweep --until-decided': {first, step, max_runs, alpha, futility, "
+                "power} (runs per arm at the first look, added per look, at most)"})
 
 
 # ------------------------------------------------------------------------------------ parsing
@@ -304,12 +320,16 @@ def _validate_grid(spec: StudySpec) -> None:
 
 
 def validate_study(spec: StudySpec) -> StudySpec:
-    """Every check of a study, before anything runs; returns the spec with the study's seed in every campaign
-    and each method's ``fault_aware`` as the full config of the method the fit parser built."""
+    """Every check of a study, before anything runs; returns the spec with the study's seed in every campaign,
+    each method's ``fault_aware`` as the full config of the method the fit parser built, the contrasts as
+    ``ContrastSpec``s (a campaign's name resolved to its fault and scope) and the sequential block as a
+    ``SequentialDesign``."""
     from .fit import check_training
+    from .question import check_contrasts, check_sequential
 
-    campaigns = [CampaignSpec(**{f.name: getattr(c, f.name) for f in dataclasses.fields(c) if f.name != "seed"},
-                              seed=spec.seed) for c in spec.campaigns]
+    names = [getattr(c, "name", None) for c in spec.campaigns]  # a contrast's campaign: (resolved below)
+    campaigns = [CampaignSpec(**{f.name: getattr(c, f.name) for f in dataclasses.fields(c)
+                                 if f.name not in ("seed", "name")}, seed=spec.seed) for c in spec.campaigns]
     spec = dataclasses.replace(spec, campaigns=campaigns)
     _validate_grid(spec)
     _validate_seeds(spec)
@@ -321,4 +341,7 @@ def validate_study(spec: StudySpec) -> StudySpec:
         except CampaignError as err:
             raise StudySpecError(str(err)) from None
     nets = [_build_architecture(f"architectures[{i}]", a, spec) for i, a in enumerate(spec.architectures)]
+    labels = [a.name or getattr(net, "variant", a.arch) for a, net in zip(spec.architectures, nets)]
+    spec = dataclasses.replace(spec, contrasts=check_contrasts(spec, labels, names),
+                               sequential=check_sequential(spec.sequential))
     return dataclasses.replace(spec, methods=check_training(spec, nets))

@@ -13,9 +13,10 @@ from .methods import (
     Vanilla,
 )
 from .module import Classifier, load_classifier
+from .msnat import MSNAT
 from .plain_data import method_from_config
 
 __all__ = [
-    "MAT", "AConnect", "Classifier", "DropConnect", "FaultAwareMethod", "HWTransform", "RandomLevelNoise",
+    "MAT", "MSNAT", "AConnect", "Classifier", "DropConnect", "FaultAwareMethod", "HWTransform", "RandomLevelNoise",
     "StraightThrough", "StuckAt", "Vanilla", "load_classifier", "method_from_config",
 ]

@@ -12,11 +12,13 @@ A bad key or value is one ``ConfigError`` line with the closest option (no usage
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import warnings
 from argparse import ArgumentError
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,21 @@ def quiet_lightning() -> None:
         log = logging.getLogger(name)
         if not any(isinstance(f, _NoTips) for f in log.filters):
             log.addFilter(_NoTips())
+
+
+@contextlib.contextmanager
+def lightning_info_silenced() -> Iterator[None]:
+    """Lightning's info lines ("Seed set to 0", "GPU available: ...") held back while a parser is built only to
+    check a config (a study's dry run), not to train."""
+    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", *LIGHTNING_LOGGERS)]
+    levels = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for log, level in zip(loggers, levels, strict=True):
+            log.setLevel(level)
 
 
 class FaultlabCLI(LightningCLI):

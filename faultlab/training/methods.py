@@ -13,8 +13,10 @@ Adding a method: subclass :class:`FaultAwareMethod` (or :class:`StraightThrough`
 differentiable as intended), give it a ``name`` (its label in checkpoints and stores) and a typed ``__init__``
 with its own fields that sets ``self.faults`` (the maps it trains under) before calling
 ``super().__init__(**common)``; override :meth:`~FaultAwareMethod.training_loss` when a step is more than one
-forward pass on one map (AConnect's pool, RandomLevelNoise's levels, a federated average over clients). Its
-short name then works as a ``class_path``, and jsonargparse checks its fields.
+forward pass on one map (AConnect's pool, RandomLevelNoise's levels, MSNAT's clients). Its
+short name then works as a ``class_path``, and jsonargparse checks its fields. A method that trains copies of
+the network (``faultlab.training.msnat.MSNAT``) overrides :meth:`~FaultAwareMethod.replicas` and
+:meth:`~FaultAwareMethod.end_round`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ from faultlab.selector import LayerSelector
 from .perturb import choose_levels, clip_weights_, drop_p, is_natural, perturb
 
 if TYPE_CHECKING:
+    import lightning as L
+    from torch import nn
+
     from .module import Classifier
 
 # TiO2 paper: level-dependent tuning imprecision sigma_G(%) = a*G + b, 0.5 % devices stuck at each state
@@ -153,6 +158,17 @@ class FaultAwareMethod:
         """Clip the perturbed layers' weights (``clip_w``)."""
         if self.clip_w is not None:
             clip_weights_(weights, self.clip_w)
+
+    # -- methods that train copies of the network (MSNAT) ----------------------------------------------
+    def replicas(self, net: nn.Module) -> nn.ModuleList | None:
+        """Networks the optimizer trains instead of ``net`` (kept in the Classifier as ``clients``); None: ``net``."""
+        return None
+
+    def check_trainer(self, trainer: L.Trainer) -> None:
+        """Refuse trainer options the method cannot train with (one FaultlabError line)."""
+
+    def end_round(self, model: Classifier) -> None:
+        """After an epoch's training batches, before its validation: e.g. fuse the replicas into ``model.net``."""
 
     # -- plain data ----------------------------------------------------------------------------------
     @classmethod

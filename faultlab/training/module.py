@@ -82,6 +82,9 @@ class Classifier(L.LightningModule):
             self.fault_layers = self.fault_aware.layers.select(self.net) if self.fault_aware is not None else []
         except LayerSelectionError as err:
             raise FaultlabError(f"fault_aware: {err}") from None
+        # networks the optimizer trains instead of ``net`` (MSNAT's clients), fused into ``net`` by end_round
+        self.clients = self.fault_aware.replicas(self.net) if self.fault_aware is not None else None
+        self._round_open = False  # training batches ran since the last end_round
         self._frozen: dict[str, tuple[Tensor, Tensor]] = {}  # layer -> (faulty mask, pre-step values)
         self.last_faulty: dict[str, Tensor] = {}  # faulty masks of the last training step (frozen methods)
         self.bn_reestimated = 0  # batches used by the BatchNorm re-estimation after fit
@@ -129,6 +132,7 @@ class Classifier(L.LightningModule):
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
         x = self._prep(x)
+        self._round_open = True
         loss = self.fault_aware_loss(x, y, batch_idx) if self.perturbing else F.cross_entropy(self.net(x), y)
         self.log("train_loss", loss, prog_bar=True)
         return loss
@@ -160,7 +164,8 @@ class Classifier(L.LightningModule):
             for key, value in parameter_updates(self.net, restored, self._bias).items():
                 params[key].copy_(value)
         self._frozen = {}
-        self.fault_aware.after_optimizer_step(list(layer_weights(self.net, self.fault_layers).values()))
+        nets = self.clients if self.clients is not None else [self.net]
+        self.fault_aware.after_optimizer_step([w for n in nets for w in layer_weights(n, self.fault_layers).values()])
 
     def _eval_step(self, batch: tuple[Tensor, Tensor], batch_idx: int, prefix: str, metric: MulticlassAccuracy) -> None:
         x, y = batch
@@ -184,6 +189,8 @@ class Classifier(L.LightningModule):
 
     # -- fit hooks -------------------------------------------------------------------------------
     def on_fit_start(self) -> None:
+        if self.fault_aware is not None:
+            self.fault_aware.check_trainer(self.trainer)
         max_epochs = self.trainer.max_epochs
         clean_epochs = self.fault_aware.clean_epochs if self.fault_aware is not None else 0
         if max_epochs is not None and 0 <= max_epochs < clean_epochs:
@@ -192,9 +199,19 @@ class Classifier(L.LightningModule):
                 "the model would never train under faults"
             )
 
+    def _end_round(self) -> None:
+        """The method's end of an epoch's training (MSNAT's fusion), once, before validation or the epoch end."""
+        if self._round_open and self.fault_aware is not None:
+            self.fault_aware.end_round(self)
+        self._round_open = False
+
+    def on_validation_epoch_start(self) -> None:
+        self._end_round()
+
     def on_train_epoch_end(self) -> None:
-        """After the final epoch (before the last checkpoint): re-estimate BatchNorm statistics on the
-        clean weights over ``bn_reestimate_batches`` training batches (DESIGN.md §3, BN caveat)."""
+        """End the round (MSNAT: fuse the clients); after the final epoch (before the last checkpoint) re-estimate
+        BatchNorm statistics on the clean weights over ``bn_reestimate_batches`` training batches (DESIGN.md §3)."""
+        self._end_round()
         n = self.fault_aware.bn_reestimate_batches if self.fault_aware is not None else 0
         if n > 0 and self._final_epoch():
             dm = self.trainer.datamodule
@@ -213,7 +230,7 @@ class Classifier(L.LightningModule):
         """``optimizer(parameters)``, and ``lr_scheduler(optimizer)`` stepped per epoch; a bad value of either
         (``lr: -1``, a missing ``T_max``) is one FaultlabError line."""
         try:
-            opt = self.make_optimizer(self.net.parameters())
+            opt = self.make_optimizer((self.clients if self.clients is not None else self.net).parameters())
             if self.make_lr_scheduler is None:
                 return opt
             sched = self.make_lr_scheduler(opt)
