@@ -59,7 +59,7 @@ def test_campaign_dry_run_lists_the_layers_and_trials_per_cell_and_estimates_wri
                          re.M), out
     assert f"to do: {len(linears) * 2 * 149}-{len(linears) * 2 * 500} trials" in out
     match = ESTIMATE.search(out)
-    assert match and re.search(r"\d+ trials measured at [\d.]+ m?s each, \d+ maps? per pass", out), out
+    assert match and re.search(r"\d+ trials? measured at [\d.]+ m?s each, \d+ maps? per pass", out), out
     assert list(tmp_path.iterdir()) == [] and seconds < 60
 
 
@@ -77,6 +77,9 @@ def test_campaign_dry_run_counts_what_the_store_holds_and_scales_the_estimate(ch
     assert shown and seconds(shown.group(1)) == pytest.approx(6 * per_trial, rel=0.1), out
     with ResultsStore(store) as s:
         assert s.count_trials() == before  # the dry run wrote nothing
+    with pytest.raises(SystemExit):  # what the campaign refuses, its dry run refuses
+        campaign(capsys, path, "--trials", "5", "--store", store, "--eval-subset", "999", "--dry-run")
+    assert "eval_subset=999" in capsys.readouterr().err
 
 
 def test_sweep_dry_run_measures_a_step_per_architecture_and_method(tmp_path, capsys):

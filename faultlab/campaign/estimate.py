@@ -79,7 +79,7 @@ class CampaignPlan:
                 what = f"{scope.label} ({self.groups[scope.label]})"
             else:
                 what = "whole network" if s.mode is None else scope.label
-                what += f" ({len(scope.layers)} layers: {_names(scope.layers)})"
+                what += f" ({len(scope.layers)} layer{'s' * (len(scope.layers) != 1)}: {_names(scope.layers)})"
             out.append(f"  {what}: {values} x {per_cell}")
         if s.trials == "auto":
             out.append(f"  adaptive: each cell stops once its 95 % CI half-width is <= {s.ci_halfwidth:g}, after at "
@@ -139,7 +139,8 @@ class TrialTiming:
     def basis(self) -> str:
         maps = "1 map" if self.per_pass == 1 else f"{self.per_pass} maps"
         scaled = "" if self.probed == self.samples else f" (on {self.probed} of the {self.samples} samples, scaled)"
-        return f"{self.measured} trials measured at {format_seconds(self.seconds)} each{scaled}, {maps} per pass"
+        trials = f"{self.measured} trial{'s' * (self.measured != 1)}"
+        return f"{trials} measured at {format_seconds(self.seconds)} each{scaled}, {maps} per pass"
 
 
 def trial_seconds(session: Any, spec: CampaignSpec) -> TrialTiming:

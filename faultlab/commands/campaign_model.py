@@ -87,8 +87,11 @@ def dry_run(args: argparse.Namespace, spec, session) -> None:
     data (``faultlab.campaign.estimate``: run into memory); nothing is written."""
     import torch
 
+    from faultlab.campaign import CampaignError
     from faultlab.campaign.estimate import campaign_plan, estimate_line, stored_of_plan, trial_seconds
 
+    if spec.eval_subset is not None and spec.eval_subset > len(session.y):  # as the campaign refuses it
+        raise CampaignError(f"eval_subset={spec.eval_subset} exceeds the {len(session.y)} test samples given")
     plan = campaign_plan(session.net, spec)
     run = session.run
     n = len(session.y) if spec.eval_subset is None else spec.eval_subset
