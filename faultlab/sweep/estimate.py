@@ -10,11 +10,8 @@ The networks measured are fresh (untrained) ones: a step or a trial costs the sa
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -61,13 +58,13 @@ def study_estimate(spec: StudySpec, work: list[Work], workers: int | None = None
 
 def _estimate(spec: StudySpec, work: list[Work], threads: int, workers: int) -> list[str]:
     from faultlab.campaign.session import open_network
-    from faultlab.training.cli import build
+    from faultlab.training.cli import build, lightning_info_silenced
 
     if not work:
         return ["estimate: nothing to do"]
     dm = build_data(spec.data.name, eval_subset=spec.data.eval_subset, **data_options(spec, work[0].plan))
     test = dm.tensors("test")
-    with tempfile.TemporaryDirectory() as root, quiet_lightning_info():  # built, not run: the optimizer,
+    with tempfile.TemporaryDirectory() as root, lightning_info_silenced():  # built, not run: the optimizer,
         base = build(fit_config(work[0].plan.config, root))                # the trainer's limits and device
     trainer = base.trainer
     device = trainer.strategy.root_device
@@ -126,20 +123,6 @@ def _measured_lines(spec: StudySpec, step: dict, trial: dict) -> list[str]:
         parts = ([f"training step {steps}"] if steps else []) + ([f"trial {trials}"] if trials else [])
         out.append(f"  {label}: {'; '.join(parts)}")
     return out
-
-
-@contextmanager
-def quiet_lightning_info() -> Iterator[None]:
-    """Lightning's info lines (``Seed set to 0``, ``GPU available``) left out while a run is built."""
-    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
-    levels = [log.level for log in loggers]
-    for log in loggers:
-        log.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for log, level in zip(loggers, levels):
-            log.setLevel(level)
 
 
 def steps_per_run(trainer, batches: int) -> int:
