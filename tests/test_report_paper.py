@@ -94,6 +94,7 @@ def test_page_one_answers_with_each_contrast_and_the_methods_facts(demo):
                  "dropconnect (dropconnect, drop(p=0.3))", "0.1, 0.2, 0.3, 0.4, 0.5", "runs per arm: 2; 6 arms",
                  "8 fault maps per run and rate", "clean accuracy (%)"):
         assert fact in first, fact
+    assert re.search(r"6 arms \(\d architectures and 2 training methods\)", first)  # arms, not a product
     runs = store.runs("demo")
     arm = [r["clean_accuracy"] for r in runs if r["variant"] == "resnet20" and r["method"] == "vanilla"]
     assert f"{sum(arm) / 2 * 100:.1f} ({min(arm) * 100:.1f}–{max(arm) * 100:.1f})" in first  # mean (range)

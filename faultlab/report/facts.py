@@ -140,8 +140,8 @@ def study_facts(tables: Mapping[str, pd.DataFrame], spec: Mapping | None, runs: 
                     + " faulty weights per layer, one layer at a time"))
     out += [
         ("runs per arm", f"{span_words(per_arm)}; {fmt.plural(len(per_arm), 'arm')} "
-                         f"({fmt.plural(df['variant'].nunique(), 'architecture')} × "
-                         f"{fmt.plural(df['method'].nunique(), 'training method')})"),
+                         f"({fmt.plural(df['variant'].nunique(), 'architecture')} and "  # not "×": arms need not
+                         f"{fmt.plural(df['method'].nunique(), 'training method')})"),  # be the full grid
         ("trials per rate", f"{span_words(per_rate)} fault maps per run and rate (whole network)"
                             if len(per_rate) else "no whole-network trials"),
     ]
