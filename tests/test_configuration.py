@@ -12,22 +12,14 @@ import warnings
 from pathlib import Path
 
 import pytest
+from cli_run import cli
 
-from faultlab.cli import main
 from faultlab.parsing import MAX_NODES, ConfigError, load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULT = "drop(p={rate})"
 
 
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as exit:
-        code = exit.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line(code: int, err: str, fragment: str) -> None:

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_run import cli
 
-from faultlab.cli import main
 from faultlab.commands._guards import atomic_path
 from faultlab.store import ResultsStore
 from faultlab.store.migrations import MIGRATIONS
@@ -23,15 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 FAULT = "drop(p={rate})"
 
 
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    """``faultlab *argv`` in this process: (exit status, stdout, stderr)."""
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as exit:
-        code = exit.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line_error(code: int, err: str, fragment: str = "") -> None:

@@ -13,6 +13,7 @@ import lightning as L
 import pytest
 import torch
 import yaml
+from cli_run import cli
 from pypdf import PdfReader
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -49,16 +50,6 @@ STUDY = {
 FIX = "use a new study name or a new --store"
 
 
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    """``faultlab *argv`` in this process: (exit status, stdout, stderr)."""
-    capsys.readouterr()
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as exit:
-        code = exit.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def write_study(path: Path, **changes) -> Path:
