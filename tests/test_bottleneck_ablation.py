@@ -42,6 +42,19 @@ def test_a_count_larger_than_a_layer_fails_unless_skipped(expansion_one, tmp_pat
     assert (df.rate - df.equal_count / df.layer.map(sizes)).abs().max() < 1e-12
 
 
+def test_a_stored_equal_count_campaign_resumes_without_evaluating_again(expansion_one, tmp_path):
+    """K / weights (16 / 62,720 for the classifier) is stored at 12 significant digits: a re-run finds its trials
+    (it used to evaluate every count cell again, the store ignoring the duplicates)."""
+    net, x, y = expansion_one
+    spec = CampaignSpec("drop(p={rate})", [], trials=2, per_layer=True, equal_count=[16])
+    with ResultsStore(tmp_path / "c.sqlite") as store:
+        first = run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off")
+        again = run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off")
+        assert len(store.to_frame()) == sum(c.n_trials for c in first.cells) == 16  # 8 layers x 2 trials
+    assert sum(c.new_trials for c in first.cells) == 16 and sum(c.new_trials for c in again.cells) == 0
+    assert [c.mean for c in again.cells] == [c.mean for c in first.cells]
+
+
 def test_skip_larger_counts_needs_equal_count():
     with pytest.raises(CampaignError, match="skip_larger_counts: needs equal_count"):
         validate(CampaignSpec("drop(p={rate})", [0.1], skip_larger_counts=True))
