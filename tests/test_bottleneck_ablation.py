@@ -193,7 +193,7 @@ def test_an_ablation_answers_from_its_declared_contrasts_and_judges_the_referenc
                                                              Verdict.INCONCLUSIVE)
     assert out["overall"] in (Outcome.HOLDS, Outcome.NOT_SHOWN)  # A's advantage does not count against it
     text = " ".join(out["paragraphs"])
-    assert "judged on component B" in text and "make the block lose less: component A (whole network)" in text
+    assert "judged on component B" in text and "the block loses less with: component A (whole network)" in text
     assert list(out["clean"]["variant"]) == ["full", "noA", "noB"] and (out["clean"]["runs"] == 5).all()
 
 
@@ -227,7 +227,7 @@ def test_the_report_answers_an_ablation_on_page_one(tmp_path):
     summary = render_report(store, "abl", tmp_path / "abl.pdf", spec=spec, n_resamples=100)
     pages = [" ".join(p.extract_text().split()) for p in PdfReader(summary.path).pages]
     assert "the declared contrasts, one family" in pages[0] and "judged on component B" in pages[0]
-    assert "component A, full vs noA (vanilla): whole network: better, +" in " ".join(pages[:3])
+    assert "component A, full vs noA (vanilla) (4+4 runs): whole network: better +" in " ".join(pages[:3])
     assert "Component effects (recipe level, the primary family)" in summary.pages
     assert "Clean accuracy per arm (test digits the campaigns use)" in summary.pages
     components = pages[summary.pages.index("Component effects (recipe level, the primary family)")]

@@ -93,7 +93,10 @@ def answer_pages(doc: Doc, answer: dict, question: str) -> None:
     y -= 0.025 * len(textwrap.wrap(question, WRAP)) + 0.02
     for para in answer["paragraphs"]:
         lines = textwrap.wrap(para, WRAP, break_on_hyphens=False)
-        if y - 0.022 * len(lines) < 0.06:
+        if y - 0.022 * len(lines) < 0.06 and answer.get("components"):  # every component's sentence is shown
+            doc.save(fig)
+            fig, y = doc.page("The answer, per fault surface (recipe level, continued)"), 0.86
+        elif y - 0.022 * len(lines) < 0.06:
             fig.text(0.05, y, "… continued in the table that follows.", size=8, va="top")
             break
         fig.text(0.05, y, "\n".join(lines), size=8, va="top", linespacing=1.3)
