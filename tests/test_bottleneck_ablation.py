@@ -232,6 +232,8 @@ def test_the_report_answers_an_ablation_on_page_one(tmp_path):
     assert "Clean accuracy per arm (test digits the campaigns use)" in summary.pages
     components = pages[summary.pages.index("Component effects (recipe level, the primary family)")]
     assert "rel. verdict" in components and "gated" in components or "equivalent" in components
+    declared = pages[summary.pages.index("Declared contrasts (recipe level)")]
+    assert "AUC 0.05–0.4, relative" in declared and "values in % of clean, not pp" in declared
 
 
 # ------------------------------------------------------------------------------------------- the study file
