@@ -197,19 +197,10 @@ def test_an_ablation_answers_from_its_declared_contrasts_and_judges_the_referenc
     assert list(out["clean"]["variant"]) == ["full", "noA", "noB"] and (out["clean"]["runs"] == 5).all()
 
 
-def test_the_report_answers_an_ablation_on_page_one(tmp_path):
-    """A spec with contrasts: and an answer block without pairs: page 1 is the component answer from the declared
-    contrasts (the reference judged on its component), the answer pages show every component and surface with
-    its relative loss, and the clean accuracy per arm."""
-    import numpy as np
-    from pypdf import PdfReader
-
-    from faultlab.report import render_report
+def _ablation_store(path, frame, spec):
     from faultlab.store import ResultsStore
 
-    frame = _relative_study(np.random.default_rng(3), runs=4, names=("full", "noA", "noB"),
-                            clean=(0.95, 0.95, 0.95), effects=(0.15, 0.0, 0.15))
-    store = ResultsStore(tmp_path / "abl.sqlite")
+    store = ResultsStore(path)
     for run, g in frame.groupby("run_id"):
         first = g.iloc[0]
         store.add_run({"run_id": run, "study": "abl", "architecture": first.variant, "variant": first.variant,
@@ -219,11 +210,44 @@ def test_the_report_answers_an_ablation_on_page_one(tmp_path):
         store.add_trials([{"campaign_id": f"c-{run}", "run_id": run, "fault": r.fault, "rate": float(r.rate),
                            "trial": int(r.trial), "layer": "*", "accuracy": float(r.accuracy)}
                           for r in g.itertuples()])
+    store.record_study("abl", spec)
+    return store
+
+
+def _ablation_spec():
     contrast = {"kind": "architecture", "variant": "full", "method": "vanilla", "measure": "loss",
                 "secondary_measures": ["relative"], "margin": 0.02}
-    spec = {"contrasts": [{**contrast, "name": "component A", "control": "noA"},
+    return {"contrasts": [{**contrast, "name": "component A", "control": "noA"},
                           {**contrast, "name": "component B", "control": "noB"}],
             "answer": {"reference": "no advantage", "reference_contrasts": ["component B"]}}
+
+
+def test_stats_plan_plans_the_declared_contrasts(tmp_path, capsys):
+    import numpy as np
+
+    from faultlab.cli import main
+
+    frame = _relative_study(np.random.default_rng(3), runs=3, names=("full", "noA", "noB"),
+                            clean=(0.95, 0.95, 0.95), effects=(0.15, 0.0, 0.15))
+    _ablation_store(tmp_path / "abl.sqlite", frame, _ablation_spec()).close()
+    main(["stats", "plan", "--from", "abl", "--store", str(tmp_path / "abl.sqlite"), "--effect", "0.05"])
+    out = capsys.readouterr().out
+    assert "component A" in out and "component B" in out and "(m = 2)" in out
+
+
+def test_the_report_answers_an_ablation_on_page_one(tmp_path):
+    """A spec with contrasts: and an answer block without pairs: page 1 is the component answer from the declared
+    contrasts (the reference judged on its component), the answer pages show every component and surface with
+    its relative loss, and the clean accuracy per arm."""
+    import numpy as np
+    from pypdf import PdfReader
+
+    from faultlab.report import render_report
+
+    frame = _relative_study(np.random.default_rng(3), runs=4, names=("full", "noA", "noB"),
+                            clean=(0.95, 0.95, 0.95), effects=(0.15, 0.0, 0.15))
+    spec = _ablation_spec()
+    store = _ablation_store(tmp_path / "abl.sqlite", frame, spec)
     summary = render_report(store, "abl", tmp_path / "abl.pdf", spec=spec, n_resamples=100)
     pages = [" ".join(p.extract_text().split()) for p in PdfReader(summary.path).pages]
     assert "the declared contrasts, one family" in pages[0] and "judged on component B" in pages[0]
