@@ -42,6 +42,19 @@ def test_a_count_larger_than_a_layer_fails_unless_skipped(expansion_one, tmp_pat
     assert (df.rate - df.equal_count / df.layer.map(sizes)).abs().max() < 1e-12
 
 
+def test_a_stored_equal_count_campaign_resumes_without_evaluating_again(expansion_one, tmp_path):
+    """K / weights (16 / 62,720 for the classifier) is stored at 12 significant digits: a re-run finds its trials
+    (it used to evaluate every count cell again, the store ignoring the duplicates)."""
+    net, x, y = expansion_one
+    spec = CampaignSpec("drop(p={rate})", [], trials=2, per_layer=True, equal_count=[16])
+    with ResultsStore(tmp_path / "c.sqlite") as store:
+        first = run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off")
+        again = run_campaign(net, x, y, spec, store, RunInfo("r"), progress="off")
+        assert len(store.to_frame()) == sum(c.n_trials for c in first.cells) == 16  # 8 layers x 2 trials
+    assert sum(c.new_trials for c in first.cells) == 16 and sum(c.new_trials for c in again.cells) == 0
+    assert [c.mean for c in again.cells] == [c.mean for c in first.cells]
+
+
 def test_skip_larger_counts_needs_equal_count():
     with pytest.raises(CampaignError, match="skip_larger_counts: needs equal_count"):
         validate(CampaignSpec("drop(p={rate})", [0.1], skip_larger_counts=True))
@@ -180,8 +193,46 @@ def test_an_ablation_answers_from_its_declared_contrasts_and_judges_the_referenc
                                                              Verdict.INCONCLUSIVE)
     assert out["overall"] in (Outcome.HOLDS, Outcome.NOT_SHOWN)  # A's advantage does not count against it
     text = " ".join(out["paragraphs"])
-    assert "judged on component B" in text and "make the block lose less: component A (whole network)" in text
+    assert "judged on component B" in text and "the block loses less with: component A (whole network)" in text
     assert list(out["clean"]["variant"]) == ["full", "noA", "noB"] and (out["clean"]["runs"] == 5).all()
+
+
+def _ablation_store(path, frame, spec):
+    from faultlab.store import ResultsStore
+
+    store = ResultsStore(path)
+    for run, g in frame.groupby("run_id"):
+        first = g.iloc[0]
+        store.add_run({"run_id": run, "study": "abl", "architecture": first.variant, "variant": first.variant,
+                       "method": "vanilla", "train_seed": int(first.train_seed),
+                       "clean_accuracy": float(first.clean_accuracy)})
+        store.add_campaign({"campaign_id": f"c-{run}", "run_id": run, "fault": first.fault})
+        store.add_trials([{"campaign_id": f"c-{run}", "run_id": run, "fault": r.fault, "rate": float(r.rate),
+                           "trial": int(r.trial), "layer": "*", "accuracy": float(r.accuracy)}
+                          for r in g.itertuples()])
+    store.record_study("abl", spec)
+    return store
+
+
+def _ablation_spec():
+    contrast = {"kind": "architecture", "variant": "full", "method": "vanilla", "measure": "loss",
+                "secondary_measures": ["relative"], "margin": 0.02}
+    return {"contrasts": [{**contrast, "name": "component A", "control": "noA"},
+                          {**contrast, "name": "component B", "control": "noB"}],
+            "answer": {"reference": "no advantage", "reference_contrasts": ["component B"]}}
+
+
+def test_stats_plan_plans_the_declared_contrasts(tmp_path, capsys):
+    import numpy as np
+
+    from faultlab.cli import main
+
+    frame = _relative_study(np.random.default_rng(3), runs=3, names=("full", "noA", "noB"),
+                            clean=(0.95, 0.95, 0.95), effects=(0.15, 0.0, 0.15))
+    _ablation_store(tmp_path / "abl.sqlite", frame, _ablation_spec()).close()
+    main(["stats", "plan", "--from", "abl", "--store", str(tmp_path / "abl.sqlite"), "--effect", "0.05"])
+    out = capsys.readouterr().out
+    assert "component A" in out and "component B" in out and "(m = 2)" in out
 
 
 def test_the_report_answers_an_ablation_on_page_one(tmp_path):
@@ -192,33 +243,21 @@ def test_the_report_answers_an_ablation_on_page_one(tmp_path):
     from pypdf import PdfReader
 
     from faultlab.report import render_report
-    from faultlab.store import ResultsStore
 
     frame = _relative_study(np.random.default_rng(3), runs=4, names=("full", "noA", "noB"),
                             clean=(0.95, 0.95, 0.95), effects=(0.15, 0.0, 0.15))
-    store = ResultsStore(tmp_path / "abl.sqlite")
-    for run, g in frame.groupby("run_id"):
-        first = g.iloc[0]
-        store.add_run({"run_id": run, "study": "abl", "architecture": first.variant, "variant": first.variant,
-                       "method": "vanilla", "train_seed": int(first.train_seed),
-                       "clean_accuracy": float(first.clean_accuracy)})
-        store.add_campaign({"campaign_id": f"c-{run}", "run_id": run, "fault": first.fault})
-        store.add_trials([{"campaign_id": f"c-{run}", "run_id": run, "fault": r.fault, "rate": float(r.rate),
-                           "trial": int(r.trial), "layer": "*", "accuracy": float(r.accuracy)}
-                          for r in g.itertuples()])
-    contrast = {"kind": "architecture", "variant": "full", "method": "vanilla", "measure": "loss",
-                "secondary_measures": ["relative"], "margin": 0.02}
-    spec = {"contrasts": [{**contrast, "name": "component A", "control": "noA"},
-                          {**contrast, "name": "component B", "control": "noB"}],
-            "answer": {"reference": "no advantage", "reference_contrasts": ["component B"]}}
+    spec = _ablation_spec()
+    store = _ablation_store(tmp_path / "abl.sqlite", frame, spec)
     summary = render_report(store, "abl", tmp_path / "abl.pdf", spec=spec, n_resamples=100)
     pages = [" ".join(p.extract_text().split()) for p in PdfReader(summary.path).pages]
     assert "the declared contrasts, one family" in pages[0] and "judged on component B" in pages[0]
-    assert "component A, full vs noA (vanilla): whole network: better, +" in " ".join(pages[:3])
+    assert "component A, full vs noA (vanilla) (4+4 runs): whole network: better +" in " ".join(pages[:3])
     assert "Component effects (recipe level, the primary family)" in summary.pages
     assert "Clean accuracy per arm (test digits the campaigns use)" in summary.pages
     components = pages[summary.pages.index("Component effects (recipe level, the primary family)")]
     assert "rel. verdict" in components and "gated" in components or "equivalent" in components
+    declared = pages[summary.pages.index("Declared contrasts (recipe level)")]
+    assert "AUC 0.05–0.4, relative" in declared and "values in % of clean, not pp" in declared
 
 
 # ------------------------------------------------------------------------------------------- the study file

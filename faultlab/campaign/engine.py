@@ -34,6 +34,7 @@ from faultlab.injection import (
     recalibrate_bn,
 )
 from faultlab.store import ResultsStore
+from faultlab.store.rows import norm_rate
 
 from .evaluation import EvalResult, auto_trials_per_pass, evaluate, evaluate_stacked, score_batches
 from .identity import checked_run, record_run, store_name, tensors_hash
@@ -240,7 +241,7 @@ def stored_trials(store: ResultsStore, run: RunInfo, spec: CampaignSpec, plan: l
     (those that count: as ``_run_cell`` reads them)."""
     limit = spec.max_trials if spec.trials == "auto" else spec.trials
     where = "run_id = ? AND fault = ? AND layer = ? AND equal_count = ? AND rate = ? AND trial < ?"
-    return sum(store.count_trials(where, (run.run_id, spec.fault, scope.label, count, rate, limit))
+    return sum(store.count_trials(where, (run.run_id, spec.fault, scope.label, count, norm_rate(rate), limit))
                for scope, scope_cells in plan for rate, count, _ in scope_cells)
 
 
@@ -286,8 +287,10 @@ def _scorer(ctx: Campaign, forward: Callable[[Tensor], Tensor], split: PrefixSpl
 
 
 def _stored_accuracies(ctx: Campaign, cell: Cell) -> dict[int, float]:
+    """The cell's stored trials; its rate as the store writes it (12 significant digits: an equal-count cell's
+    K / weights, e.g. 16 / 62720, is not exact there)."""
     rows = ctx.store.trials("run_id = ? AND fault = ? AND rate = ? AND layer = ? AND equal_count = ?",
-                            (ctx.run.run_id, ctx.spec.fault, cell.rate, cell.scope.label, cell.count))
+                            (ctx.run.run_id, ctx.spec.fault, norm_rate(cell.rate), cell.scope.label, cell.count))
     return {r["trial"]: r["accuracy"] for r in rows}
 
 

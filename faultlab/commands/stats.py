@@ -88,8 +88,9 @@ def plan_recipe(args) -> None:
     pilot_store = args.store or f"results/{check_name(pilot, '--from')}.sqlite"
     with ResultsStore(existing_store(pilot_store), read_only=True) as store:
         data = read_study(store, pilot)
+        spec = store.study_spec(pilot)  # its declared contrasts are the ones to plan
     if args.effect is not None:
-        plan_sequential(data, args)
+        plan_sequential(data, args, spec)
     if args.train_seconds is None:
         return
     af = analysis_frame(data.trials)
@@ -115,20 +116,24 @@ def plan_recipe(args) -> None:
         print(table.to_string(index=False))
 
 
-def plan_sequential(data, args) -> None:
-    """Per primary contrast: runs per arm of the fixed and the sequential design, from the study's own spread."""
+def plan_sequential(data, args, spec: dict | None = None) -> None:
+    """Per primary contrast (the stored spec's declared ones, else the defaults): runs per arm of the fixed and the
+    sequential design, from the study's own spread."""
     import pandas as pd
 
     from faultlab import FaultlabError
     from faultlab.stats import contrast_table
     from faultlab.stats.planning import plan_contrasts
+    from faultlab.stats.study import prepare_frame, spec_contrasts
 
-    table = contrast_table(data.trials, baseline=args.baseline, margin=args.margin, plan=False)
+    frame = prepare_frame(data.trials)
+    contrasts = spec_contrasts(spec, frame, margin=args.margin, baseline=args.baseline)
+    table = contrast_table(frame, contrasts, baseline=args.baseline, margin=args.margin, plan=False)
     rows = plan_contrasts(table, args.effect, first=args.first, step=args.step)
     if not rows:
         raise FaultlabError(f"study {args['from']!r} has no tested primary contrast (>= 2 runs per arm); a pilot "
                             "needs 2 runs per arm")
-    shown = pd.DataFrame(rows)[["contrast", "n_runs", "sd", "df", "alpha", "fixed", "fixed_low", "fixed_high",
+    shown = pd.DataFrame(rows)[["contrast", "scope", "n_runs", "sd", "df", "alpha", "fixed", "fixed_low", "fixed_high",
                                 "seq_max", "seq_expected", "seq_expected_null", "seq_power"]]
     print(f"Runs per arm for 80 % power against {args.effect * 100:g} pp, each contrast at alpha/m (m = "
           f"{len(rows)}): fixed design (t test), its 80 % range from the sd's chi-square interval (a plan from "

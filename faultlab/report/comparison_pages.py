@@ -8,15 +8,18 @@ from __future__ import annotations
 import pandas as pd
 
 from faultlab.stats import wording as fmt
-from faultlab.stats.vocabulary import Design, Endpoint, Role
+from faultlab.stats.vocabulary import Design, Endpoint, Measure, Role
 
 from .layout import Doc
 
 
 def _endpoint(table: pd.DataFrame) -> list[str]:
+    """``AUC 0.1–0.5``, ``0.2`` or ``K layers``; ``, relative`` for a row of the relative loss (a share of clean)."""
     spans = table["span"] if "span" in table else [""] * len(table)
-    return [f"AUC {s}".strip() if e == Endpoint.AUC else f"{r:g}" if e == Endpoint.RATE else "K layers"
-            for e, r, s in zip(table["endpoint"], table["rate"], spans)]
+    measures = table["measure"] if "measure" in table else [""] * len(table)
+    return [(f"AUC {s}".strip() if e == Endpoint.AUC else f"{r:g}" if e == Endpoint.RATE else "K layers")
+            + (", relative" if m == Measure.RELATIVE else "")
+            for e, r, s, m in zip(table["endpoint"], table["rate"], spans, measures)]
 
 
 def _runs(table: pd.DataFrame) -> list[str]:
@@ -57,7 +60,9 @@ def contrast_pages(doc: Doc, table: pd.DataFrame) -> None:
                           "closed test in which a contrast's difference test and TOST count once. Secondary rows (the "
                           "contrast's other endpoints) are tested only when their contrast was decided, at α/m. * "
                           "interval truncated to [-100, +100] pp. 'runs to detect': runs per arm for 80 % power "
-                          "against the observed difference at the family's level, from the observed spread.")
+                          "against the observed difference at the family's level, from the observed spread."
+                          + (" ', relative': the loss as a share of each run's clean accuracy (accuracy / clean - 1; "
+                             "values in % of clean, not pp)." if (table["measure"] == Measure.RELATIVE).any() else ""))
 
 
 def recipe_display(table: pd.DataFrame, a: str, b: str) -> pd.DataFrame:

@@ -209,6 +209,6 @@ def plan_contrasts(contrasts, effect: float, **kw) -> list[dict]:
     for _, r in prim.iterrows():
         paired = r["design"] == "paired by seed"
         plan = plan_contrast(float(r["sd"]), effect, df=float(r["df"]), paired=paired, n_contrasts=m, **kw)
-        rows.append({"contrast": r["contrast"], "surface": r["surface"], "n_runs": int(r["n_runs"]),
-                     **plan.to_row()})
+        rows.append({"contrast": r["contrast"], "surface": r["surface"], "scope": r["scope"],
+                     "n_runs": int(r["n_runs"]), **plan.to_row()})
     return rows

@@ -360,33 +360,41 @@ def short_surface(scope: str) -> str:
 
 
 def _effect_words(r: pd.Series) -> str:
-    """``whole network: better, +12.3 pp [+8.1, +16.5] (5+5 runs; relative to clean +13.0 % [...]: better)``."""
+    """``whole network: better +12.3 pp [+8.1, +16.5], relative to clean +13.0 % (better)``; the relative loss's
+    verdict only where its gate opened (its contrast decided)."""
     head = f"{short_surface(r['scope'])}: "
     if r["verdict"] == Verdict.NOT_TESTED:
         return head + f"not tested ({REASON_WORDS.get(Reason(r['reason']), str(r['reason']))})"
-    runs = f"{int(r['n_a'])}+{int(r['n_b'])} runs"
     rel = ""
     if is_num(r.get("rel_estimate")):
         rv = Verdict(r["rel_verdict"])
-        said = rv.value if rv != Verdict.NOT_TESTED else "not tested, " + REASON_WORDS.get(
-            Reason(r["rel_reason"]), str(r["rel_reason"]))
-        rel = (f"; relative to clean {r['rel_estimate'] * 100:+.1f} % "
-               f"[{r['rel_low'] * 100:+.1f}, {r['rel_high'] * 100:+.1f}]: {said}")
-    return f"{head}{r['verdict']}, {fmt_pp(r['estimate'])} {fmt_ci_pp(r['low'], r['high'])} ({runs}{rel})"
+        rel = f", relative to clean {r['rel_estimate'] * 100:+.1f} %" + (f" ({rv.value})" if rv in DECIDED or
+                                                                          rv == Verdict.INCONCLUSIVE else "")
+    return f"{head}{r['verdict']} {fmt_pp(r['estimate'])} {fmt_ci_pp(r['low'], r['high'])}{rel}"
+
+
+def _runs_of(g: pd.DataFrame) -> str:
+    """``5+5 runs`` when every surface used the same, else the range of each side."""
+    tested = g[g["verdict"] != Verdict.NOT_TESTED]
+    if tested.empty:
+        return ""
+    a, b = tested["n_a"].astype(int), tested["n_b"].astype(int)
+    side = [f"{x.min()}" if x.min() == x.max() else f"{x.min()}-{x.max()}" for x in (a, b)]
+    return f" ({side[0]}+{side[1]} runs)"
 
 
 def _carried(effects: pd.DataFrame) -> str:
     """Which components make the block lose less, more, the same, or are open, by surface."""
     parts = []
-    for verdict, words in ((Verdict.BETTER, "make the block lose less"), (Verdict.WORSE, "make it lose more"),
-                           (Verdict.EQUIVALENT, "change its loss by less than the margin"),
-                           (Verdict.INCONCLUSIVE, "are not decided")):
+    for verdict, words in ((Verdict.BETTER, "the block loses less with"), (Verdict.WORSE, "it loses more with"),
+                           (Verdict.EQUIVALENT, "within the margin"), (Verdict.INCONCLUSIVE, "not decided")):
         rows = effects[effects["verdict"] == verdict]
         if len(rows):
             named = [f"{c} ({join_words([short_surface(s) for s in g['scope']])})"
                      for c, g in rows.groupby("contrast", sort=False)]
             parts.append(f"{words}: {'; '.join(named)}")
-    return ("Per component: " + ". ".join(parts) + ".") if parts else ""
+    return ("Per component and surface, " + ". ".join(p[0].upper() + p[1:] if i else p for i, p in enumerate(parts))
+            + ".") if parts else ""
 
 
 def component_paragraphs(effects: pd.DataFrame, outcomes: pd.DataFrame, overall: str, *, reference: str | None,
@@ -394,20 +402,23 @@ def component_paragraphs(effects: pd.DataFrame, outcomes: pd.DataFrame, overall:
     """The answer of an ablation: whether the reference's conclusion holds on the ``judged`` contrasts (per surface
     and overall), which components carry the tolerance, then one sentence per component with its effect on each
     surface (variant - control in run-mean accuracy loss, > 0: the variant, the block with the component, loses
-    less), interval, runs, verdict, and the loss relative to clean."""
+    less), interval, verdict, the loss relative to clean, and the runs. ``effects`` in surface order."""
     if effects.empty:
         return ["No declared contrast has trials: run the study first."]
     what = f'the reference\'s conclusion ("{reference}")' if reference else "\"no significant advantage\""
     on = f"judged on {join_words(list(judged))}" if judged else "judged on every declared contrast"
-    per = "; ".join(f"{short_surface(s)}: {says(o)}" for s, o in zip(
-        [effects.loc[effects["surface"] == s, "scope"].iloc[0] for s in outcomes["surface"]], outcomes["outcome"]))
+    said = dict(zip(outcomes["surface"], outcomes["outcome"]))
+    scopes = dict(zip(effects["surface"], effects["scope"]))
+    per = "; ".join(f"{short_surface(scopes[s])}: {says(said[s])}" for s in dict.fromkeys(effects["surface"])
+                    if s in said)
     out = [f"Overall, {what}, {on} with every other component of the block held fixed, {says(overall)} "
            f"({per}). Effect = variant - control in run-mean accuracy loss (accuracy - the run's own clean accuracy), "
            "> 0: the variant loses less; 95 % CI over training runs; the declared contrasts are one family (closed "
-           "test, difference and TOST counted once).", _carried(effects)]
+           "test, difference and TOST counted once); relative to clean: the same effect as a share of each run's "
+           "clean accuracy (secondary, tested only where its contrast was decided).", _carried(effects)]
     for name, g in effects.groupby("contrast", sort=False):
         first = g.iloc[0]
         pair = (f"{first['variant']} vs {first['control']} ({first['method']})" if first["variant"] is not None
                 else f"{first['arms_a']} vs {first['arms_b']}")
-        out.append(f"{name}, {pair}: " + "; ".join(_effect_words(r) for _, r in g.iterrows()) + ".")
+        out.append(f"{name}, {pair}{_runs_of(g)}: " + "; ".join(_effect_words(r) for _, r in g.iterrows()) + ".")
     return [p for p in out if p]
