@@ -193,7 +193,9 @@ def test_an_ablation_answers_from_its_declared_contrasts_and_judges_the_referenc
                                                              Verdict.INCONCLUSIVE)
     assert out["overall"] in (Outcome.HOLDS, Outcome.NOT_SHOWN)  # A's advantage does not count against it
     text = " ".join(out["paragraphs"])
-    assert "judged on component B" in text and "the block loses less with: component A (whole network)" in text
+    assert "judged on component B (each control differs" in text
+    assert "the block loses less with: component A (whole network)" in text
+    assert "component B (full vs noB): " in text and "No surface shows an advantage" in text  # B is never better
     assert list(out["clean"]["variant"]) == ["full", "noA", "noB"] and (out["clean"]["runs"] == 5).all()
 
 

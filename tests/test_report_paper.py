@@ -210,6 +210,10 @@ def test_training_budget_from_either_spec_format():
     assert training_words(old) == "2 epochs of adam (lr 0.003), batch 128; training seeds 0, 1"
     assert training_words(new) == "3 epochs of SGD (lr 0.1); training seeds 0, 1"
     assert training_words(None).startswith("not stored with the data")
+    stopping = {"training": {"trainer": {"max_epochs": 30, "callbacks": [
+        {"class_path": "lightning.pytorch.callbacks.EarlyStopping",
+         "init_args": {"monitor": "val_acc", "mode": "max", "patience": 3}}]}}}
+    assert training_words(stopping) == "until val_acc stopped improving for 3 epochs, at most 30 epochs"
 
 
 def test_the_stored_spec_keeps_option_blocks_as_mappings_and_page_1_reads_them():
@@ -241,3 +245,19 @@ def test_the_terminal_text_needs_no_matplotlib():
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_the_terminal_labels_a_contrast_with_its_surface_where_its_label_repeats():
+    import pandas as pd
+
+    from faultlab.report.terminal import _distinct_labels
+
+    prim = pd.DataFrame({"contrast": ["shortcut", "shortcut", "depthwise"], "scope": ["network", "count:16", "network"],
+                         "fault": ["drop(p={rate})"] * 3})
+    assert list(_distinct_labels(prim)["contrast"]) == [
+        "shortcut [whole network]", "shortcut [K = 16 per layer]", "depthwise [whole network]"]
+    once = prim.iloc[[0, 2]]
+    assert list(_distinct_labels(once)["contrast"]) == ["shortcut", "depthwise"]  # unique labels stay as declared
+    two_faults = pd.DataFrame({"contrast": ["a", "a"], "scope": ["network"] * 2, "fault": ["drop(p={rate})", "sa0"]})
+    assert list(_distinct_labels(two_faults)["contrast"]) == ["a [whole network] [drop(p={rate})]",
+                                                              "a [whole network] [sa0]"]

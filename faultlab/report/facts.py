@@ -54,6 +54,19 @@ def _optimizer(training: Mapping) -> tuple[str | None, object]:
     return name, lr
 
 
+def _early_stopping(trainer: Mapping) -> str:
+    """``val_acc stopped improving for 3 epochs`` from an EarlyStopping callback of the trainer block, else ``''``."""
+    callbacks = trainer.get("callbacks") or []
+    for cb in callbacks if isinstance(callbacks, list) else [callbacks]:
+        cb = _mapping(cb)
+        if str(cb.get("class_path", "")).rsplit(".", 1)[-1] == "EarlyStopping":
+            args = _mapping(cb.get("init_args"))
+            patience = args.get("patience", 3)
+            return (f"{args.get('monitor', 'the monitored metric')} stopped improving for "
+                    f"{fmt.plural(int(patience), 'epoch') if isinstance(patience, int) else patience}")
+    return ""
+
+
 def training_words(spec: Mapping | None) -> str:
     """``2 epochs of Adam (lr 0.003), batch 128; training seeds 0, 1`` from the stored spec's training block (either
     format); ``not stored`` without a spec."""
@@ -65,6 +78,9 @@ def training_words(spec: Mapping | None) -> str:
     steps = trainer.get("max_steps")
     budget = (f"{fmt.plural(int(epochs), 'epoch')}" if isinstance(epochs, int) else
               f"{fmt.plural(int(steps), 'step')}" if isinstance(steps, int) and steps > 0 else "budget not stated")
+    stop = _early_stopping(trainer)
+    if stop and budget != "budget not stated":
+        budget = f"until {stop}, at most {budget}"
     opt, lr = _optimizer(training)
     if opt:
         budget += f" of {opt}" + (f" (lr {lr:g})" if isinstance(lr, (int, float)) else "")

@@ -112,6 +112,17 @@ def _wrap(text: str, indent: str = "", first: str = "") -> list[str]:
                          break_on_hyphens=False) or [""]
 
 
+def _distinct_labels(prim: pd.DataFrame) -> pd.DataFrame:
+    """Primary rows whose label repeats (one contrast on several fault surfaces) labelled with their surface
+    (``shortcut [K = 16 per layer]``), and with their fault where that still repeats."""
+    out = prim.copy()
+    if out["contrast"].duplicated(keep=False).any():
+        out["contrast"] = [f"{c} [{fmt.short_surface(s)}]" for c, s in zip(out["contrast"], out["scope"])]
+    if out["contrast"].duplicated(keep=False).any():
+        out["contrast"] = [f"{c} [{f}]" for c, f in zip(out["contrast"], out["fault"])]
+    return out
+
+
 def stats_text(tables: Mapping[str, pd.DataFrame], *, study: str, question: str | None, store: str,
                folder: str | Path | None = None, written: Sequence[Path] = (), fraction: float = 0.9) -> str:
     """The terminal text of ``faultlab stats``; every line at most :data:`WIDTH` characters."""
@@ -131,7 +142,7 @@ def stats_text(tables: Mapping[str, pd.DataFrame], *, study: str, question: str 
         summary = fmt.summary_sentence(contrasts)
         if summary:
             lines += _wrap(summary, "  ", "- ")
-        lines += [x for _, r in prim.iterrows() for x in _wrap(fmt.contrast_line(r), "    ", "- ")]
+        lines += [x for _, r in _distinct_labels(prim).iterrows() for x in _wrap(fmt.contrast_line(r), "    ", "- ")]
         lines += [x for s in ans.sentences[len(tables["verdicts"]):] for x in _wrap(s, "  ", "- ")]
     else:
         lines += [x for s in ans.sentences for x in _wrap(s, "  ", "- ")]

@@ -163,7 +163,7 @@ def answer_tables(trials: pd.DataFrame, answer: dict, *, contrasts: pd.DataFrame
         effects = component_effects(contrasts)
         judged = list(answer.get("reference_contrasts") or [])
         outcomes, overall = surface_outcomes(effects[effects["contrast"].isin(judged)] if judged else effects)
-        text = component_paragraphs(effects, outcomes, overall, reference=answer.get("reference"), judged=judged)
+        text = component_paragraphs(effects, reference=answer.get("reference"), judged=judged)
     else:
         effects = answer_effects(trials, answer, alpha=alpha)
         outcomes, overall = surface_outcomes(effects)

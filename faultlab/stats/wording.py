@@ -397,25 +397,63 @@ def _carried(effects: pd.DataFrame) -> str:
             + ".") if parts else ""
 
 
-def component_paragraphs(effects: pd.DataFrame, outcomes: pd.DataFrame, overall: str, *, reference: str | None,
-                         judged: Sequence[str]) -> list[str]:
-    """The answer of an ablation: whether the reference's conclusion holds on the ``judged`` contrasts (per surface
-    and overall), which components carry the tolerance, then one sentence per component with its effect on each
-    surface (variant - control in run-mean accuracy loss, > 0: the variant, the block with the component, loses
-    less), interval, verdict, the loss relative to clean, and the runs. ``effects`` in surface order."""
+def _judged_sentence(name: str, g: pd.DataFrame) -> str:
+    """One judged contrast: on which surfaces "no significant advantage" holds (and where it is a disadvantage,
+    verdict ``worse``), fails (``better``), or is not shown (inconclusive), e.g. ``linear projection (mini-4 vs
+    mini-4-relu6proj): holds on whole network and K = 256 per layer (a disadvantage there: worse); not shown on
+    K = 64 per layer (inconclusive)``."""
+    def where(rows: pd.DataFrame) -> str:
+        return join_words([short_surface(s) for s in rows["scope"]])
+
+    first = g.iloc[0]
+    parts = []
+    fails = g[g["verdict"] == Verdict.BETTER]
+    if len(fails):
+        parts.append(f"fails on {where(fails)} (better: the block with it loses less)")
+    holds = g[g["verdict"].isin([Verdict.EQUIVALENT, Verdict.WORSE])]
+    if len(holds):
+        worse = holds[holds["verdict"] == Verdict.WORSE]
+        more = (f" (a disadvantage, not only no advantage, on {where(worse)}: the control loses less)"
+                if len(worse) else "")
+        parts.append(f"holds on {where(holds)}{more}")
+    open_ = g[g["verdict"] == Verdict.INCONCLUSIVE]
+    if len(open_):
+        parts.append(f"is not shown on {where(open_)} (inconclusive)")
+    untested = g[g["verdict"] == Verdict.NOT_TESTED]
+    if len(untested):
+        parts.append(f"is not testable on {where(untested)}")
+    return f"{name} ({first['variant']} vs {first['control']}): " + "; ".join(parts)
+
+
+def _reference_paragraph(effects: pd.DataFrame, reference: str | None, judged: Sequence[str]) -> str:
+    """Whether the reference's conclusion holds, per judged contrast and surface, then over them all."""
+    what = f'The reference\'s conclusion ("{reference}")' if reference else 'The conclusion "no significant advantage"'
+    judged = list(judged) or list(dict.fromkeys(effects["contrast"]))
+    rows = effects[effects["contrast"].isin(judged)]
+    each = [_judged_sentence(name, g) for name, g in rows.groupby("contrast", sort=False)]
+    if not each:
+        return ""
+    n = {v: int((rows["verdict"] == v).sum()) for v in Verdict}
+    held = n[Verdict.EQUIVALENT] + n[Verdict.WORSE]
+    close = (f"It fails on {n[Verdict.BETTER]} of {len(rows)} (contrast, surface) pairs." if n[Verdict.BETTER] else
+             f"No surface shows an advantage: it holds on {held} of {len(rows)} (contrast, surface) pairs"
+             + (f" and is not shown on {n[Verdict.INCONCLUSIVE]}." if n[Verdict.INCONCLUSIVE] else "."))
+    return (f"{what}, judged on {join_words(judged)} (each control differs from the full block in that one "
+            f"component): " + "; ".join(each) + f". {close}")
+
+
+def component_paragraphs(effects: pd.DataFrame, *, reference: str | None, judged: Sequence[str]) -> list[str]:
+    """The answer of an ablation: whether the reference's conclusion holds on each ``judged`` contrast (per
+    surface, then overall), which components carry the tolerance, then one sentence per component with its effect
+    on each surface (variant - control in run-mean accuracy loss, > 0: the variant, the block with the component,
+    loses less), interval, verdict, the loss relative to clean, and the runs. ``effects`` in surface order."""
     if effects.empty:
         return ["No declared contrast has trials: run the study first."]
-    what = f'the reference\'s conclusion ("{reference}")' if reference else "\"no significant advantage\""
-    on = f"judged on {join_words(list(judged))}" if judged else "judged on every declared contrast"
-    said = dict(zip(outcomes["surface"], outcomes["outcome"]))
-    scopes = dict(zip(effects["surface"], effects["scope"]))
-    per = "; ".join(f"{short_surface(scopes[s])}: {says(said[s])}" for s in dict.fromkeys(effects["surface"])
-                    if s in said)
-    out = [f"Overall, {what}, {on} with every other component of the block held fixed, {says(overall)} "
-           f"({per}). Effect = variant - control in run-mean accuracy loss (accuracy - the run's own clean accuracy), "
-           "> 0: the variant loses less; 95 % CI over training runs; the declared contrasts are one family (closed "
-           "test, difference and TOST counted once); relative to clean: the same effect as a share of each run's "
-           "clean accuracy (secondary, tested only where its contrast was decided).", _carried(effects)]
+    out = [_reference_paragraph(effects, reference, judged), _carried(effects),
+           "Effect = variant - control in run-mean accuracy loss (accuracy - the run's own clean accuracy), > 0: the "
+           "variant (the block with the component) loses less; 95 % CI over training runs; the declared contrasts "
+           "are one family (closed test, difference and TOST counted once); relative to clean: the same effect as a "
+           "share of each run's clean accuracy (secondary, tested only where its contrast was decided)."]
     for name, g in effects.groupby("contrast", sort=False):
         first = g.iloc[0]
         pair = (f"{first['variant']} vs {first['control']} ({first['method']})" if first["variant"] is not None
