@@ -47,8 +47,21 @@ def _incomplete(panel: pd.DataFrame, trials: int | None) -> tuple[pd.Series, int
     expected = int(trials if trials is not None else panel["n_trials"].max())
     short = panel["n_trials"] < expected
     layers = set(panel["layer"])
-    lacking = sorted({lay for _, s in panel.groupby(["method", "level"]) for lay in layers - set(s["layer"])})
+    lacking = sorted({lay for (method, level), s in panel.groupby(["method", "level"])
+                      for lay in layers - set(s["layer"]) if not _skipped_by_size(panel, method, level, lay)})
     return short, expected, lacking
+
+
+def _skipped_by_size(panel: pd.DataFrame, method: str, level: str, layer: str) -> bool:
+    """A layer absent at equal count K and at every larger K of the method, present at a smaller one: it has fewer
+    than K weights (``skip_larger_counts`` left it out by design), not an interrupted campaign."""
+    if not level.startswith("K="):
+        return False
+    k = float(level[2:])
+    has = panel[(panel["method"] == method) & panel["level"].str.startswith("K=")]
+    sizes = has.assign(k=has["level"].str[2:].astype(float))
+    present = sizes.loc[sizes["layer"] == layer, "k"]
+    return bool(len(present)) and bool((present < k).all())
 
 
 def layer_sensitivity(

@@ -132,7 +132,8 @@ def layer_pages(doc: Doc, df: pd.DataFrame, layer_order: list[str], groups: list
     """Per-layer sensitivity: the accuracy drop per layer (or group) faulted alone; incomplete panels flagged."""
     sub = ("Accuracy drop from clean (pp) when one layer (or layer group) is faulted alone, mean over runs and trials; "
            "one line per training method and rate. A panel whose cells have fewer trials than its largest (an "
-           "interrupted campaign) says INCOMPLETE and draws those cells hollow.")
+           "interrupted campaign) says INCOMPLETE and draws those cells hollow; a layer with fewer weights than K, "
+           "left out at that K (skip_larger_counts), is not.")
     for variants in groups:
         part = df[df["variant"].isin(variants)]
         fig, body = doc.figure_page(f"Per-layer sensitivity: {', '.join(variants)}", sub)
