@@ -28,7 +28,7 @@ QUESTION = ("Are mini-MobileNets and ResNet20 with a linear bottleneck more tole
 
 
 def demo_spec(name: str, variants: list[str], rates=RATES, trials: int = 20, seeds=(0, 1), *,
-              new_training: bool = False, contrasts: list | None = None) -> dict:
+              new_training: bool = False, contrasts: list | None = None, notes: str | None = None) -> dict:
     """A stored study spec shaped as the sweep stores it (``new_training``: the jsonargparse training block)."""
     training = ({"seeds": list(seeds), "trainer": {"max_epochs": 2},
                  "model": {"optimizer": {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.003}}}}
@@ -45,6 +45,7 @@ def demo_spec(name: str, variants: list[str], rates=RATES, trials: int = 20, see
                        "layers": {"kinds": ["conv", "linear"], "include": None}}],
         "data": {"name": "mnist5k", "options": {"batch_size": 128}, "eval_subset": 200},
         "training": training, "seed": 0, "answer": None, **({"contrasts": contrasts} if contrasts else {}),
+        **({"notes": notes} if notes else {}),
     }
 
 

@@ -26,6 +26,9 @@ NUMBER = r"[+-]?\d+(?:\.\d+)?"
 INTERVAL = re.compile(rf"\[({NUMBER})(?:, |–)({NUMBER})\]")
 
 
+NOTES = "Only the ordering of the arms is comparable with the paper: its noise model differs."
+
+
 def _flat(text: str) -> str:
     return " ".join(text.split())
 
@@ -34,7 +37,7 @@ def _flat(text: str) -> str:
 def demo(tmp_path_factory):
     """A demo-like study rendered once, every page's figure inspected as it is saved."""
     folder = tmp_path_factory.mktemp("paper")
-    store = demo_like_store(folder / "demo.sqlite", "demo", VARIANTS, trials=8, n_samples=100)
+    store = demo_like_store(folder / "demo.sqlite", "demo", VARIANTS, trials=8, n_samples=100, notes=NOTES)
     seen: list[tuple[str, list[tuple]]] = []
     save = layout.Doc.save
 
@@ -261,3 +264,12 @@ def test_the_terminal_labels_a_contrast_with_its_surface_where_its_label_repeats
     two_faults = pd.DataFrame({"contrast": ["a", "a"], "scope": ["network"] * 2, "fault": ["drop(p={rate})", "sa0"]})
     assert list(_distinct_labels(two_faults)["contrast"]) == ["a [whole network] [drop(p={rate})]",
                                                               "a [whole network] [sa0]"]
+
+
+def test_page_1_shows_the_study_notes_under_the_question(demo):
+    """A spec's ``notes:`` (what the numbers can be compared with) is on page 1, after the question and before
+    the answer; the stored spec in the appendix keeps it."""
+    texts = demo[3]
+    first = _flat(texts[0])
+    assert NOTES in first and first.index(NOTES) < first.index("Answer")
+    assert any("notes:" in t for t in texts[1:])

@@ -80,6 +80,10 @@ def front_page(doc: Doc, tables: Mapping[str, pd.DataFrame], spec: Mapping | Non
     facts_h = _facts_height(facts, facts_x)
     bottom_h = max(table_h, facts_h) if beside else table_h + 0.15 * bool(len(rows)) + facts_h
     y = _text(fig, 0.85, question, size=QUESTION_PT, wrap=QUESTION_WRAP, style="italic") + 0.15
+    notes = " ".join(str((spec or {}).get("notes") or "").split())
+    if notes:
+        y = _text(fig, y - 0.08, notes, size=ANSWER_PT - 1, wrap=int(ANSWER_WRAP * ANSWER_PT / (ANSWER_PT - 1)),
+                  color="0.3") + 0.12
     y = _text(fig, y, ans.heading, size=10, wrap=ANSWER_WRAP, weight="bold") + 0.04
     if ans.note:
         y = _text(fig, y, ans.note, size=ANSWER_PT, wrap=ANSWER_WRAP, color="0.3") + 0.04

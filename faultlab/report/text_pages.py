@@ -19,8 +19,8 @@ from faultlab.stats import wording as fmt
 
 from .layout import Doc
 
-SPEC_ORDER = ("name", "question", "data", "training", "architectures", "methods", "campaigns", "contrasts", "answer",
-              "seed")
+SPEC_ORDER = ("name", "question", "notes", "data", "training", "architectures", "methods", "campaigns", "contrasts",
+              "answer", "seed")
 FLOW_WIDTH = 100  # a list or mapping whose YAML flow form is at most this wide stays on one line
 
 

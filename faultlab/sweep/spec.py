@@ -125,6 +125,9 @@ class StudySpec:
     campaigns: list[CampaignEntry] = field(metadata={  # CampaignSpecs with the study's seed once validated
         "help": "fault campaigns on every run (the keys of faultlab campaign but seed: the study's keys them)"})
     question: str | None = field(default=None, metadata={"help": "the question, shown in the report"})
+    notes: str | None = field(default=None, metadata={
+        "help": "what the numbers can and cannot be compared with (a paper's protocol, what was cut), shown on "
+                "page 1 under the question; changes no number"})
     data: DataSpec = field(default_factory=DataSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
     seed: int = field(default=0, metadata={"help": "campaign seed: fault maps are keyed by it"})
