@@ -185,6 +185,8 @@ def test_dry_run_states_the_design_and_the_looks(reference, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "looks at 3, 5, 7, 9 runs per arm (at most 9); alpha 0.05 over 1 primary contrast(s)" in out
     assert "dropconnect vs vanilla on mlp: mlp · dropconnect, mlp · vanilla" in out
+    assert "look 1 (3 runs) |t| >= 69.5, look 2 (5 runs) |t| >= 5.53" in out  # each look's efficacy bound
+    assert "warning: look(s) 1 (3 runs per arm) cannot plausibly decide" in out and "first: 4, step: 2" in out
     assert "to do: at least 6 trainings (every contrast decided at the first look), at most 18" in out
     assert not (tmp_path / "new.sqlite").exists() and not (tmp_path / "runs").exists()
     main(["sweep", str(path), "--until-decided", "--dry-run", "--store", str(d / "s.sqlite"),

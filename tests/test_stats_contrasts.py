@@ -16,7 +16,13 @@ from faultlab.stats import ContrastError, ContrastSpec, contrast_table, holm, pa
 from faultlab.stats.family import closed_pairs, verdict_of
 from faultlab.stats.power import runs_needed, t_power
 from faultlab.stats.recipe import linear_contrast
-from faultlab.stats.simulate import simulate_arms
+from faultlab.stats.simulate import (
+    arm_array_frame,
+    paired_method_tests,
+    simulate_arm_array,
+    simulate_arms,
+    study_verdicts,
+)
 from faultlab.stats.vocabulary import Verdict
 
 ALPHA = 0.05
@@ -205,6 +211,52 @@ def test_family_error_under_the_global_null(runs):
     assert abs(np.mean(raw) - ALPHA) <= 3 * math.sqrt(ALPHA * (1 - ALPHA) / len(raw))
 
 
+RATES = (0.1, 0.3, 0.5)
+
+
+def _null_family(rng, studies: int, runs: int) -> tuple[np.ndarray, np.ndarray]:
+    acc, _ = simulate_arm_array(rng, studies, np.zeros((5, 2)), seeds=runs, rates=RATES)
+    est, p, tost = paired_method_tests(acc, RATES, 0.01)
+    return study_verdicts(est, p, tost), p
+
+
+def test_the_vectorised_calibration_path_is_the_contrast_table():
+    """The benchmark's fast path (simulate_arm_array -> paired_method_tests -> the table's family engine) gives the
+    same raw p's and verdicts as contrast_table on the same trials, with gates open (an effect on arch0)."""
+    effects = np.zeros((5, 2))
+    effects[0, 1], effects[1, 1] = 0.15, 0.004
+    acc, clean = simulate_arm_array(np.random.default_rng(30), 4, effects, seeds=4, rates=RATES, sd_run=0.01)
+    est, p, tost = paired_method_tests(acc, RATES, 0.01)
+    verdicts = study_verdicts(est, p, tost)
+    assert (verdicts[:, 0, 1:] != "not tested").any()  # some secondary rows were tested (gate open)
+    for i in range(len(acc)):
+        t = contrast_table(arm_array_frame(acc[i], clean[i], [f"arch{k}" for k in range(5)], ["vanilla", "dropconnect"],
+                                           RATES), plan=False)
+        assert np.allclose(t["pvalue"].to_numpy(float), p[i].ravel(), rtol=1e-9, atol=1e-12)
+        assert np.allclose(t["tost_pvalue"].to_numpy(float), tost[i].ravel(), rtol=1e-9, atol=1e-12)
+        assert list(t["verdict"]) == list(verdicts[i].ravel())
+
+
+def test_family_error_at_three_runs_is_alpha_within_its_monte_carlo_error():
+    """The calibration page's 3-runs row (once 6.0 ± 0.5 % over 2,000 studies) with 3,000 studies: the FWER is at
+    most α + 2.33 binomial SEs, and each contrast's paired t (df 2) has its exact tail P(p < α/5) = 1 % within 3
+    SEs (the full 20,000-study run: benchmarks/stats_calibration.py --only family)."""
+    n = 3000
+    verdicts, p = _null_family(np.random.default_rng(31), n, 3)
+    fwer = np.isin(verdicts, ["better", "worse"]).any(axis=(1, 2)).mean()
+    assert fwer <= _binomial_bound(ALPHA, n)
+    tail = (p[:, :, 0] < ALPHA / 5).mean()
+    assert abs(tail - ALPHA / 5) <= 3 * math.sqrt(ALPHA / 5 * (1 - ALPHA / 5) / p[:, :, 0].size)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runs", [3, 5, 8])
+def test_family_error_over_twenty_thousand_studies(runs):
+    n = 20_000
+    verdicts, _ = _null_family(np.random.default_rng(40 + runs), n, runs)
+    assert np.isin(verdicts, ["better", "worse"]).any(axis=(1, 2)).mean() <= _binomial_bound(ALPHA, n)
+
+
 def test_equivalence_is_claimed_at_most_alpha_at_the_margin():
     rng = np.random.default_rng(12)
     n, claims = 50, []
@@ -240,7 +292,9 @@ def test_study_tables_take_declared_contrasts():
 def test_unnamed_contrasts_at_two_rates_have_two_labels():
     """A rate endpoint's label names its rate: two unnamed contrasts of one pair at 0.1 and 0.3 were one label,
     and a sequential sweep refused them only after training its first look."""
-    from faultlab.stats.simulate import simulate_arms
+    from faultlab.stats.simulate import (
+        simulate_arms,
+    )
 
     df = simulate_arms(np.random.default_rng(5), [("a", "dc", 0.05), ("a", "vanilla", 0.0)], seeds=4)
     specs = [ContrastSpec(kind="method", method="dc", baseline="vanilla", architectures=["a"], endpoint="rate",

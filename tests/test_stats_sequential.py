@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 from faultlab.stats import ContrastSpec, SequentialDesign, sequential_decisions
+from faultlab.stats.power import runs_needed
 from faultlab.stats.sequential import (
     futility_z,
     operating_characteristics,
@@ -19,6 +20,7 @@ from faultlab.stats.sequential import (
     t_boundaries,
     z_boundaries,
 )
+from faultlab.stats.sequential_plan import design_effect, design_lines, look_plan
 from faultlab.stats.simulate import simulate_arms
 
 ALPHA = 0.05
@@ -121,3 +123,44 @@ def test_stats_plan_gives_fixed_and_sequential_runs_per_contrast(tmp_path, capsy
     main(["stats", "plan", "--from", "pilot", "--store", str(tmp_path / "p.sqlite"), "--effect", "0.04"])
     out = capsys.readouterr().out
     assert "dropconnect vs vanilla on net" in out and "seq_expected" in out and "fixed_high" in out
+    assert "efficacy bounds, 1 paired-by-seed contrast(s) at alpha 0.05 each: look 1 (3 runs) |t| >=" in out
+
+
+# ------------------------------------------------------------------------ looks that cannot decide (planning)
+
+
+def test_a_useless_first_look_warns_and_a_sensible_one_does_not():
+    """analogai_mnist's design (6 paired contrasts, looks at 3, 6, 9, 12): |t| >= 7067 at the first look, which
+    cannot decide; the demo's (looks at 4, 5, 6 with 2 contrasts) can decide at every look."""
+    wasteful = SequentialDesign(first=3, step=3, max_runs=12)
+    plan = look_plan(wasteful, 6, True)
+    assert plan[0].efficacy > 7000 and not plan[0].decides and plan[-1].decides
+    warnings_ = design_lines(wasteful, [True] * 6, bounds=False)
+    assert len(warnings_) == 1 and "look(s) 1, 2 (3, 6 runs per arm)" in warnings_[0]
+    assert "first: 7, step: 3, max_runs: 12" in warnings_[0] and "futility (5.6 %" in warnings_[0]
+    assert all(p.decides for p in look_plan(SequentialDesign(7, 3, 12), 6, True))  # the fix decides everywhere
+    lines = design_lines(SequentialDesign(first=3, step=2, max_runs=7, futility=False), [False] * 22)
+    assert "|t| >= 46" in lines[0] and "nor stop one for futility" in lines[1] and "first: 5," in lines[1]
+    sensible = SequentialDesign(first=4, step=1, max_runs=6)
+    assert all(p.decides for p in look_plan(sensible, 2, True))
+    lines = design_lines(sensible, [True, False])
+    assert len(lines) == 2 and not any(line.startswith("warning") for line in lines)
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_the_chances_at_each_look_match_simulated_t_paths(paired):
+    """A look's chance to cross its efficacy bound at the design effect, and to fall below its futility bound with
+    no effect, against 20,000 simulated paths of the design's t statistics (3 binomial SEs); the design effect
+    is the one a fixed design with the maximum runs detects with 80 % power."""
+    design, m, n = SequentialDesign(first=3, step=3, max_runs=12), 6, 20_000
+    plan = look_plan(design, m, paired)
+    delta = design_effect(design, m, paired)
+    assert runs_needed(1.0, delta * 1.0001, paired=paired, alpha=0.05 / m) == 12  # power 0.8 at exactly 12
+    rng = np.random.default_rng(7)
+    est, se = simulate_t_paths(design.looks(), delta, paired, n, rng)
+    crossed = (np.abs(est / se) >= [p.efficacy for p in plan]).mean(axis=0)
+    est0, se0 = simulate_t_paths(design.looks(), 0.0, paired, n, rng)
+    below = (np.abs(est0 / se0) < [p.futility for p in plan]).mean(axis=0)
+    for p, c, b in zip(plan, crossed, below):
+        assert abs(c - p.chance) <= 3 * math.sqrt(p.chance * (1 - p.chance) / n) + 1e-3
+        assert abs(b - p.futility_chance) <= 3 * math.sqrt(p.futility_chance * (1 - p.futility_chance) / n) + 1e-3

@@ -124,6 +124,7 @@ def plan_sequential(data, args, spec: dict | None = None) -> None:
     from faultlab import FaultlabError
     from faultlab.stats import contrast_table
     from faultlab.stats.planning import plan_contrasts
+    from faultlab.stats.sequential_plan import plan_lines
     from faultlab.stats.study import prepare_frame, spec_contrasts
 
     frame = prepare_frame(data.trials)
@@ -141,6 +142,7 @@ def plan_sequential(data, args, spec: dict | None = None) -> None:
           "O'Brien-Fleming spending, non-binding futility): maximum, expected runs at the effect and at no effect.")
     with pd.option_context("display.width", 120, "display.float_format", "{:.3g}".format):
         print(shown.to_string(index=False))
+    print("\n".join(plan_lines(rows, first=args.first, step=args.step)))
 
 
 @writes_whole_outputs

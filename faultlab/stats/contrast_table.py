@@ -42,7 +42,7 @@ from .power import runs_needed
 from .recipe import comparison_of, linear_contrast
 from .vocabulary import DECIDED, ContrastKind, Design, Endpoint, Measure, Reason, Role, Verdict
 
-__all__ = ["contrast_table", "apply_primary_family", "PLAN_POWER"]
+__all__ = ["contrast_table", "apply_primary_family", "family_verdicts", "FamilyVerdicts", "PLAN_POWER"]
 
 PLAN_POWER = 0.8
 
@@ -193,43 +193,70 @@ def _plan(row: pd.Series, level: float) -> tuple[float, float]:
     return detect, equiv
 
 
-def apply_primary_family(table: pd.DataFrame, alpha: float = ALPHA, *, plan: bool = True) -> FamilyResult:
-    """Verdicts of the primary rows (closed test, each contrast once) and of the gated secondary rows; in place.
-    ``plan=False`` leaves the runs-to-detect columns NaN (simulations that only need the verdicts)."""
-    prim = (table["role"] == Role.PRIMARY).to_numpy()
-    p_diff, p_tost = table["pvalue"].to_numpy(float), table["tost_pvalue"].to_numpy(float)
-    adj_d, adj_t = np.full(len(table), np.nan), np.full(len(table), np.nan)
+@dataclass(frozen=True)
+class FamilyVerdicts:
+    """The family engine's result for a table's rows (arrays in row order): adjusted p's, verdicts, which tested
+    secondary rows stayed behind a closed gate, and the number m of tested primary contrasts."""
+
+    p_adjusted: np.ndarray
+    tost_p_adjusted: np.ndarray
+    verdict: np.ndarray
+    gate_closed: np.ndarray
+    gated: np.ndarray
+    size: int
+
+
+def family_verdicts(primary: np.ndarray, key: Sequence, tested: np.ndarray, p_diff: np.ndarray, p_tost: np.ndarray,
+                    estimate: np.ndarray, alpha: float = ALPHA) -> FamilyVerdicts:
+    """The primary family and the gated secondary rows on plain arrays (one entry per row; ``key``: the row's
+    contrast, a secondary row's gate is its contrast's primary row). Primary rows: closed test, each contrast
+    counted once; a decided contrast's tested secondary rows: closed test among them, adjusted p × m (α/m)."""
+    prim = np.asarray(primary, dtype=bool)
+    adj_d, adj_t = np.full(prim.size, np.nan), np.full(prim.size, np.nan)
     adj_d[prim], adj_t[prim] = closed_pairs(p_diff[prim], p_tost[prim])
     size = int(np.isfinite(adj_d[prim]).sum())
     m = max(size, 1)
-    name = f"primary: closed test over {size} declared contrast(s), each counted once (difference and TOST)"
-    family = np.where(prim, name, "secondary, not tested: its contrast was not decided").astype(object)
-    key = list(zip(table["contrast"], table["fault"], table["scope"]))
-    tested = (table["reason"] == Reason.TESTED).to_numpy()
-    est = table["estimate"].to_numpy(float)
-    verdict = np.full(len(table), Verdict.NOT_TESTED, dtype=object)
+    verdict = np.full(prim.size, Verdict.NOT_TESTED, dtype=object)
     for i in np.nonzero(prim & tested)[0]:
-        verdict[i] = verdict_of(est[i], adj_d[i], adj_t[i], alpha)
+        verdict[i] = verdict_of(estimate[i], adj_d[i], adj_t[i], alpha)
     decided = {key[i] for i in np.nonzero(prim)[0] if verdict[i] in DECIDED}
-    reason = table["reason"].to_numpy(object).copy()
+    gate_closed, gated = np.zeros(prim.size, dtype=bool), np.zeros(prim.size, dtype=bool)
     for k in dict.fromkeys(key[i] for i in np.nonzero(~prim)[0]):
-        rows = np.array([j for j in range(len(table)) if not prim[j] and key[j] == k])
+        rows = np.array([j for j in range(prim.size) if not prim[j] and key[j] == k])
         if k not in decided:
-            reason[rows[tested[rows]]] = Reason.GATE_CLOSED
+            gate_closed[rows[tested[rows]]] = True
             continue
         d, t = closed_pairs(p_diff[rows], p_tost[rows])
         adj_d[rows], adj_t[rows] = np.minimum(1.0, d * m), np.minimum(1.0, t * m)
-        family[rows] = f"secondary, gated by its contrast: closed test within at α/{m}"
+        gated[rows] = True
         for j in rows[tested[rows]]:
-            verdict[j] = verdict_of(est[j], adj_d[j], adj_t[j], alpha)
-    table["p_adjusted"], table["tost_p_adjusted"] = adj_d, adj_t
-    table["family"], table["verdict"], table["reason"] = family, verdict, reason
+            verdict[j] = verdict_of(estimate[j], adj_d[j], adj_t[j], alpha)
+    return FamilyVerdicts(adj_d, adj_t, verdict, gate_closed, gated, size)
+
+
+def apply_primary_family(table: pd.DataFrame, alpha: float = ALPHA, *, plan: bool = True) -> FamilyResult:
+    """Verdicts of the primary rows (closed test, each contrast once) and of the gated secondary rows
+    (:func:`family_verdicts`); in place. ``plan=False`` leaves the runs-to-detect columns NaN (simulations that
+    only need the verdicts)."""
+    prim = (table["role"] == Role.PRIMARY).to_numpy()
+    key = list(zip(table["contrast"], table["fault"], table["scope"]))
+    tested = (table["reason"] == Reason.TESTED).to_numpy()
+    fv = family_verdicts(prim, key, tested, table["pvalue"].to_numpy(float), table["tost_pvalue"].to_numpy(float),
+                         table["estimate"].to_numpy(float), alpha)
+    m = max(fv.size, 1)
+    name = f"primary: closed test over {fv.size} declared contrast(s), each counted once (difference and TOST)"
+    family = np.where(prim, name, "secondary, not tested: its contrast was not decided").astype(object)
+    family[fv.gated] = f"secondary, gated by its contrast: closed test within at α/{m}"
+    reason = table["reason"].to_numpy(object).copy()
+    reason[fv.gate_closed] = Reason.GATE_CLOSED
+    table["p_adjusted"], table["tost_p_adjusted"] = fv.p_adjusted, fv.tost_p_adjusted
+    table["family"], table["verdict"], table["reason"] = family, fv.verdict, reason
     if plan:
         for i in np.nonzero(prim)[0]:
             idx = table.index[i]
             table.at[idx, "runs_to_detect"], table.at[idx, "runs_for_equivalence"] = _plan(table.loc[idx], alpha / m)
     rule = "equivalent if the adjusted TOST p < α, else better/worse if the adjusted p < α, else inconclusive"
-    return FamilyResult(name, size, alpha, rule)
+    return FamilyResult(name, fv.size, alpha, rule)
 
 
 COLUMNS = ["contrast", "kind", "role", "fault", "scope", "surface", "endpoint", "rate", "span", "measure", "arms_a",

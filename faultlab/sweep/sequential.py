@@ -36,6 +36,7 @@ from faultlab.stats.contrasts import resolve_contrasts
 from faultlab.stats.endpoints import surface_label
 from faultlab.stats.looks import look_lines, looks_table
 from faultlab.stats.sequential import SequentialDesign, sequential_decisions
+from faultlab.stats.sequential_plan import design_lines
 from faultlab.stats.study import chance_level, prepare_frame, spec_contrasts
 from faultlab.stats.vocabulary import Decision
 from faultlab.store import ResultsStore
@@ -168,6 +169,12 @@ def _decide(store: str, journal: str | None, full: StudySpec, design: Sequential
     return rows
 
 
+def _bound_lines(design: SequentialDesign, planned, bounds: bool = True) -> list[str]:
+    """Each look's efficacy bound (``bounds``) and a warning for a look that cannot plausibly decide (a method
+    contrast, two methods among its arms, is paired by seed; the others are unpaired)."""
+    return design_lines(design, [len({m for _, m in arms}) > 1 for _, arms in planned], bounds=bounds)
+
+
 def _worst_case(by_arm: dict[Arm, list[RunPlan]], planned, design: SequentialDesign) -> int:
     primary = {a for _, arms in planned for a in arms}
     return sum(design.max_runs if a in primary else design.first for a in by_arm)
@@ -193,6 +200,8 @@ def run_until_decided(spec: StudySpec, store: str, runs_dir: str = "runs", worke
     outcomes: list[RunOutcome] = []
     print(f"sequential seeds: looks at {', '.join(map(str, points))} runs per arm; seeds "
           f"{', '.join(map(str, full.training.seeds))} in that order", file=stream, flush=True)
+    for line in _bound_lines(design, planned, bounds=False):
+        print(line, file=stream, flush=True)
     session = nullcontext()
     if executor == "ray":
         from .ray_executor import ray_session
@@ -251,6 +260,7 @@ def dry_run_sequential(spec: StudySpec, store_path: str, runs_dir: str, stream=N
           f"{design.max_runs}); alpha {design.alpha:g} over {m} primary contrast(s), {design.alpha / m:.3g} each; "
           f"O'Brien-Fleming spending; futility {'on' if design.futility else 'off'} (power {design.power:g}); seeds "
           f"{', '.join(map(str, full.training.seeds))} in that order", file=stream)
+    print("\n".join(_bound_lines(design, planned)), file=stream)
     print("primary contrasts as planned (resolved on the data at each look):", file=stream)
     for label, arms in planned:
         print(f"  {label}: {', '.join(f'{v} · {mm}' for v, mm in arms)}", file=stream)
