@@ -59,9 +59,11 @@ def _drawable(contrasts: pd.DataFrame) -> pd.DataFrame:
     return prim[prim["estimate"].notna() & prim["low"].notna() & prim["high"].notna()].reset_index(drop=True)
 
 
-def forest_pages(doc: Doc, contrasts: pd.DataFrame, *, first: int = 0, count: int | None = None) -> None:
+def forest_pages(doc: Doc, contrasts: pd.DataFrame, *, first: int = 0, count: int | None = None,
+                 sequential: bool = False) -> None:
     """The primary contrasts' effects with their intervals, coloured by verdict, one panel per fault surface, pages
-    ``first`` .. ``first + count`` of them (``FOREST_ROWS_PER_PAGE`` rows each)."""
+    ``first`` .. ``first + count`` of them (``FOREST_ROWS_PER_PAGE`` rows each). ``sequential``: the runs came
+    from a sequential sweep (the caption says the intervals are not adjusted for its looks)."""
     rows = _drawable(contrasts)
     prim = contrasts[contrasts["role"] == Role.PRIMARY] if not contrasts.empty else contrasts
     untested = prim[~prim.index.isin(prim[prim["estimate"].notna() & prim["low"].notna()].index)]
@@ -71,10 +73,11 @@ def forest_pages(doc: Doc, contrasts: pd.DataFrame, *, first: int = 0, count: in
             if part["truncated"].any() else ""
         skipped = ("" if untested.empty or i else " Not drawn (no estimate): " + "; ".join(
             f"{n} on {s} ({r})" for (s, r), n in untested.groupby(["surface", "reason"]).size().items()) + ".")
+        looks = " for multiplicity or for the sequential looks: a fixed-design interval" if sequential else ""
         sub = ("The primary contrasts (the study's question; recipe level: training runs are the replicates): effect "
-               "a − b in the primary endpoint with its 95 % t interval (per contrast, not adjusted); the verdict is "
-               "the family's (closed test over the contrasts, adjusted p; equivalence by TOST within the dashed "
-               f"margins).{cut}{skipped}")
+               f"a − b in the primary endpoint with its 95 % t interval (per contrast, not adjusted{looks}); the "
+               "verdict is the family's (closed test over the contrasts, adjusted p; equivalence by TOST within the "
+               f"dashed margins).{cut}{skipped}")
         title = "Primary contrasts" + (f" ({i + 1}/{len(chunks)})" if len(chunks) > 1 else "")
         fig, body = doc.figure_page(title, sub)
         groups = list(part.groupby("surface", sort=False))

@@ -80,7 +80,7 @@ def main_part(doc: Doc, st: Study) -> None:
     if st.answer:
         component_pages(doc, st.answer)
     accuracy_pages(doc, st.af, t["curves"], st.faults[:MAIN_FAULTS], n_resamples=st.n_resamples, seed=st.seed)
-    forest_pages(doc, t["contrasts"], count=MAIN_FOREST_PAGES)
+    forest_pages(doc, t["contrasts"], count=MAIN_FOREST_PAGES, sequential=not t["sequential_looks"].empty)
     sequential_pages(doc, t["sequential_looks"])
     critical_pages(doc, t["curve_summary"], st.summary_faults[:MAIN_FAULTS], t["curves"])
     if st.answer:
@@ -112,7 +112,7 @@ def _sections(st: Study) -> list[tuple[str, Callable[[Doc], None]]]:
     if more or more_crit or extra_forest or extra_layers:
         def overflow(doc: Doc) -> None:
             accuracy_pages(doc, st.af, t["curves"], more, n_resamples=st.n_resamples, seed=st.seed)
-            forest_pages(doc, t["contrasts"], first=MAIN_FOREST_PAGES)
+            forest_pages(doc, t["contrasts"], first=MAIN_FOREST_PAGES, sequential=not t["sequential_looks"].empty)
             critical_pages(doc, t["curve_summary"], more_crit, t["curves"])
             layer_pages(doc, t["trials"], st.layer_order, extra_layers)
         out.append(("More figures of the main part's kind (further faults, contrasts, layers)", overflow))
