@@ -146,3 +146,95 @@ def test_the_log_rate_axis_break_is_plain_text():
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and any(t.get_text() == "//" for t in ax.texts)
     assert not any("$" in str(line.get_marker()) for line in ax.get_lines())
+
+
+def test_an_answer_block_lists_the_clean_costs_and_why_a_ci_can_exclude_0_while_inconclusive():
+    import pandas as pd
+
+    from faultlab.report.answer_text import clean_costs_sentence, unadjusted_words
+
+    costs = pd.DataFrame([{"contrast": c, "fault": "f", "scope": s, "clean_a": 0.934, "clean_b": 0.947,
+                           "estimate": -0.013, "low": -0.03, "high": 0.004, "reason": ""}
+                          for c in ("shortcut", "expansion") for s in ("network", "count:16")])
+    sentence = clean_costs_sentence(costs)
+    assert sentence.count("shortcut 93.4 % vs 94.7 %, -1.3 pp [-3.0, +0.4]") == 1  # once, whatever its surfaces
+    assert "expansion 93.4 % vs 94.7 %" in sentence and clean_costs_sentence(costs.iloc[:0]) == ""
+    prim = pd.DataFrame({"verdict": ["inconclusive", "better", "inconclusive"], "low": [0.015, 0.2, -0.1],
+                         "high": [0.13, 0.3, 0.1]})
+    assert "1 inconclusive contrast has a CI that excludes 0" in unadjusted_words(prim)
+    assert unadjusted_words(prim.iloc[1:]) == ""
+
+
+def test_page_one_wraps_a_unit_with_its_number():
+    from faultlab.report.front_page import _wrap
+
+    text = "shortcut 93.4 % vs 94.7 %, -1.3 pp [-3.0, +0.4]; linear projection 93.4 % vs 92.2 %, +1.1 pp"
+    for width in range(20, 60):
+        assert not any(line.startswith(("%", "pp")) for line in _wrap(text, width)), width
+
+
+def test_the_looks_page_shows_each_contrasts_last_look_when_every_look_does_not_fit():
+    import pandas as pd
+
+    from faultlab.report.sequential_pages import fits_one_page, last_looks
+    from faultlab.stats.looks import looks_table
+
+    rows = []
+    for look, runs in ((1, 3), (2, 5)):
+        for i in range(14 if look == 1 else 12):  # two contrasts decided at look 1
+            rows.append({**_look_rows("s")[0], "look": look, "runs_per_arm": runs, "contrast": f"c{i}",
+                         "decision": Decision.BETTER if look == 2 or i >= 12 else Decision.CONTINUE})
+    looks = looks_table(rows)
+    assert not fits_one_page(looks) and fits_one_page(looks.iloc[:10])
+    last = last_looks(looks)
+    assert list(last["contrast"]) == [f"c{i}" for i in range(14)]  # in the order first tested
+    assert list(last["look"]) == [2] * 12 + [1, 1]
+    assert isinstance(last, pd.DataFrame)
+
+
+def test_a_count_series_lacking_a_layer_too_small_for_k_is_not_incomplete():
+    import pandas as pd
+
+    rows = [{"variant": "m", "architecture": "m", "method": "vanilla", "run_id": "r", "train_seed": 0,
+             "fault": "drop(p={rate})", "layer": layer, "layer_group": None, "equal_count": k, "rate": k / size,
+             "trial": t, "accuracy": 0.8, "clean_accuracy": 0.9}
+            for layer, size in (("stem", 72), ("body", 2048)) for k in (16, 64, 256) if k <= size for t in range(2)]
+    fig = fp.layer_sensitivity(pd.DataFrame(rows))
+    assert not any("INCOMPLETE" in ax.get_title() for ax in fig.axes)
+    rows = [r for r in rows if not (r["layer"] == "body" and r["equal_count"] == 64)]  # a K the layer could take
+    fig = fp.layer_sensitivity(pd.DataFrame(rows))
+    assert any("INCOMPLETE: 1 layer(s) missing" in ax.get_title() for ax in fig.axes)
+
+
+def test_a_forest_page_of_several_surfaces_has_one_legend_under_its_panels(stores):
+    folder, fixed, _ = stores
+    import pandas as pd
+
+    from faultlab.report.figure_pages import forest_pages
+
+    contrasts = _tables(fixed, "fixed")["contrasts"]
+    prim = contrasts[contrasts["role"] == "primary"]
+    two = pd.concat([prim, prim.assign(surface="another surface", scope="count:16")], ignore_index=True)
+    seen = []
+    save = layout.Doc.save
+    layout.Doc.save = lambda doc, fig: seen.append(fig)
+    try:
+        doc = layout.Doc(io.BytesIO(), "t")
+        forest_pages(doc, two)
+    finally:
+        layout.Doc.save = save
+    (fig,) = seen
+    panels = [ax for ax in fig.findobj(lambda a: hasattr(a, "get_legend") and hasattr(a, "get_yticks"))]
+    assert len(panels) == 2 and all(ax.get_legend() is None for ax in panels)
+    legends = [leg for sub in fig.subfigs for inner in sub.subfigs for leg in inner.legends]
+    (legend,) = legends
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert len(labels) == len(set(labels)) and labels[-1].startswith("equivalence margin")
+
+
+def test_the_contrast_table_gives_each_measure_its_unit():
+    from faultlab.report.comparison_pages import _means, _share
+
+    assert _means(0.934, 0.947, "accuracy") == "93.4 % / 94.7 %"
+    assert _means(-0.296, -0.568, "loss") == "-29.6 pp / -56.8 pp"  # accuracy - clean: a difference, in pp
+    assert _means(-0.316, -0.6, "relative") == "-31.6 % / -60.0 %" and _share(0.283) == "+28.3 %"

@@ -88,7 +88,24 @@ def forest_pages(doc: Doc, contrasts: pd.DataFrame, *, first: int = 0, count: in
                 contrast=[f"{c} *" if t else str(c) for c, t in zip(g["contrast"], g["truncated"])])
             fp.contrast_forest(shown, ax=ax, unit="pp")
             ax.set_title(f"{surface} · {fmt.endpoint_words(g.iloc[0])}", fontsize=9, loc="left")
+        _one_legend(body, list(axes[:, 0]))
         doc.save(fig)
+
+
+def _one_legend(body, axes: list) -> None:
+    """Several panels' legends (each drawn inside its panel, over the intervals) as one legend under them, each
+    entry once."""
+    legends = [ax.get_legend() for ax in axes if ax.get_legend() is not None]
+    if not legends:
+        return
+    entries: dict[str, object] = {}
+    for legend in legends:
+        for handle, text in zip(legend.legend_handles, legend.get_texts()):
+            entries.setdefault(text.get_text(), handle)
+        legend.remove()
+    entries = dict(sorted(entries.items(), key=lambda kv: kv[0].startswith("equivalence margin")))  # verdicts first
+    body.legend(handles=list(entries.values()), labels=list(entries), loc="outside lower center", frameon=False,
+                fontsize=8, ncol=min(6, len(entries)))
 
 
 def forest_page_count(contrasts: pd.DataFrame) -> int:

@@ -113,10 +113,8 @@ class Doc:
                     verdict_col: str | None = "verdict") -> None:
         """``table`` (strings) as matplotlib tables, split over pages; cells of ``verdict_col`` are shaded (None:
         no shading, e.g. for conditional verdicts that must not read as the answer)."""
-        note_lines = len(textwrap.wrap(notes, NOTES_WRAP)) if notes else 0
         top_in = table_top_in(subtitle)
-        usable_in = PAGE_IN[1] - top_in - 0.5 - 0.14 * note_lines
-        per_page = max(1, int((usable_in - HEADER_IN) // ROW_IN))
+        per_page = table_rows_per_page(subtitle, notes)
         chunks = [table.iloc[i:i + per_page] for i in range(0, max(len(table), 1), per_page)]
         for i, chunk in enumerate(chunks):
             fig = self.page(_numbered(title, i, len(chunks)), subtitle)
@@ -132,6 +130,13 @@ def table_top_in(subtitle: str) -> float:
     than fit above it (:meth:`Doc.page` puts the subtitle's first line 0.75 in from the top, 9 pt lines)."""
     lines = len(textwrap.wrap(subtitle, SUBTITLE_WRAP)) if subtitle else 0
     return max(TABLE_TOP_IN, SUBTITLE_TOP_IN + lines * SUBTITLE_LINE_IN + 0.12)
+
+
+def table_rows_per_page(subtitle: str = "", notes: str = "") -> int:
+    """How many rows :meth:`Doc.table_pages` puts on one page under ``subtitle`` and above ``notes``."""
+    note_lines = len(textwrap.wrap(notes, NOTES_WRAP)) if notes else 0
+    usable_in = PAGE_IN[1] - table_top_in(subtitle) - 0.5 - 0.14 * note_lines
+    return max(1, int((usable_in - HEADER_IN) // ROW_IN))
 
 
 def draw_table(fig: Figure, table: pd.DataFrame, top: float, *, left: float = 0.04, width_in: float = TABLE_WIDTH_IN,

@@ -31,7 +31,7 @@ from .figure_pages import (
 from .front_page import MAX_TABLE_ROWS, continued_page, front_page
 from .layout import Doc, curve_style
 from .sample_pages import group_comparison_pages, reliability_pages
-from .sequential_pages import sequential_pages
+from .sequential_pages import all_look_pages, fits_one_page, sequential_pages
 from .text_pages import methods_pages, methods_paragraphs, question, spec_pages
 
 MAIN_FAULTS = 2  # accuracy and critical-rate pages in the main part; more faults: appendix
@@ -105,6 +105,8 @@ def _sections(st: Study) -> list[tuple[str, Callable[[Doc], None]]]:
                     lambda doc: contrast_pages(doc, t["contrasts"])))
     if not t["curves"].empty:
         out.append(("Accuracy per rate: the numbers", lambda doc: curve_number_pages(doc, t["curves"])))
+    if not fits_one_page(t["sequential_looks"]):
+        out.append(("Sequential seeds: every look", lambda doc: all_look_pages(doc, t["sequential_looks"])))
     more = st.faults[MAIN_FAULTS:]
     more_crit = st.summary_faults[MAIN_FAULTS:]
     extra_forest = forest_page_count(t["contrasts"]) > MAIN_FOREST_PAGES
