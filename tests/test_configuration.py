@@ -101,9 +101,11 @@ def test_a_printed_study_runs_unchanged(tmp_path, capsys):
     code, printed, _ = cli(capsys, "sweep", "experiments/demo.yaml", "--print_config")
     assert code == 0 and "class_path: DropConnect" in printed and "max_epochs: 2" in printed
     (tmp_path / "demo.yaml").write_text(printed)
-    code, from_file, err = cli(capsys, "sweep", "experiments/demo.yaml", "--dry-run", "--no-estimate", "--store", store)
+    fresh = ("--store", store, "--runs-dir", tmp_path / "runs")  # not the results/ and runs/ `make demo` leaves
+    code, from_file, err = cli(capsys, "sweep", "experiments/demo.yaml", "--dry-run", "--no-estimate", *fresh)
     assert code == 0, err
-    code, from_printed, err = cli(capsys, "sweep", "--config", tmp_path / "demo.yaml", "--dry-run", "--no-estimate")
+    code, from_printed, err = cli(capsys, "sweep", "--config", tmp_path / "demo.yaml", "--dry-run", "--no-estimate",
+                                  *fresh)
     assert code == 0, err
     assert from_printed == from_file and "to do: 18 trainings, 1440 trials" in from_printed
     code, again, _ = cli(capsys, "sweep", "--dry-run", tmp_path / "demo.yaml", "--print_config")  # file anywhere

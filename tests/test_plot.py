@@ -256,18 +256,3 @@ def test_import_faultlab_and_stats_stay_free_of_matplotlib():
     code = "import sys, faultlab, faultlab.stats; assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
-
-def test_a_layer_left_out_at_larger_equal_counts_is_not_flagged_incomplete():
-    """skip_larger_counts leaves a 72-weight layer out at K = 256 (absent there, present at K = 16, 64): by design,
-    not an interruption; a layer absent at a smaller K but present at a larger one, or absent at a rate, is flagged."""
-    from faultlab.plot.layers import _incomplete
-
-    rows = [("vanilla", f"K={k}", lay) for k in (16, 64, 256) for lay in ("stem", "conv", "fc") if
-            not (lay == "stem" and k == 256)]
-    panel = pd.DataFrame(rows, columns=["method", "level", "layer"]).assign(n_trials=2)
-    assert _incomplete(panel, None)[2] == []
-    gap = panel[~((panel.layer == "conv") & (panel.level == "K=16"))]  # missing at 16, present at 64 and 256
-    assert _incomplete(gap, None)[2] == ["conv"]
-    rates = pd.DataFrame([("vanilla", "0.1", "stem"), ("vanilla", "0.1", "fc"), ("vanilla", "0.2", "fc")],
-                         columns=["method", "level", "layer"]).assign(n_trials=2)
-    assert _incomplete(rates, None)[2] == ["stem"]

@@ -205,7 +205,8 @@ def test_stats_and_report_state_the_design_and_the_looks(reference, tmp_path, ca
     main(["stats", "seqdigits", "--store", str(d / "s.sqlite"), "--csv", str(tmp_path / "tables"),
           "--resamples", "100"])
     out = capsys.readouterr().out
-    assert "== sequential looks ==\nsequential seeds: looks at 3, 5, 7, 9 runs per arm (at most 9)" in out
+    assert "Sequential looks:\n  sequential seeds: looks at 3, 5, 7, 9 runs per arm (at most 9)" in out
+    assert "Sequential seeds: the sweep stopped at look 2 (5 runs per arm)" in out
     assert "look 1 (3 runs per arm): 0 of 1 contrast(s) decided" in out and "worse (-12.4 pp" in out
     assert (tmp_path / "tables" / "sequential_looks.csv").is_file()
     with ResultsStore(d / "s.sqlite", read_only=True) as store:

@@ -152,7 +152,6 @@ def run(args) -> None:
         return
     from faultlab.report.inputs import read_study
     from faultlab.report.terminal import stats_text
-    from faultlab.stats.looks import design_line, look_lines
     from faultlab.stats.study import export_tables, spec_contrasts, study_tables
     from faultlab.store import ResultsStore
 
@@ -171,6 +170,4 @@ def run(args) -> None:
         paths = export_tables(tables, tmp)
     print(stats_text(tables, study=args.study, question=(spec or {}).get("question"), store=store_path,
                      folder=folder, written=[folder / p.name for p in paths], fraction=args.fraction))
-    if len(looks := tables.get("sequential_looks", ())):
-        print("\n== sequential looks ==\n" + design_line(looks) + "\n" + "\n".join(look_lines(looks)))
 

@@ -42,26 +42,27 @@ def natural_order(names) -> list[str]:
     return sorted(set(names), key=key)
 
 
-def _incomplete(panel: pd.DataFrame, trials: int | None) -> tuple[pd.Series, int, list[str]]:
-    """Cells short of the panel's trial count (the largest cell's, or ``trials``), and layers some series lack."""
+def _incomplete(panel: pd.DataFrame, trials: int | None, sizes: Mapping[str, float] | None = None
+                ) -> tuple[pd.Series, int, list[str]]:
+    """Cells short of the panel's trial count (the largest cell's, or ``trials``), and layers some series lack;
+    a ``K=k`` series lacks a layer of fewer than k weights (``sizes``) by design, not by interruption."""
     expected = int(trials if trials is not None else panel["n_trials"].max())
     short = panel["n_trials"] < expected
-    layers = set(panel["layer"])
-    lacking = sorted({lay for (method, level), s in panel.groupby(["method", "level"])
-                      for lay in layers - set(s["layer"]) if not _skipped_by_size(panel, method, level, lay)})
+    layers, sizes = set(panel["layer"]), sizes or {}
+
+    def too_small(layer: str, level: str) -> bool:
+        return level.startswith("K=") and sizes.get(layer, float("inf")) < float(level[2:])
+
+    lacking = sorted({lay for (_, level), s in panel.groupby(["method", "level"])
+                      for lay in layers - set(s["layer"]) if not too_small(lay, level)})
     return short, expected, lacking
 
 
-def _skipped_by_size(panel: pd.DataFrame, method: str, level: str, layer: str) -> bool:
-    """A layer absent at equal count K and at every larger K of the method, present at a smaller one: it has fewer
-    than K weights (``skip_larger_counts`` left it out by design), not an interrupted campaign."""
-    if not level.startswith("K="):
-        return False
-    k = float(level[2:])
-    has = panel[(panel["method"] == method) & panel["level"].str.startswith("K=")]
-    sizes = has.assign(k=has["level"].str[2:].astype(float))
-    present = sizes.loc[sizes["layer"] == layer, "k"]
-    return bool(len(present)) and bool((present < k).all())
+def _layer_sizes(df: pd.DataFrame) -> dict[str, float]:
+    """Weights per layer, read off its equal-count trials (rate = K / weights)."""
+    counted = df[(df["equal_count"].fillna(0) > 0) & (df["rate"] > 0)]
+    return (counted["equal_count"].astype(float) / counted["rate"].astype(float)).groupby(counted["layer"]).median() \
+        .round().to_dict()
 
 
 def layer_sensitivity(
@@ -86,6 +87,7 @@ def layer_sensitivity(
                         "or 'group'")
     rank = {name: i for i, name in enumerate(order if order is not None else natural_order(df["layer"]))}
     table = sensitivity_table(df, list(rank))
+    sizes = _layer_sizes(df)
     panels = list(table.groupby(["fault", "variant", "scope"], sort=True))
     nrows, ncols = grid_shape(len(panels), ncols, max_cols=2)
     most = max(g["layer"].nunique() for _, g in panels)
@@ -98,7 +100,7 @@ def layer_sensitivity(
     for ax, ((f, variant, scope), g) in zip(axes.flat, panels):
         names = sorted(g["layer"].unique(), key=lambda n: rank.get(n, len(rank)))
         y = {name: i for i, name in enumerate(names)}
-        short, expected, lacking = _incomplete(g, trials)
+        short, expected, lacking = _incomplete(g, trials, sizes)
         for (method, level), s in g.assign(short=short).groupby(["method", "level"], sort=True):
             st = styles[method]
             s = s.sort_values("layer", key=lambda c: c.map(y))
@@ -125,8 +127,11 @@ def layer_sensitivity(
             ax.set_title(f"{title}\nINCOMPLETE: {'; '.join(problems)}", fontsize=9, color=INCOMPLETE_COLOUR)
         else:
             ax.set_title(title, fontsize=9)
-    for ax in list(axes.flat)[len(panels):]:
-        ax.set_visible(False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(panels):
+            ax.set_visible(False)
+        elif i + ncols >= len(panels):  # the last panel of its column: its rate axis keeps its numbers
+            ax.xaxis.set_tick_params(labelbottom=True)
     handles = [Line2D([], [], color=s["color"], marker=s["marker"], label=m) for m, s in styles.items()]
     handles += [Line2D([], [], color="0.3", ls=LINESTYLES[i % len(LINESTYLES)],
                        label=f"rate {lv}" if not lv.startswith("K=") else f"{lv} faulty weights")

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from faultlab.stats import wording as fmt
-from faultlab.stats.vocabulary import Role, Topic
+from faultlab.stats.vocabulary import Decision, Reason, Role, Topic, Verdict
 
 from .facts import arms_table
 
-__all__ = ["Answer", "answer_of", "relevant_missing", "MAX_TABLE_ROWS"]
+__all__ = ["Answer", "answer_of", "relevant_missing", "clean_cost_words", "sequential_words", "unadjusted_words",
+           "MAX_TABLE_ROWS"]
 
 MAX_TABLE_ROWS = 12  # Table 1 rows on page 1; the full table goes to the appendix
 MAX_ARM_SENTENCES = 4  # arms described in words when no contrast exists
@@ -79,6 +80,80 @@ def _knee(tables: Mapping[str, pd.DataFrame], fraction: float) -> str:
     return fmt.knee_sentence(below, len(summary), smallest, fraction)
 
 
+def clean_cost_words(row: pd.Series) -> str:
+    """A contrast's clean-accuracy cost (a ``clean_costs`` row) in one sentence: ``Clean accuracy without faults
+    87.1 % vs 93.0 %, difference -5.9 pp [-7.6, -4.1] (95 % CI over the same training runs; descriptive, not
+    tested).``; without an interval, why; ``""`` when an arm is absent."""
+    if row["reason"] == Reason.ARM_ABSENT:
+        return ""
+    head = (f"Clean accuracy without faults {fmt.fmt_pct(row['clean_a'])} vs {fmt.fmt_pct(row['clean_b'])}, "
+            f"difference {fmt.fmt_pp(row['estimate'])}")
+    if row["reason"] != Reason.TESTED:
+        return f"{head} (no interval: {fmt.REASON_WORDS.get(Reason(row['reason']), str(row['reason']))})."
+    cut = ", truncated to ±100 pp" if bool(row["truncated"]) else ""
+    return (f"{head} {fmt.fmt_ci_pp(row['low'], row['high'])} ({row['level'] * 100:g} % CI over the same training "
+            f"runs{cut}; descriptive, not tested).")
+
+
+def clean_costs_sentence(costs: pd.DataFrame | None) -> str:
+    """Every contrast's clean-accuracy difference in one sentence (an answer block's page 1, whose paragraphs are
+    per component): each (contrast, fault) once, whatever its surfaces; ``""`` when none has an estimate."""
+    if costs is None or costs.empty:
+        return ""
+    rows = costs[costs["estimate"].notna()].drop_duplicates(["contrast", "fault"])
+    if rows.empty:
+        return ""
+    several = rows["fault"].nunique() > 1
+    parts = []
+    for _, r in rows.iterrows():
+        name = f"{r['contrast']} ({r['fault']})" if several else str(r["contrast"])
+        parts.append(f"{name} {fmt.fmt_pct(r['clean_a'])} vs {fmt.fmt_pct(r['clean_b'])}, "
+                     f"{fmt.fmt_pp(r['estimate'])} {fmt.fmt_ci_pp(r['low'], r['high'])}")
+    return ("Clean accuracy without faults, a vs b and the difference a − b with its 95 % CI over the same training "
+            f"runs (descriptive, not tested): {'; '.join(parts)}.")
+
+
+def _with_clean_costs(verdicts: pd.DataFrame, costs: pd.DataFrame | None) -> list[str]:
+    """The verdict rows' short sentences, each primary contrast's followed by its clean-accuracy cost."""
+    words = {}
+    if costs is not None and not costs.empty:
+        words = {(r["contrast"], r["surface"]): clean_cost_words(r) for _, r in costs.iterrows()}
+    return [" ".join(w for w in (s, words.get((c, f), "")) if w)
+            for s, c, f in zip(verdicts["short"], verdicts["contrast"], verdicts["surface"])]
+
+
+def sequential_words(looks: pd.DataFrame, where: str = "Sequential seeds page") -> str:
+    """One sentence on what the page-1 numbers are after a sequential sweep (``sequential_looks``; ``""``
+    without one): where it stopped, how many contrasts its boundaries decided, and that the verdicts, p-values and
+    intervals are those of a fixed design on the runs trained, not adjusted for the looks. ``where``: where the
+    looks are shown."""
+    if looks.empty:
+        return ""
+    last = looks.sort_values("look", kind="stable").groupby(["contrast", "fault", "scope"], sort=False).tail(1)
+    final = looks[looks["look"] == looks["look"].max()].iloc[0]
+    runs, most = int(final["runs_per_arm"]), int(final["max_runs"])
+    decided = int(last["decision"].isin([Decision.BETTER, Decision.WORSE, Decision.EQUIVALENT]).sum())
+    going = bool((last["decision"] == Decision.CONTINUE).any()) and runs < most
+    at = (f"{'is at' if going else 'stopped at'} look {int(final['look'])} ({runs} runs per arm"
+             f"{', the maximum' if runs >= most else ''})")
+    return (f"Sequential seeds: the sweep {at}, where its group-sequential boundaries had decided {decided} of "
+            f"{fmt.plural(len(last), 'contrast')} ({where}); the verdicts, p-values and 95 % CIs here "
+            "are fixed-design analyses of the runs trained, not adjusted for the looks.")
+
+
+def unadjusted_words(prim: pd.DataFrame) -> str:
+    """When a primary contrast is inconclusive although its 95 % CI excludes 0: why (the CI is the contrast's own,
+    the verdict the family's); else ``""``."""
+    if prim.empty:
+        return ""
+    odd = (prim["verdict"] == Verdict.INCONCLUSIVE) & ((prim["low"] > 0) | (prim["high"] < 0))
+    if not odd.any():
+        return ""
+    return ("Each 95 % CI is the contrast's own, not adjusted for the family; the verdict uses the family's adjusted "
+            f"p, so {fmt.plural(int(odd.sum()), 'inconclusive contrast')} "
+            f"{'has' if int(odd.sum()) == 1 else 'have'} a CI that excludes 0.")
+
+
 def answer_of(tables: Mapping[str, pd.DataFrame], answer: dict | None, fraction: float) -> Answer:
     """Page 1's answer, by what the study has: an answer block, declared (or default) contrasts, or neither."""
     prim = _primary(tables)
@@ -89,17 +164,21 @@ def answer_of(tables: Mapping[str, pd.DataFrame], answer: dict | None, fraction:
                    if not layers.empty and prim.empty and not answer else [])  # a per-layer campaign's answer
     runs = tables["runs"].groupby(["variant", "method"])["run_id"].nunique()
     curves = tables["curves"]
+    seq = " ".join(w for w in (unadjusted_words(prim), sequential_words(tables.get("sequential_looks",
+                                                                                    pd.DataFrame()))) if w)
     if answer:
         source = "the declared contrasts" if answer.get("components") else "the pre-specified pairs"
+        cost = clean_costs_sentence(tables.get("clean_costs")) if answer.get("components") else ""
         out = Answer(f"Answer (recipe level: training runs are the replicates; {source}, one family):",
-                     list(answer["paragraphs"]))
+                     [*answer["paragraphs"], *([cost] if cost else [])], seq)
     elif not prim.empty:
         shared = fmt.shared_endpoint(prim)
+        note = f"Every contrast: {shared}; effect = a − b with its 95 % CI." if shared else \
+            "Effect = a − b with its 95 % CI."
         out = Answer("Answer (recipe level: training runs are the replicates; "
                      f"{fmt.plural(len(prim), 'declared contrast')}, one family, α = 0.05):",
-                     tables["verdicts"]["short"].tolist(),
-                     f"Every contrast: {shared}; effect = a − b with its 95 % CI." if shared else
-                     "Effect = a − b with its 95 % CI.")
+                     _with_clean_costs(tables["verdicts"], tables.get("clean_costs")),
+                     " ".join(w for w in (note, seq) if w))
     else:
         level = ("conditional on the trained network" + ("" if len(runs) == 1 else "s")
                  + ": fault maps are the replicates" if (runs <= 1).all() and len(runs) else

@@ -33,6 +33,21 @@ def _verdicts(table: pd.DataFrame) -> list[str]:
             for v, r in zip(table["verdict"], table["reason"])]
 
 
+def _share(x: object) -> str:
+    """A share of clean accuracy in %: ``+28.3 %``."""
+    return f"{x * 100:+.1f} %" if fmt.is_num(x) else "–"
+
+
+def _means(a: object, b: object, measure: str) -> str:
+    """The arms' means in the row's measure: accuracies in %, losses (accuracy - clean) in pp, relative losses in
+    % of clean."""
+    if measure == Measure.LOSS:
+        return f"{fmt.fmt_pp(a)} / {fmt.fmt_pp(b)}"
+    if measure == Measure.RELATIVE:
+        return f"{_share(a)} / {_share(b)}"
+    return f"{fmt.fmt_pct(a)} / {fmt.fmt_pct(b)}"
+
+
 def contrast_pages(doc: Doc, table: pd.DataFrame) -> None:
     """The contrast table: primary rows (page-1 verdicts) and secondary rows (tested only when gated); a column
     with one value for every row (the fault surface) goes to the subtitle."""
@@ -42,10 +57,12 @@ def contrast_pages(doc: Doc, table: pd.DataFrame) -> None:
         "contrast": table["contrast"], "role": table["role"].astype(str),
         "fault · scope": [f"{f} · {c}" for f, c in zip(table["fault"], table["scope"])],
         "endpoint": _endpoint(table), "runs": _runs(table),
-        "a / b": [f"{fmt.fmt_pct(a)} / {fmt.fmt_pct(b)}" for a, b in zip(table["mean_a"], table["mean_b"])],
-        "a − b\n(pp)": [fmt.fmt_pp(x) for x in table["estimate"]],
-        "95 % CI\n(pp)": [fmt.fmt_ci_pp(lo, hi) + (" *" if t else "")
-                          for lo, hi, t in zip(table["low"], table["high"], table["truncated"])],
+        "a / b": [_means(a, b, m) for a, b, m in zip(table["mean_a"], table["mean_b"], table["measure"])],
+        "a − b": [fmt.fmt_pp(x) if m != Measure.RELATIVE else _share(x)
+                  for x, m in zip(table["estimate"], table["measure"])],
+        "95 % CI": [fmt.fmt_ci_pp(lo, hi) + (" %" if m == Measure.RELATIVE and fmt.is_num(lo) else "")
+                    + (" *" if t else "")
+                    for lo, hi, t, m in zip(table["low"], table["high"], table["truncated"], table["measure"])],
         "adj. p": [fmt.fmt_p(p) for p in table["p_adjusted"]],
         "adj.\nTOST p": [fmt.fmt_p(p) for p in table["tost_p_adjusted"]],
         "runs to\ndetect": [fmt.fmt_runs(n) for n in table["runs_to_detect"]],
@@ -58,9 +75,11 @@ def contrast_pages(doc: Doc, table: pd.DataFrame) -> None:
     doc.table_pages("Declared contrasts (recipe level)", shown, subtitle=subtitle,
                     notes=f"Family: {table['family'].iloc[0]}. Primary rows are the study's question: one family, a "
                           "closed test in which a contrast's difference test and TOST count once. Secondary rows (the "
-                          "contrast's other endpoints) are tested only when their contrast was decided, at α/m. * "
-                          "interval truncated to [-100, +100] pp. 'runs to detect': runs per arm for 80 % power "
-                          "against the observed difference at the family's level, from the observed spread."
+                          "contrast's other endpoints) are tested only when their contrast was decided, at α/m. "
+                          "Differences and intervals in pp (accuracy; loss = accuracy - the run's clean accuracy), "
+                          "in % of clean for relative rows. * interval truncated to [-100, +100] pp. 'runs to "
+                          "detect': runs per arm for 80 % power against the observed difference at the family's "
+                          "level, from the observed spread."
                           + (" ', relative': the loss as a share of each run's clean accuracy (accuracy / clean - 1; "
                              "values in % of clean, not pp)." if (table["measure"] == Measure.RELATIVE).any() else ""))
 

@@ -25,8 +25,8 @@ def curve_numbers(curves: pd.DataFrame) -> pd.DataFrame:
         row = {"arm": label(variant, method), "fault": fault, "runs": str(int(g["n_runs"].iloc[0])),
                "clean": fmt.fmt_pct(g["clean_accuracy"].iloc[0]).removesuffix(" %")}
         for _, r in g.sort_values("rate").iterrows():
-            row[f"{r['rate']:g}"] = (f"{r['estimate'] * 100:.1f} {fmt.fmt_ci_pct(r['ci_low'], r['ci_high'])}"
-                                    + ("*" if r["truncated"] else ""))
+            row[f"rate {r['rate']:g}"] = (f"{r['estimate'] * 100:.1f} {fmt.fmt_ci_pct(r['ci_low'], r['ci_high'])}"
+                                         + ("*" if r["truncated"] else ""))
         rows.append(row)
     return pd.DataFrame(rows).fillna("–")
 

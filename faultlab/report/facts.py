@@ -67,9 +67,22 @@ def _early_stopping(trainer: Mapping) -> str:
     return ""
 
 
-def training_words(spec: Mapping | None) -> str:
+def _seeds_words(declared: Sequence, used: Sequence | None) -> str:
+    """``training seeds 0, 1``; when the data hold fewer (a sequential sweep stops early): ``training seeds 10, 11,
+    12, 13 (of 10–15 declared)``."""
+    shown = sorted({int(s) for s in used}) if used is not None and len(used) else list(declared)
+    words = f"training seeds {', '.join(str(s) for s in shown)}"
+    if declared and set(shown) != {int(s) for s in declared}:
+        ds = [int(s) for s in declared]
+        span = f"{min(ds)}–{max(ds)}" if ds == list(range(min(ds), max(ds) + 1)) else ", ".join(map(str, ds))
+        words += f" (of {span} declared)"
+    return words
+
+
+def training_words(spec: Mapping | None, used_seeds: Sequence[int] | None = None) -> str:
     """``2 epochs of Adam (lr 0.003), batch 128; training seeds 0, 1`` from the stored spec's training block (either
-    format); ``not stored`` without a spec."""
+    format); ``not stored`` without a spec. ``used_seeds``: the seeds the data hold, named instead of the declared
+    ones (which are then given as a span) when they differ."""
     training = (spec or {}).get("training")
     if not isinstance(training, Mapping):
         return "not stored with the data (a campaign's store: the network was trained elsewhere)"
@@ -89,7 +102,7 @@ def training_words(spec: Mapping | None) -> str:
         budget += f", batch {batch}"
     seeds = training.get("seeds")
     if seeds:
-        budget += f"; training seeds {', '.join(str(s) for s in seeds)}"
+        budget += f"; {_seeds_words(seeds, used_seeds)}"
     return budget
 
 
@@ -145,7 +158,8 @@ def study_facts(tables: Mapping[str, pd.DataFrame], spec: Mapping | None, runs: 
     per_rate = whole.groupby(["run_id", "fault", "rate"]).size()
     out = [
         ("data", _data_words(spec, runs, df)),
-        ("training", training_words(spec)),
+        ("training", training_words(spec, sorted(arms["train_seed"].dropna().unique()) if "train_seed" in arms
+                                     else None)),
         ("methods", _methods_words(spec, sorted(df["method"].unique()))),
         ("fault model", f"{fmt.join_words(sorted(df['fault'].unique()))}; "
                         f"{_layers_words(campaigns, set(df['campaign_id']))}"),

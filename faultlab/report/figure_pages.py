@@ -59,9 +59,11 @@ def _drawable(contrasts: pd.DataFrame) -> pd.DataFrame:
     return prim[prim["estimate"].notna() & prim["low"].notna() & prim["high"].notna()].reset_index(drop=True)
 
 
-def forest_pages(doc: Doc, contrasts: pd.DataFrame, *, first: int = 0, count: int | None = None) -> None:
+def forest_pages(doc: Doc, contrasts: pd.DataFrame, *, first: int = 0, count: int | None = None,
+                 sequential: bool = False) -> None:
     """The primary contrasts' effects with their intervals, coloured by verdict, one panel per fault surface, pages
-    ``first`` .. ``first + count`` of them (``FOREST_ROWS_PER_PAGE`` rows each)."""
+    ``first`` .. ``first + count`` of them (``FOREST_ROWS_PER_PAGE`` rows each). ``sequential``: the runs came
+    from a sequential sweep (the caption says the intervals are not adjusted for its looks)."""
     rows = _drawable(contrasts)
     prim = contrasts[contrasts["role"] == Role.PRIMARY] if not contrasts.empty else contrasts
     untested = prim[~prim.index.isin(prim[prim["estimate"].notna() & prim["low"].notna()].index)]
@@ -71,10 +73,11 @@ def forest_pages(doc: Doc, contrasts: pd.DataFrame, *, first: int = 0, count: in
             if part["truncated"].any() else ""
         skipped = ("" if untested.empty or i else " Not drawn (no estimate): " + "; ".join(
             f"{n} on {s} ({r})" for (s, r), n in untested.groupby(["surface", "reason"]).size().items()) + ".")
+        looks = " for multiplicity or for the sequential looks: a fixed-design interval" if sequential else ""
         sub = ("The primary contrasts (the study's question; recipe level: training runs are the replicates): effect "
-               "a − b in the primary endpoint with its 95 % t interval (per contrast, not adjusted); the verdict is "
-               "the family's (closed test over the contrasts, adjusted p; equivalence by TOST within the dashed "
-               f"margins).{cut}{skipped}")
+               f"a − b in the primary endpoint with its 95 % t interval (per contrast, not adjusted{looks}); the "
+               "verdict is the family's (closed test over the contrasts, adjusted p; equivalence by TOST within the "
+               f"dashed margins).{cut}{skipped}")
         title = "Primary contrasts" + (f" ({i + 1}/{len(chunks)})" if len(chunks) > 1 else "")
         fig, body = doc.figure_page(title, sub)
         groups = list(part.groupby("surface", sort=False))
@@ -85,7 +88,24 @@ def forest_pages(doc: Doc, contrasts: pd.DataFrame, *, first: int = 0, count: in
                 contrast=[f"{c} *" if t else str(c) for c, t in zip(g["contrast"], g["truncated"])])
             fp.contrast_forest(shown, ax=ax, unit="pp")
             ax.set_title(f"{surface} · {fmt.endpoint_words(g.iloc[0])}", fontsize=9, loc="left")
+        _one_legend(body, list(axes[:, 0]))
         doc.save(fig)
+
+
+def _one_legend(body, axes: list) -> None:
+    """Several panels' legends (each drawn inside its panel, over the intervals) as one legend under them, each
+    entry once."""
+    legends = [ax.get_legend() for ax in axes if ax.get_legend() is not None]
+    if not legends:
+        return
+    entries: dict[str, object] = {}
+    for legend in legends:
+        for handle, text in zip(legend.legend_handles, legend.get_texts()):
+            entries.setdefault(text.get_text(), handle)
+        legend.remove()
+    entries = dict(sorted(entries.items(), key=lambda kv: kv[0].startswith("equivalence margin")))  # verdicts first
+    body.legend(handles=list(entries.values()), labels=list(entries), loc="outside lower center", frameon=False,
+                fontsize=8, ncol=min(6, len(entries)))
 
 
 def forest_page_count(contrasts: pd.DataFrame) -> int:

@@ -19,22 +19,32 @@ ANSWER_WRAP, FACTS_WRAP, QUESTION_WRAP = 160, 150, 120  # characters per line at
 LINE = 1.4 / 72  # inches per point of font size (line spacing 1.4)
 TABLE_ROW_IN, TABLE_HEADER_IN, TABLE_PT = 0.17, 0.24, 7.5
 CAPTION_PT = 7.5
-KEY_IN = 1.0  # width of the facts' key column, inches
+KEY_IN = 1.15  # width of the facts' key column, inches (its longest key, "trials per rate:", in bold)
 MIN_FACTS_IN = 3.2  # the facts go beside Table 1 when this much width is left
 LEFT = 0.045
+
+
+GLUE = "\x00"  # holds a unit to its number while wrapping
+
+
+def _wrap(text: str, wrap: int, indent: str = "") -> list[str]:
+    """``text`` in lines of ``wrap`` characters, a unit never alone at a line's start (``93.4 %``, ``-1.3 pp``)."""
+    glued = text.replace(" %", GLUE + "%").replace(" pp", GLUE + "pp")
+    lines = textwrap.wrap(glued, wrap, initial_indent=indent, subsequent_indent=" " * len(indent),
+                          break_on_hyphens=False)
+    return [line.replace(GLUE, " ") for line in lines] or [""]
 
 
 def _text(fig, y_in: float, text: str, *, size: float, wrap: int, x: float = LEFT, indent: str = "",
           **kw) -> float:
     """Wrapped text whose top is ``y_in`` inches below the page's top; returns the y below it."""
-    lines = textwrap.wrap(text, wrap, initial_indent=indent, subsequent_indent=" " * len(indent),
-                          break_on_hyphens=False) or [""]
+    lines = _wrap(text, wrap, indent)
     fig.text(x, 1 - y_in / PAGE_IN[1], "\n".join(lines), size=size, va="top", linespacing=1.4, **kw)
     return y_in + len(lines) * size * LINE
 
 
 def _lines(text: str, wrap: int, indent: str = "") -> int:
-    return len(textwrap.wrap(text, wrap, initial_indent=indent, break_on_hyphens=False)) or 1
+    return len(_wrap(text, wrap, indent))
 
 
 def _table_width_in(table: pd.DataFrame) -> float:
@@ -93,8 +103,8 @@ def front_page(doc: Doc, tables: Mapping[str, pd.DataFrame], spec: Mapping | Non
         need = _lines(s, ANSWER_WRAP, "• ") * ANSWER_PT * LINE + 0.05
         if y + need > limit - ANSWER_PT * LINE:
             left = ans.sentences[i:]
-            _text(fig, y, f"… continued on the next page ({len(left)} more).", size=ANSWER_PT, wrap=ANSWER_WRAP,
-                  style="italic")
+            y = _text(fig, y, f"… continued on the next page ({len(left)} more).", size=ANSWER_PT, wrap=ANSWER_WRAP,
+                      style="italic")  # Table 1 goes below this line, not on it
             break
         y = _text(fig, y, s, size=ANSWER_PT, wrap=ANSWER_WRAP, indent="• ") + 0.05
     top = y + 0.15

@@ -32,7 +32,9 @@ METHOD_SHADES = (0.45, 0.0, -0.35, 0.7)  # baseline light, then full, dark, pale
 VERDICT_COLOURS = {"better": "#d9f0d3", "worse": "#f4cccc", "equivalent": "#d6e4f5", "inconclusive": "#eeeeee"}
 # cells whose text is not one of these (e.g. "not tested: exploratory") stay white
 HEAD_IN, FOOT_IN = 0.75, 0.3  # a figure page's title band and footer band, inches (plus the subtitle's lines)
+SIDE_IN = 0.35  # a figure page's left and right margins, inches: axis labels stay off the page's edge
 SUBTITLE_LINE_IN = 0.17
+SUBTITLE_TOP_IN = (1 - 0.91) * PAGE_IN[1]  # where :meth:`Doc.page` puts a subtitle's first line
 
 
 class Doc:
@@ -64,7 +66,8 @@ class Doc:
         fig = plt.figure(figsize=PAGE_IN, layout="constrained")
         lines = textwrap.wrap(subtitle, SUBTITLE_WRAP) if subtitle else []
         head_in = HEAD_IN + SUBTITLE_LINE_IN * len(lines)
-        head, body, _ = fig.subfigures(3, 1, height_ratios=[head_in, PAGE_IN[1] - head_in - FOOT_IN, FOOT_IN])
+        head, middle, _ = fig.subfigures(3, 1, height_ratios=[head_in, PAGE_IN[1] - head_in - FOOT_IN, FOOT_IN])
+        _, body, _ = middle.subfigures(1, 3, width_ratios=[SIDE_IN, PAGE_IN[0] - 2 * SIDE_IN, SIDE_IN])
         head.text(0.04, 1 - 0.25 / head_in, title, size=15, weight="bold", va="top")
         if lines:
             head.text(0.04, 1 - 0.62 / head_in, "\n".join(lines), size=9, color="0.3", va="top")
@@ -110,17 +113,30 @@ class Doc:
                     verdict_col: str | None = "verdict") -> None:
         """``table`` (strings) as matplotlib tables, split over pages; cells of ``verdict_col`` are shaded (None:
         no shading, e.g. for conditional verdicts that must not read as the answer)."""
-        note_lines = len(textwrap.wrap(notes, NOTES_WRAP)) if notes else 0
-        usable_in = PAGE_IN[1] - TABLE_TOP_IN - 0.5 - 0.14 * note_lines
-        per_page = max(1, int((usable_in - HEADER_IN) // ROW_IN))
+        top_in = table_top_in(subtitle)
+        per_page = table_rows_per_page(subtitle, notes)
         chunks = [table.iloc[i:i + per_page] for i in range(0, max(len(table), 1), per_page)]
         for i, chunk in enumerate(chunks):
             fig = self.page(_numbered(title, i, len(chunks)), subtitle)
-            top = 1 - TABLE_TOP_IN / PAGE_IN[1]
+            top = 1 - top_in / PAGE_IN[1]
             bottom = draw_table(fig, chunk, top, width_of=table, verdict_col=verdict_col)
             if notes:
                 fig.text(0.04, bottom - 0.02, textwrap.fill(notes, NOTES_WRAP), size=7.5, color="0.25", va="top")
             self.save(fig)
+
+
+def table_top_in(subtitle: str) -> float:
+    """Inches from the page's top to a table's top edge: :data:`TABLE_TOP_IN`, or below a subtitle of more lines
+    than fit above it (:meth:`Doc.page` puts the subtitle's first line 0.75 in from the top, 9 pt lines)."""
+    lines = len(textwrap.wrap(subtitle, SUBTITLE_WRAP)) if subtitle else 0
+    return max(TABLE_TOP_IN, SUBTITLE_TOP_IN + lines * SUBTITLE_LINE_IN + 0.12)
+
+
+def table_rows_per_page(subtitle: str = "", notes: str = "") -> int:
+    """How many rows :meth:`Doc.table_pages` puts on one page under ``subtitle`` and above ``notes``."""
+    note_lines = len(textwrap.wrap(notes, NOTES_WRAP)) if notes else 0
+    usable_in = PAGE_IN[1] - table_top_in(subtitle) - 0.5 - 0.14 * note_lines
+    return max(1, int((usable_in - HEADER_IN) // ROW_IN))
 
 
 def draw_table(fig: Figure, table: pd.DataFrame, top: float, *, left: float = 0.04, width_in: float = TABLE_WIDTH_IN,

@@ -31,7 +31,7 @@ from .figure_pages import (
 from .front_page import MAX_TABLE_ROWS, continued_page, front_page
 from .layout import Doc, curve_style
 from .sample_pages import group_comparison_pages, reliability_pages
-from .sequential_pages import sequential_pages
+from .sequential_pages import all_look_pages, fits_one_page, sequential_pages
 from .text_pages import methods_pages, methods_paragraphs, question, spec_pages
 
 MAIN_FAULTS = 2  # accuracy and critical-rate pages in the main part; more faults: appendix
@@ -80,7 +80,7 @@ def main_part(doc: Doc, st: Study) -> None:
     if st.answer:
         component_pages(doc, st.answer)
     accuracy_pages(doc, st.af, t["curves"], st.faults[:MAIN_FAULTS], n_resamples=st.n_resamples, seed=st.seed)
-    forest_pages(doc, t["contrasts"], count=MAIN_FOREST_PAGES)
+    forest_pages(doc, t["contrasts"], count=MAIN_FOREST_PAGES, sequential=not t["sequential_looks"].empty)
     sequential_pages(doc, t["sequential_looks"])
     critical_pages(doc, t["curve_summary"], st.summary_faults[:MAIN_FAULTS], t["curves"])
     if st.answer:
@@ -105,6 +105,8 @@ def _sections(st: Study) -> list[tuple[str, Callable[[Doc], None]]]:
                     lambda doc: contrast_pages(doc, t["contrasts"])))
     if not t["curves"].empty:
         out.append(("Accuracy per rate: the numbers", lambda doc: curve_number_pages(doc, t["curves"])))
+    if not fits_one_page(t["sequential_looks"]):
+        out.append(("Sequential seeds: every look", lambda doc: all_look_pages(doc, t["sequential_looks"])))
     more = st.faults[MAIN_FAULTS:]
     more_crit = st.summary_faults[MAIN_FAULTS:]
     extra_forest = forest_page_count(t["contrasts"]) > MAIN_FOREST_PAGES
@@ -112,7 +114,7 @@ def _sections(st: Study) -> list[tuple[str, Callable[[Doc], None]]]:
     if more or more_crit or extra_forest or extra_layers:
         def overflow(doc: Doc) -> None:
             accuracy_pages(doc, st.af, t["curves"], more, n_resamples=st.n_resamples, seed=st.seed)
-            forest_pages(doc, t["contrasts"], first=MAIN_FOREST_PAGES)
+            forest_pages(doc, t["contrasts"], first=MAIN_FOREST_PAGES, sequential=not t["sequential_looks"].empty)
             critical_pages(doc, t["curve_summary"], more_crit, t["curves"])
             layer_pages(doc, t["trials"], st.layer_order, extra_layers)
         out.append(("More figures of the main part's kind (further faults, contrasts, layers)", overflow))

@@ -25,6 +25,7 @@ from faultlab import FaultlabError
 from faultlab.store import ALL_LAYERS, with_store_labels
 
 from .answer import answer_contrasts
+from .clean_cost import clean_costs
 from .contrast_table import contrast_table
 from .contrasts import ContrastSpec, default_contrasts, parse_contrasts
 from .describe import cell_summary
@@ -156,6 +157,7 @@ def study_tables(trials: pd.DataFrame, runs: Sequence[dict] = (), *, masks: Mapp
         specs = default_contrasts(df, baseline_method, margin=margin) if contrasts is None else list(contrasts)
         table = contrast_table(df, specs, alpha=alpha, chance=chance, chance_band=chance_band, campaigns=campaigns,
                                family=family)
+        costs = clean_costs(df, specs, campaigns=campaigns, level=1 - alpha)
         if table.empty:
             missing.append((Topic.CONTRASTS, "contrasts: no declared or default contrast has arms in the data "
                                              f"(default: every method vs {baseline_method!r} per architecture)"))
@@ -190,6 +192,7 @@ def study_tables(trials: pd.DataFrame, runs: Sequence[dict] = (), *, masks: Mapp
     fam = family[0].to_row() if family else {"family": "", "size": 0, "alpha": alpha, "rule": ""}
     return {
         "trials": df, "runs": _runs_table(df), "contrasts": table, "verdicts": verdict_rows(table),
+        "clean_costs": costs,
         "family": pd.DataFrame([{**fam, "chance": chance, "chance_band": chance_band, "margin": margin}]),
         "curves": curves, "curve_summary": summary, "curve_runs": _curve_runs(run_summary),
         "run_summary": run_summary, "variance_components": comps,
