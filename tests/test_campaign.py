@@ -7,6 +7,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from cli_run import cli
 
 import architectures
 from faultlab.campaign import CampaignError, CampaignSpec, RunInfo, run_campaign
@@ -199,7 +200,9 @@ def faultlab(*args):
                           timeout=300)
 
 
-def test_cli_campaign_and_export(checkpoint, tmp_path):
+def test_cli_campaign_and_export(checkpoint, tmp_path, capsys):
+    """The first campaign through a real process (its exit status and output), the re-run and the export in this
+    one."""
     store = tmp_path / "r.sqlite"
     args = ["campaign", "--checkpoint", str(checkpoint), "--data", "synthetic", "--fault", "drop(p={rate})",
             "--rates", "0,0.1,0.5", "--trials", "4", "--store", str(store)]
@@ -210,18 +213,19 @@ def test_cli_campaign_and_export(checkpoint, tmp_path):
         assert s.count_trials() == 12
         run = s.runs()[0]
         assert run["architecture"] == "mlp" and run["method"] == "vanilla" and run["n_eval"] == 256
-    again = faultlab(*args)
-    assert again.returncode == 0 and "0 new trials" in again.stdout
-    out = tmp_path / "t.csv"
-    res = faultlab("export", "--store", str(store), "--out", str(out))
-    assert res.returncode == 0 and len(out.read_text().splitlines()) == 1 + 1 + 12  # header, clean row, trials
+    code, out, err = cli(capsys, *args)
+    assert code == 0 and "0 new trials" in out, err
+    csv = tmp_path / "t.csv"
+    code, _, err = cli(capsys, "export", "--store", store, "--out", csv)
+    assert code == 0 and len(csv.read_text().splitlines()) == 1 + 1 + 12, err  # header, clean row, trials
 
 
-def test_cli_per_layer_equal_count(checkpoint, tmp_path):
+def test_cli_per_layer_equal_count(checkpoint, tmp_path, capsys):
     store = tmp_path / "r.sqlite"
-    res = faultlab("campaign", "--checkpoint", str(checkpoint), "--data", "synthetic", "--fault", "drop(p={rate})",
-                   "--per-layer", "layer", "--equal-count", "3,5", "--trials", "2", "--store", str(store))
-    assert res.returncode == 0, res.stderr
+    code, _, err = cli(capsys, "campaign", "--checkpoint", checkpoint, "--data", "synthetic", "--fault",
+                       "drop(p={rate})", "--per-layer", "layer", "--equal-count", "3,5", "--trials", "2",
+                       "--store", store)
+    assert code == 0, err
     with ResultsStore(store) as s:
         df = s.to_frame()
     assert len(df) == 2 * 2 * 2 and set(df.equal_count) == {3, 5}
