@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from cli_run import cli
+from tiny_checkpoint import fit_checkpoint
 
 from faultlab.parsing import MAX_NODES, ConfigError, load_yaml
 
@@ -73,11 +74,8 @@ def checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "mlp.ckpt"
     L.seed_everything(0, verbose=False)
     data = Synthetic(n_train=64, n_test=32)
-    trainer = L.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0)
-    trainer.fit(Classifier(arch="mlp", num_classes=data.num_classes, input_shape=data.input_shape), data)
-    trainer.save_checkpoint(path)
-    return path
+    return fit_checkpoint(path, Classifier(arch="mlp", num_classes=data.num_classes, input_shape=data.input_shape),
+                          data, steps=1)
 
 
 def test_a_printed_campaign_config_runs_unchanged(tmp_path, capsys, checkpoint):

@@ -6,6 +6,7 @@ import lightning as L
 import pytest
 import torch
 from cli_run import cli
+from tiny_checkpoint import fit_checkpoint
 
 from faultlab.campaign import CampaignSpec, RunInfo, evaluate, run_campaign
 from faultlab.campaign.checkpoint import eval_weight_scale
@@ -100,16 +101,7 @@ def test_cli_campaign_of_a_rescaled_checkpoint_records_and_applies_the_scale(tmp
         fault_aware=DropConnect(p=0.3, rescale=True),
         train_seed=0,
     )
-    trainer = L.Trainer(
-        max_steps=2,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
-    trainer.fit(model, Synthetic(n_train=64, n_test=32))
-    trainer.save_checkpoint(path)
+    fit_checkpoint(path, model, Synthetic(n_train=64, n_test=32))
     session = open_checkpoint(path, Synthetic(n_train=64, n_test=32).tensors("test"))
     assert session.run.config["eval_weight_scale"].startswith("1/(1 - p)") and session.weight_scale is not None
     store = tmp_path / "r.sqlite"
