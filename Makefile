@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
+# One pytest-xdist worker per core (at most 4), each on one torch thread (tests/conftest.py); a test file stays on one
+# worker (--dist loadfile), so its module fixtures (trained models, swept stores) are built once.
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 test-all: install
 	$(PY) -m pytest -q -m ''

@@ -7,6 +7,8 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from cli_run import cli
+from tiny_checkpoint import fit_checkpoint
 
 import architectures
 from faultlab.campaign import CampaignError, CampaignSpec, RunInfo, run_campaign
@@ -187,11 +189,7 @@ def checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "tiny.ckpt"
     L.seed_everything(0, verbose=False)
     model = Classifier(arch="mlp", arch_kwargs={"hidden": [16]}, num_classes=10, input_shape=(1, 28, 28))
-    trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0)
-    trainer.fit(model, Synthetic(n_train=64, n_test=32))
-    trainer.save_checkpoint(path)
-    return path
+    return fit_checkpoint(path, model, Synthetic(n_train=64, n_test=32))
 
 
 def faultlab(*args):
@@ -199,7 +197,9 @@ def faultlab(*args):
                           timeout=300)
 
 
-def test_cli_campaign_and_export(checkpoint, tmp_path):
+def test_cli_campaign_and_export(checkpoint, tmp_path, capsys):
+    """The first campaign through a real process (its exit status and output), the re-run and the export in this
+    one."""
     store = tmp_path / "r.sqlite"
     args = ["campaign", "--checkpoint", str(checkpoint), "--data", "synthetic", "--fault", "drop(p={rate})",
             "--rates", "0,0.1,0.5", "--trials", "4", "--store", str(store)]
@@ -210,18 +210,19 @@ def test_cli_campaign_and_export(checkpoint, tmp_path):
         assert s.count_trials() == 12
         run = s.runs()[0]
         assert run["architecture"] == "mlp" and run["method"] == "vanilla" and run["n_eval"] == 256
-    again = faultlab(*args)
-    assert again.returncode == 0 and "0 new trials" in again.stdout
-    out = tmp_path / "t.csv"
-    res = faultlab("export", "--store", str(store), "--out", str(out))
-    assert res.returncode == 0 and len(out.read_text().splitlines()) == 1 + 1 + 12  # header, clean row, trials
+    code, out, err = cli(capsys, *args)
+    assert code == 0 and "0 new trials" in out, err
+    csv = tmp_path / "t.csv"
+    code, _, err = cli(capsys, "export", "--store", store, "--out", csv)
+    assert code == 0 and len(csv.read_text().splitlines()) == 1 + 1 + 12, err  # header, clean row, trials
 
 
-def test_cli_per_layer_equal_count(checkpoint, tmp_path):
+def test_cli_per_layer_equal_count(checkpoint, tmp_path, capsys):
     store = tmp_path / "r.sqlite"
-    res = faultlab("campaign", "--checkpoint", str(checkpoint), "--data", "synthetic", "--fault", "drop(p={rate})",
-                   "--per-layer", "layer", "--equal-count", "3,5", "--trials", "2", "--store", str(store))
-    assert res.returncode == 0, res.stderr
+    code, _, err = cli(capsys, "campaign", "--checkpoint", checkpoint, "--data", "synthetic", "--fault",
+                       "drop(p={rate})", "--per-layer", "layer", "--equal-count", "3,5", "--trials", "2",
+                       "--store", store)
+    assert code == 0, err
     with ResultsStore(store) as s:
         df = s.to_frame()
     assert len(df) == 2 * 2 * 2 and set(df.equal_count) == {3, 5}

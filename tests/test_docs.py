@@ -96,25 +96,11 @@ def test_your_own_model_lightning_callback_runs(tmp_path, monkeypatch):
 
 def digits_nets() -> tuple:
     """Small MLPs trained on scikit-learn's digits: 3 vanilla runs and 2 shortly trained ones."""
-    import torch
-    from sklearn.datasets import load_digits
-    from torch import nn
+    from digits_mlps import digits, digits_mlp
 
-    d = load_digits()
-    x, y = torch.tensor(d.data / 16.0, dtype=torch.float32), torch.tensor(d.target)
-    nets = {}
-    for method, seeds, steps in (("vanilla", (0, 1, 2), 60), ("short", (0, 1), 15)):
-        for seed in seeds:
-            torch.manual_seed(seed)
-            net = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
-            net.variant = "mlp-32"
-            opt = torch.optim.Adam(net.parameters(), lr=0.01)
-            for _ in range(steps):
-                opt.zero_grad()
-                nn.functional.cross_entropy(net(x[:1200]), y[:1200]).backward()
-                opt.step()
-            nets[method, seed] = net
-    return nets, x[1200:], y[1200:]
+    nets = {(method, seed): digits_mlp(32, seed, steps)
+            for method, seeds, steps in (("vanilla", (0, 1, 2), 60), ("short", (0, 1), 15)) for seed in seeds}
+    return nets, *digits()[2:]
 
 
 def test_in_a_notebook_section_builds_every_figure(tmp_path):

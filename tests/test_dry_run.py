@@ -8,6 +8,7 @@ from pathlib import Path
 
 import lightning as L
 import pytest
+from tiny_checkpoint import fit_checkpoint
 
 from faultlab.cli import main
 from faultlab.data import Synthetic
@@ -27,11 +28,8 @@ def checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "tiny.ckpt"
     L.seed_everything(0, verbose=False)
     model = Classifier(arch="mlp", arch_kwargs={"hidden": [16, 16]}, num_classes=10, input_shape=(1, 28, 28))
-    trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0)
-    trainer.fit(model, Synthetic(n_train=64, n_test=32))
-    trainer.save_checkpoint(path)
-    return path, [n for n, m in model.net.named_modules() if type(m).__name__ == "Linear"]
+    linears = [n for n, m in model.net.named_modules() if type(m).__name__ == "Linear"]
+    return fit_checkpoint(path, model, Synthetic(n_train=64, n_test=32)), linears
 
 
 def seconds(text: str) -> float:

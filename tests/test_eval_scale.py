@@ -2,13 +2,11 @@
 (applied once, on the very masks every other run meets, and recorded); ``rescale: train`` (the reference study's
 convention) and vanilla models are campaigned unscaled."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import lightning as L
 import pytest
 import torch
+from cli_run import cli
+from tiny_checkpoint import fit_checkpoint
 
 from faultlab.campaign import CampaignSpec, RunInfo, evaluate, run_campaign
 from faultlab.campaign.checkpoint import eval_weight_scale
@@ -19,7 +17,6 @@ from faultlab.injection import draw_maps, trial_seeds
 from faultlab.store import ResultsStore
 from faultlab.training import Classifier, DropConnect
 
-ROOT = Path(__file__).resolve().parents[1]
 SPEC = CampaignSpec("drop(p={rate})", [0.0, 0.3, 0.6], trials=6, seed=3)
 
 
@@ -92,7 +89,7 @@ def test_equal_count_cells_are_never_scaled(data, tmp_path):
     assert config["eval_weight_scale"] == {"4": 1.0}
 
 
-def test_cli_campaign_of_a_rescaled_checkpoint_records_and_applies_the_scale(tmp_path):
+def test_cli_campaign_of_a_rescaled_checkpoint_records_and_applies_the_scale(tmp_path, capsys):
     """Through `faultlab campaign`: the run config and the campaign config say which scale ran."""
     path = tmp_path / "rescaled.ckpt"
     L.seed_everything(0, verbose=False)
@@ -104,44 +101,13 @@ def test_cli_campaign_of_a_rescaled_checkpoint_records_and_applies_the_scale(tmp
         fault_aware=DropConnect(p=0.3, rescale=True),
         train_seed=0,
     )
-    trainer = L.Trainer(
-        max_steps=2,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
-    trainer.fit(model, Synthetic(n_train=64, n_test=32))
-    trainer.save_checkpoint(path)
+    fit_checkpoint(path, model, Synthetic(n_train=64, n_test=32))
     session = open_checkpoint(path, Synthetic(n_train=64, n_test=32).tensors("test"))
     assert session.run.config["eval_weight_scale"].startswith("1/(1 - p)") and session.weight_scale is not None
     store = tmp_path / "r.sqlite"
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "faultlab.cli",
-            "campaign",
-            "--checkpoint",
-            str(path),
-            "--data",
-            "synthetic",
-            "--fault",
-            "drop(p={rate})",
-            "--rates",
-            "0.5",
-            "--trials",
-            "2",
-            "--store",
-            str(store),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert res.returncode == 0, res.stderr
+    code, _, err = cli(capsys, "campaign", "--checkpoint", path, "--data", "synthetic", "--fault", "drop(p={rate})",
+                       "--rates", "0.5", "--trials", "2", "--store", store)
+    assert code == 0, err
     with ResultsStore(store) as s:
         run = s.runs()[0]
         config = s.campaigns(run["run_id"])[0]["config"]

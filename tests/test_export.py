@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
+from digits_mlps import digits, digits_mlp
 from scipy import stats
-from torch import nn
 
 import faultlab
 from faultlab.cli import main
@@ -191,27 +191,15 @@ def test_export_cli_refuses_a_missing_folder_and_keeps_masks_to_parquet(tmp_path
 
 def _networks() -> tuple[dict, torch.Tensor, torch.Tensor]:
     """Digits MLPs: methods 'vanilla' (60 Adam steps) and 'short' (12), training seeds 0, 1, 2."""
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    x, y = torch.tensor(d.data / 16.0, dtype=torch.float32), torch.tensor(d.target)
     nets, threads = {}, torch.get_num_threads()
     torch.set_num_threads(1)  # tiny steps: a second thread only waits (on a shared machine, for seconds)
     try:
         for method, steps in (("vanilla", 60), ("short", 12)):
             for seed in (0, 1, 2):
-                torch.manual_seed(seed)
-                net = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10))
-                net.variant = "mlp-16"
-                opt = torch.optim.Adam(net.parameters(), lr=0.02)
-                for _ in range(steps):
-                    opt.zero_grad()
-                    nn.functional.cross_entropy(net(x[:1200]), y[:1200]).backward()
-                    opt.step()
-                nets[method, seed] = net
+                nets[method, seed] = digits_mlp(16, seed, steps, lr=0.02)
     finally:
         torch.set_num_threads(threads)
-    return nets, x[1200:], y[1200:]
+    return nets, *digits()[2:]
 
 
 def test_a_paired_comparison_redone_from_the_parquet_equals_faultlab_stats(tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from cli_run import cli
+from tiny_checkpoint import fit_checkpoint
 
 from faultlab.commands._guards import atomic_path
 from faultlab.store import ResultsStore
@@ -260,17 +261,7 @@ def _checkpoint(path: Path, arch: str, data) -> Path:
 
     L.seed_everything(0, verbose=False)
     model = Classifier(arch=arch, num_classes=data.num_classes, input_shape=data.input_shape)
-    trainer = L.Trainer(
-        max_steps=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
-    trainer.fit(model, data)
-    trainer.save_checkpoint(path)
-    return path
+    return fit_checkpoint(path, model, data, steps=1)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 from own_models import OwnDataModule, small_cnn, tiny_data
+from tiny_checkpoint import fit_checkpoint
 
 import faultlab
 from faultlab.cli import main
@@ -333,10 +334,7 @@ def test_a_faultlab_checkpoint_takes_the_new_data_and_metric_options(tmp_path):
 
     L.seed_everything(0, verbose=False)
     model = Classifier(arch="mlp", arch_kwargs={"hidden": [16]}, num_classes=10, input_shape=(1, 8, 8))
-    trainer = L.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0)
-    trainer.fit(model, Digits(normalize="none"))
-    trainer.save_checkpoint(tmp_path / "mlp.ckpt")
+    fit_checkpoint(tmp_path / "mlp.ckpt", model, Digits(normalize="none"), steps=1)
     cli("--checkpoint", str(tmp_path / "mlp.ckpt"), "--data", "digits", "--normalize", "none", "--metric", "top3",
         "--rates", "0.1", "--trials", "2", "--store", str(tmp_path / "s.sqlite"))
     with ResultsStore(tmp_path / "s.sqlite") as store:

@@ -10,10 +10,9 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-import torch
+from digits_mlps import digits, digits_mlp
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
-from sklearn.datasets import load_digits
 from torch import nn
 
 import faultlab
@@ -26,26 +25,9 @@ TRIALS = 6
 
 
 @functools.cache
-def digits() -> tuple[torch.Tensor, ...]:
-    d = load_digits()
-    x, y = torch.tensor(d.data / 16.0, dtype=torch.float32), torch.tensor(d.target)
-    return x[:1200], y[:1200], x[1200:], y[1200:]
-
-
-@functools.cache
 def trained_mlp(width: int, seed: int, steps: int) -> nn.Module:
-    """A 64-width-10 MLP after ``steps`` full-batch Adam steps on the first 1200 digits; ``variant`` names it in
-    the frame (cached: a campaign leaves the weights as they were)."""
-    x, y = digits()[:2]
-    torch.manual_seed(seed)
-    net = nn.Sequential(nn.Linear(64, width), nn.ReLU(), nn.Linear(width, 10))
-    net.variant = f"mlp-{width}"
-    opt = torch.optim.Adam(net.parameters(), lr=0.01)
-    for _ in range(steps):
-        opt.zero_grad()
-        nn.functional.cross_entropy(net(x), y).backward()
-        opt.step()
-    return net
+    """A digits MLP (cached: a campaign leaves the weights as they were)."""
+    return digits_mlp(width, seed, steps)
 
 
 @pytest.fixture(scope="module")

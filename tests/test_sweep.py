@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_run import cli
 
 from faultlab.cli import main
 from faultlab.store import ResultsStore
@@ -47,7 +48,7 @@ def reference(tmp_path_factory):
     return d, res
 
 
-def test_tiny_study_stores_every_trial(reference):
+def test_tiny_study_stores_every_trial(reference, capsys):
     d, res = reference
     df = frame(d / "r.sqlite")
     assert len(df) == 8 * 2 * 3
@@ -55,8 +56,8 @@ def test_tiny_study_stores_every_trial(reference):
         runs = s.runs("tiny")
     assert len(runs) == 8 and {r["method"] for r in runs} == {"vanilla", "dropconnect"}
     assert "8 runs (8 trained now), 48 new trials" in res.stdout
-    again = sweep(TINY, "--store", d / "r.sqlite", "--runs-dir", d / "runs")
-    assert again.returncode == 0 and "0 trained now), 0 new trials" in again.stdout
+    code, out, err = cli(capsys, "sweep", TINY, "--store", d / "r.sqlite", "--runs-dir", d / "runs")
+    assert code == 0 and "0 trained now), 0 new trials" in out, err
 
 
 @pytest.mark.slow
@@ -101,11 +102,13 @@ def test_two_workers_share_one_store(reference, tmp_path):
     assert len(df) == 48 and not df.duplicated(["run_id", "rate", "trial"]).any()
 
 
-def test_dry_run_prints_the_grid(tmp_path):
-    res = sweep(TINY, "--store", tmp_path / "d.sqlite", "--runs-dir", tmp_path / "runs", "--dry-run")
-    assert res.returncode == 0
-    assert "8 runs = 2 architectures x 2 methods x 2 seeds" in res.stdout
-    assert "to do: 8 trainings, 48 trials" in res.stdout
+def test_dry_run_prints_the_grid(tmp_path, capsys):
+    """In process, without the estimate (its measured steps: tests/test_dry_run.py)."""
+    code, out, _ = cli(capsys, "sweep", TINY, "--store", tmp_path / "d.sqlite", "--runs-dir", tmp_path / "runs",
+                       "--dry-run", "--no-estimate")
+    assert code == 0
+    assert "8 runs = 2 architectures x 2 methods x 2 seeds" in out
+    assert "to do: 8 trainings, 48 trials" in out
     assert not (tmp_path / "d.sqlite").exists()
 
 
@@ -140,13 +143,14 @@ def test_bad_specs_are_one_clear_line(tmp_path, change, message, capsys):
     assert not (tmp_path / "s.sqlite").exists()
 
 
-def test_malformed_yaml_and_bad_store_folder(tmp_path):
+def test_malformed_yaml_and_bad_store_folder(tmp_path, capsys):
+    """The malformed YAML through a real process (its exit status), the bad folder in this one."""
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\narchitectures: [\n")
     res = sweep(bad)
     assert res.returncode == 2 and "malformed YAML" in res.stderr
-    res = sweep(TINY, "--store", "/nonexistent/faultlab/s.sqlite")
-    assert res.returncode == 2 and "/nonexistent/faultlab" in res.stderr and "Traceback" not in res.stderr
+    code, _, err = cli(capsys, "sweep", TINY, "--store", "/nonexistent/faultlab/s.sqlite")
+    assert code == 2 and "/nonexistent/faultlab" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("path", sorted(ROOT.glob("experiments/*.yaml")), ids=lambda p: p.stem)
