@@ -133,6 +133,7 @@ def test_figure_pages_keep_labels_off_the_page_edge_and_tables_below_their_subti
     top = layout.table_top_in(subtitle)
     lines = len(re.findall(r".{1,150}(?:\s|$)", subtitle))
     assert top >= layout.SUBTITLE_TOP_IN + lines * 9 * 1.2 / 72 and layout.table_top_in("") == layout.TABLE_TOP_IN
+    doc.save(fig)  # closes the figure: no pyplot figure is left open for the next test in this process
     doc.close()
 
 
@@ -230,6 +231,9 @@ def test_a_forest_page_of_several_surfaces_has_one_legend_under_its_panels(store
     (legend,) = legends
     labels = [t.get_text() for t in legend.get_texts()]
     assert len(labels) == len(set(labels)) and labels[-1].startswith("equivalence margin")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)  # the stand-in save kept it open: leave no pyplot figure to the next test in this process
 
 
 def test_the_contrast_table_gives_each_measure_its_unit():
