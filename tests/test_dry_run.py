@@ -93,7 +93,7 @@ def test_sweep_dry_run_measures_a_step_per_architecture_and_method(tmp_path, cap
     assert "to do: 8 trainings, 48 trials" in out
     for label in ("mlp-64-16-10", "mini_mobilenet"):  # each measured: a step per method, a trial per campaign
         line = next(x for x in out.splitlines() if x.startswith(f"  {label}") and "training step" in x)
-        assert "(vanilla, " in line and "(dropconnect, " in line and "(drop(p={rate}))" in line
+        assert "(vanilla, " in line and "(dropconnect, " in line and "(drop(p={rate}); clean evaluation" in line
     match = ESTIMATE.search(out)
     assert match and match.group(2) == "2" and "x 4 steps a run" in out, out  # 128 x 0.9 samples / 32 a batch
     assert list(tmp_path.iterdir()) == [] and seconds < 60
@@ -102,16 +102,18 @@ def test_sweep_dry_run_measures_a_step_per_architecture_and_method(tmp_path, cap
 def test_training_steps_are_timed_after_a_warm_up_within_a_budget():
     import torch
 
-    from faultlab.campaign.estimate import STEP_MAX, training_step_seconds
+    from faultlab.campaign.estimate import STEP_MAX, STEP_MIN, training_step_seconds
 
     def module():
         torch.manual_seed(0)
         return Classifier(arch="mlp", arch_kwargs={"hidden": [8]}, num_classes=3, input_shape=(4,))
 
     batch = [torch.randn(16, 4), torch.randint(0, 3, (16,))]
-    fast = training_step_seconds(module(), batch, budget_s=60.0)  # ms steps: every step allowed is timed
-    slow = training_step_seconds(module(), batch, budget_s=0.0)  # a step over the budget: timed once
-    assert (fast.measured, slow.measured) == (STEP_MAX, 1) and 0 < fast.seconds < 1 and 0 < slow.seconds < 1
+    fast = training_step_seconds(module(), batch, budget_s=60.0, cap_s=60.0)  # under the budget: every step allowed
+    slow = training_step_seconds(module(), batch, budget_s=0.0, cap_s=60.0)  # over the budget: the fewest timed
+    capped = training_step_seconds(module(), batch, budget_s=0.0, cap_s=0.0)  # past the cap: one step timed
+    assert (fast.measured, slow.measured, capped.measured) == (STEP_MAX, STEP_MIN, 1)
+    assert all(0 < t.seconds < 10 and t.warm_up >= 0 for t in (fast, slow, capped))
     trained = module()
     before = [p.detach().clone() for p in trained.parameters()]
     training_step_seconds(trained, batch, budget_s=0.0)  # real steps: the module is trained by them

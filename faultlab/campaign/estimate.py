@@ -35,7 +35,8 @@ from .stopping import tail_guard_trials
 PROBE_TRIALS = 2  # passes of trials run by a probe; the first is a warm-up and is not counted
 PROBE_SAMPLES = 256  # test samples a probe evaluates; its time per trial is scaled to the campaign's samples
 STEP_BUDGET_S = 0.3  # seconds of timed training steps (after the warm-up) past which no further step is timed
-STEP_MAX = 5  # training steps timed at most, after the warm-up
+STEP_MIN, STEP_MAX = 3, 5  # training steps timed at least and at most, after the warm-up
+STEP_CAP_S = 1.0  # ... but no further step once the timed ones took this long (one step at least)
 SHOWN_LAYERS = 12  # layer names listed per line before "... and N more"
 
 
@@ -187,11 +188,12 @@ def trial_seconds(session: Any, spec: CampaignSpec) -> TrialTiming:
 
 
 def training_step_seconds(module: Any, batch: Sequence[torch.Tensor], budget_s: float = STEP_BUDGET_S,
-                          max_steps: int = STEP_MAX, precision: Any = None) -> StepTiming:
+                          max_steps: int = STEP_MAX, precision: Any = None, cap_s: float = STEP_CAP_S) -> StepTiming:
     """Seconds of one optimisation step of a LightningModule on ``batch`` (already on its device): its
     ``training_step`` loss, backward and ``optimizer_step`` (as a Trainer runs them, without the Trainer),
-    the median of the steps timed after one warm-up step: at least one, more while their total is under
-    ``budget_s``, at most ``max_steps`` (a slow network is timed once, a fast one a few times). ``precision``: a
+    the median of the steps timed after one warm-up step: ``STEP_MIN`` (the median of three sets one step slowed
+    by the machine's other work aside) unless they pass ``cap_s`` (then fewer, one at least), more while
+    their total is under ``budget_s``, at most ``max_steps``. ``precision``: a
     Lightning precision plugin whose ``forward_context`` wraps the step (mixed precision). The module is trained
     by these steps: pass a throw-away one."""
     from contextlib import nullcontext
@@ -206,7 +208,8 @@ def training_step_seconds(module: Any, batch: Sequence[torch.Tensor], budget_s: 
     module.train()
     times: list[float] = []
     for i in range(max_steps + 1):
-        if i > 1 and sum(times[1:]) >= budget_s:
+        timed = sum(times[1:])
+        if i > 1 and (timed >= cap_s or (i > STEP_MIN and timed >= budget_s)):
             break
 
         def closure(i: int = i) -> torch.Tensor:
@@ -229,7 +232,7 @@ def training_step_seconds(module: Any, batch: Sequence[torch.Tensor], budget_s: 
 @dataclass(frozen=True)
 class StepTiming:
     """Seconds of one training step, the median of ``measured`` steps timed after a warm-up step; ``warm_up``: how
-    much longer the warm-up step took (a training run pays it once)."""
+    much longer the warm-up step took (a process pays it once per network)."""
 
     seconds: float
     measured: int

@@ -84,11 +84,11 @@ def _estimate(spec: StudySpec, work: list[Work], threads: int, workers: int) -> 
     if not work:
         return ["estimate: nothing to do"]
     m = _measure(spec, work)
-    low = high = 0.0
+    low = high = sum(s.warm_up for s in m.step.values())  # a first step: once per network and method, not per run
     for w in work:
         p = w.plan
         step = m.step.get((p.label, p.method.name))
-        train = m.build + step.warm_up + m.steps_per_run * step.seconds if w.trains and step else 0.0
+        train = m.build + m.steps_per_run * step.seconds if w.trains and step else 0.0
         per_run = [m.trials[p.label, i] for i in range(len(spec.campaigns))]
         total = sum(t[0] for t in per_run) or 1
         left = max(0.0, 1 - w.stored_trials / total)  # stored trials, spread over the run's campaigns
@@ -97,8 +97,8 @@ def _estimate(spec: StudySpec, work: list[Work], threads: int, workers: int) -> 
         high += train + setup + left * sum(t[1] * m.trial[p.label, i].seconds for i, t in enumerate(per_run))
     parallel = min(workers, len(work))
     basis = (f"training steps timed per architecture and method x {m.steps_per_run} steps a run, a few trials per "
-             "architecture and campaign x the trials left, plus per run its build, warm-ups, network opening and "
-             "clean evaluations")
+             "architecture and campaign x the trials left, plus per run its build, network opening and clean "
+             "evaluations, and a first step per network and method")
     return [*_measured_lines(spec, m), estimate_line(low / parallel, high / parallel, basis, threads, workers,
                                                      uncounted=UNCOUNTED)]
 
@@ -147,15 +147,16 @@ def _measure(spec: StudySpec, work: list[Work]) -> Measured:
 
 
 def _measured_lines(spec: StudySpec, m: Measured) -> list[str]:
-    """``  <arch>: training step 21 ms (vanilla, 5 timed), 35 ms (dropconnect, 3 timed); trial 8 ms (<fault>)``."""
-    out = ["measured here (seconds each):"]
+    """``  <arch>: training step 21 ms (vanilla, 5 timed), 35 ms (dropconnect, 3 timed); trial 8 ms (<fault>; clean
+    evaluation and warm-up 40 ms); opening the network 0.1 s``, after the time of building a run."""
+    out = [f"measured here (seconds each): building a run {format_seconds(m.build)}"]
     for label in dict.fromkeys(k[0] for k in (*m.step, *m.trial)):
         steps = ", ".join(f"{format_seconds(s.seconds)} ({k}, {s.measured} timed)" for (a, k), s in m.step.items()
                           if a == label)
-        trials = ", ".join(f"{format_seconds(s.seconds)} ({spec.campaigns[i].fault})" for (a, i), s in m.trial.items()
-                           if a == label and s.measured)
+        trials = ", ".join(f"{format_seconds(s.seconds)} ({spec.campaigns[i].fault}; clean evaluation and warm-up "
+                           f"{format_seconds(s.setup)})" for (a, i), s in m.trial.items() if a == label and s.measured)
         parts = ([f"training step {steps}"] if steps else []) + ([f"trial {trials}"] if trials else [])
-        out.append(f"  {label}: {'; '.join(parts)}")
+        out.append(f"  {label}: {'; '.join(parts)}; opening the network {format_seconds(m.opened[label])}")
     return out
 
 
