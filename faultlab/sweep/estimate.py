@@ -1,6 +1,8 @@
-"""How long a study's work left will take (``faultlab sweep --dry-run``): one training step per architecture and
-method, and a few trials per architecture and campaign, measured on the study's data and networks
-(``faultlab.campaign.estimate``), scaled to each run's steps (epochs x batches) and trials left.
+"""How long a study's work left will take (``faultlab sweep --dry-run``): training steps of each architecture and
+method (after a warm-up step, within a small time budget), and a few trials of each architecture and campaign,
+measured once on the study's data and fresh networks (``faultlab.campaign.estimate``), scaled to each run's steps
+(epochs x batches) and trials left; plus what each run spends once and was timed here too (building its
+LightningCLI run, the warm-ups, opening its network, each campaign's clean evaluation).
 
     for line in study_estimate(spec, [Work(plan, trains=True, stored_trials=0) for plan in expand(spec)]):
         print(line)
@@ -12,11 +14,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import torch
 
 from faultlab.campaign.estimate import (
+    StepTiming,
+    TrialTiming,
     campaign_plan,
     estimate_line,
     format_seconds,
@@ -56,72 +61,102 @@ def study_estimate(spec: StudySpec, work: list[Work], workers: int | None = None
         torch.set_num_threads(previous)
 
 
+UNCOUNTED = ("process start, the study's checks, data loading, Lightning's fit set-up, checkpoint files, BatchNorm "
+             "re-estimation")  # what a run spends that the dry run does not time
+
+
+@dataclass
+class Measured:
+    """What ``_measure`` timed: seconds per training step (architecture label, method), per trial and campaign
+    set-up (label, campaign index), the trials a run of each campaign runs (at least, at most), and once per run:
+    building it (``build``: the LightingCLI construction every trained run goes through) and opening its network
+    for the campaigns (``opened``, per label)."""
+
+    steps_per_run: int
+    build: float
+    step: dict[tuple[str, str], StepTiming] = field(default_factory=dict)
+    trial: dict[tuple[str, int], TrialTiming] = field(default_factory=dict)
+    trials: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
+    opened: dict[str, float] = field(default_factory=dict)
+
+
 def _estimate(spec: StudySpec, work: list[Work], threads: int, workers: int) -> list[str]:
+    if not work:
+        return ["estimate: nothing to do"]
+    m = _measure(spec, work)
+    low = high = sum(s.warm_up for s in m.step.values())  # a first step: once per network and method, not per run
+    for w in work:
+        p = w.plan
+        step = m.step.get((p.label, p.method.name))
+        train = m.build + m.steps_per_run * step.seconds if w.trains and step else 0.0
+        per_run = [m.trials[p.label, i] for i in range(len(spec.campaigns))]
+        total = sum(t[0] for t in per_run) or 1
+        left = max(0.0, 1 - w.stored_trials / total)  # stored trials, spread over the run's campaigns
+        setup = m.opened[p.label] + sum(m.trial[p.label, i].setup for i, t in enumerate(per_run) if t[1])
+        low += train + setup + left * sum(t[0] * m.trial[p.label, i].seconds for i, t in enumerate(per_run))
+        high += train + setup + left * sum(t[1] * m.trial[p.label, i].seconds for i, t in enumerate(per_run))
+    parallel = min(workers, len(work))
+    basis = (f"training steps timed per architecture and method x {m.steps_per_run} steps a run, a few trials per "
+             "architecture and campaign x the trials left, plus per run its build, network opening and clean "
+             "evaluations, and a first step per network and method")
+    return [*_measured_lines(spec, m), estimate_line(low / parallel, high / parallel, basis, threads, workers,
+                                                     uncounted=UNCOUNTED)]
+
+
+def _measure(spec: StudySpec, work: list[Work]) -> Measured:
+    """Time, on fresh networks, each architecture and method's training step once and each architecture and
+    campaign's trials once (campaigns alike in what a trial costs share one probe)."""
     from faultlab.campaign.session import open_network
     from faultlab.training.cli import build, lightning_info_silenced
 
-    if not work:
-        return ["estimate: nothing to do"]
     dm = build_data(spec.data.name, eval_subset=spec.data.eval_subset, **data_options(spec, work[0].plan))
     test = dm.tensors("test")
     with tempfile.TemporaryDirectory() as root, lightning_info_silenced():  # built, not run: the optimizer,
-        base = build(fit_config(work[0].plan.config, root))                # the trainer's limits and device
+        t0 = time.perf_counter()                                           # the trainer's limits and device
+        base = build(fit_config(work[0].plan.config, root))
+        built = time.perf_counter() - t0
     trainer = base.trainer
     device = trainer.strategy.root_device
     batch = [t.to(device) for t in next(iter(dm.train_dataloader()))]
-    steps = steps_per_run(trainer, len(dm.train_dataloader()))
-
-    step: dict[tuple[str, str], float] = {}  # (architecture label, method) -> seconds per training step
-    trial: dict[tuple[str, int], float] = {}  # (architecture label, campaign) -> seconds per trial
-    trials: dict[tuple[str, int], tuple[int, int]] = {}  # -> (at least, at most) trials a run
+    m = Measured(steps_per_run(trainer, len(dm.train_dataloader())), built)
     for w in work:
         p = w.plan
         module = None
-        if w.trains and (p.label, p.method.name) not in step:
+        if w.trains and (p.label, p.method.name) not in m.step:
             module = fresh_classifier(base.model, p).to(device)
-            step[p.label, p.method.name] = training_step_seconds(module, batch, precision=trainer.precision_plugin)
-        if any(key[0] == p.label for key in trials):
+            m.step[p.label, p.method.name] = training_step_seconds(module, batch, precision=trainer.precision_plugin)
+        if p.label in m.opened:
             continue
         module = module or fresh_classifier(base.model, p).to(device)
         net = module.net
+        t0 = time.perf_counter()
         session = open_network(net, test, train_data=dm.train_dataloader, device=device,
                                channels_last=module.channels_last)
-        probed: dict[tuple, float] = {}  # campaigns alike in what a trial costs share one probe
+        m.opened[p.label] = time.perf_counter() - t0
+        probed: dict[tuple, TrialTiming] = {}
         for i, c in enumerate(spec.campaigns):
             if c.skip_without_layers and not selects_any(c, net):
-                trials[p.label, i], trial[p.label, i] = (0, 0), 0.0
+                m.trials[p.label, i], m.trial[p.label, i] = (0, 0), TrialTiming(0.0, 0, 1, len(test[1]), 0)
                 continue
-            trials[p.label, i] = campaign_plan(net, c).total
+            m.trials[p.label, i] = campaign_plan(net, c).total
             key = (c.fault, c.bn_recalibration, c.trials_per_pass, c.trials == "auto", c.eval_subset)
             if key not in probed:
-                probed[key] = trial_seconds(session, c).seconds
-            trial[p.label, i] = probed[key]
-
-    low = high = 0.0
-    for w in work:
-        p = w.plan
-        train = steps * step[p.label, p.method.name] if w.trains else 0.0
-        per_run = [trials[p.label, i] for i in range(len(spec.campaigns))]
-        total = sum(t[0] for t in per_run) or 1
-        left = max(0.0, 1 - w.stored_trials / total)  # stored trials, spread over the run's campaigns
-        low += train + left * sum(t[0] * trial[p.label, i] for i, t in enumerate(per_run))
-        high += train + left * sum(t[1] * trial[p.label, i] for i, t in enumerate(per_run))
-    parallel = min(workers, len(work))
-    basis = (f"one training step per architecture and method x {steps} steps a run, a few trials per architecture "
-             "and campaign x the trials left")
-    return [*_measured_lines(spec, step, trial), estimate_line(low / parallel, high / parallel, basis, threads,
-                                                               workers)]
+                probed[key] = trial_seconds(session, c)
+            m.trial[p.label, i] = probed[key]
+    return m
 
 
-def _measured_lines(spec: StudySpec, step: dict, trial: dict) -> list[str]:
-    """``measured: <arch>: training step 21 ms (vanilla), 35 ms (dropconnect); trial 8 ms (drop(p={rate}))``."""
-    out = ["measured here (seconds each):"]
-    for label in dict.fromkeys(k[0] for k in (*step, *trial)):
-        steps = ", ".join(f"{format_seconds(s)} ({m})" for (a, m), s in step.items() if a == label)
-        trials = ", ".join(f"{format_seconds(s)} ({spec.campaigns[i].fault})" for (a, i), s in trial.items()
-                           if a == label and s)
+def _measured_lines(spec: StudySpec, m: Measured) -> list[str]:
+    """``  <arch>: training step 21 ms (vanilla, 5 timed), 35 ms (dropconnect, 3 timed); trial 8 ms (<fault>; clean
+    evaluation and warm-up 40 ms); opening the network 0.1 s``, after the time of building a run."""
+    out = [f"measured here (seconds each): building a run {format_seconds(m.build)}"]
+    for label in dict.fromkeys(k[0] for k in (*m.step, *m.trial)):
+        steps = ", ".join(f"{format_seconds(s.seconds)} ({k}, {s.measured} timed)" for (a, k), s in m.step.items()
+                          if a == label)
+        trials = ", ".join(f"{format_seconds(s.seconds)} ({spec.campaigns[i].fault}; clean evaluation and warm-up "
+                           f"{format_seconds(s.setup)})" for (a, i), s in m.trial.items() if a == label and s.measured)
         parts = ([f"training step {steps}"] if steps else []) + ([f"trial {trials}"] if trials else [])
-        out.append(f"  {label}: {'; '.join(parts)}")
+        out.append(f"  {label}: {'; '.join(parts)}; opening the network {format_seconds(m.opened[label])}")
     return out
 
 
