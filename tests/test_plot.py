@@ -238,3 +238,13 @@ def test_import_faultlab_and_stats_stay_free_of_matplotlib():
     code = "import sys, faultlab, faultlab.stats; assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
+
+
+def test_per_layer_series_of_up_to_eight_levels_have_distinct_line_styles():
+    """Five rates and three K in one panel (the ablation's surfaces) each drawn in their own dash pattern."""
+    from matplotlib.lines import Line2D
+
+    from faultlab.plot._common import LINESTYLES
+
+    dashes = [tuple(Line2D([], [], ls=ls)._unscaled_dash_pattern[1] or ()) for ls in LINESTYLES]
+    assert len(LINESTYLES) >= 8 and len(set(dashes)) == len(LINESTYLES)

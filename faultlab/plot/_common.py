@@ -68,7 +68,8 @@ def rate_name(fault: str) -> str:
 # ------------------------------------------------------------------------------------------ style
 
 MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
-LINESTYLES = ("-", "--", "-.", ":")
+LINESTYLES = ("-", "--", "-.", ":", (0, (8, 2)), (0, (1, 3)), (0, (5, 1, 1, 1, 1, 1)),
+              (0, (3, 1, 1, 1, 1, 1, 1, 1)))  # 8 distinct: a per-layer panel's rates (and K) each get their own
 
 
 def method_styles(methods: Iterable[str], palette: Mapping[str, object] | None = None) -> dict[str, dict]:
