@@ -248,3 +248,19 @@ def test_per_layer_series_of_up_to_eight_levels_have_distinct_line_styles():
 
     dashes = [tuple(Line2D([], [], ls=ls)._unscaled_dash_pattern[1] or ()) for ls in LINESTYLES]
     assert len(LINESTYLES) >= 8 and len(set(dashes)) == len(LINESTYLES)
+
+
+def test_the_critical_rate_legend_mentions_the_edge_marker_only_when_one_is_drawn(frames):
+    from faultlab.stats.recipe_tables import recipe_curves
+
+    _, summary = recipe_curves(frames["whole"].assign(architecture=frames["whole"].variant))
+
+    def notes(table):
+        fig = fp.critical_rate_auc(table)
+        return " ".join(t.get_text() for leg in fig.legends for t in leg.get_texts())
+
+    crossed = summary.assign(critical_rate=0.05, critical_low=0.02, critical_high=0.1)
+    assert "▶" not in notes(crossed)
+    beyond = crossed.copy()
+    beyond.loc[beyond.index[0], "critical_high"] = np.inf
+    assert "▶ at the right edge" in notes(beyond)

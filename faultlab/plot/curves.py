@@ -251,8 +251,9 @@ def critical_rate_auc(
         aax.set_xlabel("AUC: mean accuracy over the tested rates (%)")
         aax.set_xlim(*percent_limits(rows["auc_low"] * PCT, rows["auc_high"] * PCT))
     handles = [Line2D([], [], color=s["color"], marker=s["marker"], lw=2.2, label=m) for m, s in styles.items()]
-    handles += [note("▶ at the right edge: not crossed within the tested rates"),
-                note(_replicates_note(summary["n_runs"]))]
+    beyond = ~np.isfinite(summary[["critical_rate", "critical_high"]].to_numpy(float)).all(axis=1)
+    handles += [note("▶ at the right edge: not crossed within the tested rates")] if beyond.any() else []
+    handles += [note(_replicates_note(summary["n_runs"]))]
     if clipped:
         handles.append(note(CLIPPED_NOTE))
     bottom_legend(fig, handles, ncol=2)
