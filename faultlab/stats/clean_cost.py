@@ -20,7 +20,7 @@ import pandas as pd
 
 from faultlab.store import with_store_labels
 
-from .contrast_table import _groups  # the contrast table's design (paired or not), shared on purpose
+from .contrast_table import design_groups  # the contrast table's design (paired or not)
 from .contrasts import ContrastSpec, resolve_contrasts
 from .endpoints import RUN_INDEX, surface_label
 from .recipe import comparison_of, linear_contrast
@@ -64,7 +64,7 @@ def clean_costs(frame: pd.DataFrame, contrasts: Sequence[ContrastSpec], *,
     for c in resolve_contrasts(frame, contrasts, campaigns):
         have = arms.get(c.fault, {})
         va, vb = ([have.get(a, none) for a in side] for side in (c.arms_a, c.arms_b))
-        groups, coefs, paired, n_pairs = _groups(c, va, vb)
+        groups, coefs, paired, n_pairs = design_groups(c, va, vb)
         lin = linear_contrast(groups, coefs, paired=paired)
         n_a, n_b = sum(v.size for _, v in va), sum(v.size for _, v in vb)
         res = comparison_of(lin, n_a=n_a, n_b=n_b, n_pairs=n_pairs, margin=math.nan, level=level)

@@ -91,7 +91,7 @@ def _values(arm: _Arm, endpoint: Endpoint, rate: float, common: list) -> tuple[n
     return arm.seeds[ok], v[ok]
 
 
-def _groups(c: Resolved, va: list, vb: list) -> tuple[list, list, bool, int]:
+def design_groups(c: Resolved, va: list, vb: list) -> tuple[list, list, bool, int]:
     """Groups and coefficients of the linear contrast: per-seed differences (paired) when every architecture of
     a method contrast shares >= 2 seeds, else the arms' run values; and the number of pairs."""
     k = len(va)
@@ -107,7 +107,7 @@ def _groups(c: Resolved, va: list, vb: list) -> tuple[list, list, bool, int]:
 def _row(c: Resolved, role: Role, endpoint: Endpoint, rate: float, arms: tuple[list, list], common: list, *,
          alpha: float, chance: float | None, chance_band: float) -> dict[str, Any]:
     va, vb = ([_values(a, endpoint, rate, common) for a in side] for side in arms)
-    groups, coefs, paired, n_pairs = _groups(c, va, vb)
+    groups, coefs, paired, n_pairs = design_groups(c, va, vb)
     lin = linear_contrast(groups, coefs, paired=paired)
     margin = c.spec.margin if c.spec.margin is not None else math.nan
     sizes = [v.size for _, v in va + vb]
