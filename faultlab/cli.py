@@ -19,7 +19,7 @@ import sys
 
 from faultlab import FaultlabError, __version__
 from faultlab.files import refusal
-from faultlab.runtime import tune_allocator
+from faultlab.runtime import mark_command_start, tune_allocator
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 COMMANDS = ("campaign", "sweep", "stats", "report", "export", "faults")  # modules of faultlab/commands/
@@ -46,6 +46,7 @@ def run_command(name: str, argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    mark_command_start()
     from_shell = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     tune_allocator()

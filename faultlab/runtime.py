@@ -10,11 +10,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import time
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
 TRIM_THRESHOLD_BYTES = 1 << 30
 _applied: bool | None = None
+_command_start: float | None = None
 
 
 def tune_allocator() -> bool:
@@ -39,3 +41,15 @@ def tune_allocator() -> bool:
 
 def allocator_name() -> str:
     return "glibc, mallopt tuned" if _applied else "glibc default"
+
+
+def mark_command_start() -> None:
+    """Called first by the ``faultlab`` command: :func:`command_seconds` counts from here."""
+    global _command_start
+    _command_start = time.perf_counter()
+
+
+def command_seconds() -> float | None:
+    """Seconds since the ``faultlab`` command started: its imports (torch, Lightning), parsing and checks, as far as
+    it has got. None outside a command (a library call has no start of its own to measure)."""
+    return None if _command_start is None else time.perf_counter() - _command_start

@@ -13,7 +13,8 @@ from tiny_checkpoint import fit_checkpoint
 from faultlab.cli import main
 from faultlab.data import Synthetic
 from faultlab.store import ResultsStore
-from faultlab.sweep.estimate import steps_per_run
+from faultlab.sweep import expand, load_study
+from faultlab.sweep.estimate import Work, steps_per_run, study_estimate, worker_start_seconds
 from faultlab.training import Classifier
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +87,7 @@ def test_sweep_dry_run_measures_a_step_per_architecture_and_method(tmp_path, cap
     t0 = time.perf_counter()
     main(["sweep", str(TINY), "--dry-run", "--store", str(tmp_path / "s.sqlite"), "--runs-dir", str(tmp_path),
           "--workers", "2"])
-    seconds = time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0
     out = capsys.readouterr().out
     assert "to do: 8 trainings, 48 trials" in out
     for label in ("mlp-64-16-10", "mini_mobilenet"):  # each measured: a step per method, a trial per campaign
@@ -94,7 +95,22 @@ def test_sweep_dry_run_measures_a_step_per_architecture_and_method(tmp_path, cap
         assert "(vanilla, " in line and "(dropconnect, " in line and "(drop(p={rate}); clean evaluation" in line
     match = ESTIMATE.search(out)
     assert match and match.group(2) == "2" and "x 4 steps a run" in out, out  # 128 x 0.9 samples / 32 a batch
-    assert list(tmp_path.iterdir()) == [] and seconds < 60
+    started = re.search(rf"starting 2 worker processes, each as long as this command took to start and check the "
+                        rf"study \(({SPAN})\)", out)  # spawned workers import torch and Lightning as the command did
+    assert started and 0 < seconds(started.group(1)) <= elapsed, out
+    assert "the worker processes' start" not in out  # counted, so not among what is not
+    assert list(tmp_path.iterdir()) == [] and elapsed < 60
+
+
+def test_worker_start_counts_spawned_workers_sharing_the_cores(capsys):
+    assert worker_start_seconds(4.0, 2, cpus=2) == 4.0  # two workers start side by side on two cores
+    assert worker_start_seconds(4.0, 4, cpus=2) == 8.0  # four take two rounds of the cores
+    assert worker_start_seconds(4.0, 1, cpus=2) == 0.0  # one worker: run_study runs it in its own process
+    assert worker_start_seconds(None, 2, cpus=2) == 0.0  # a library call: no command start to measure
+    spec, _ = load_study(TINY)
+    work = [Work(p, trains=True, stored_trials=0) for p in expand(spec)]
+    line = study_estimate(spec, work, workers=2)[-1]  # no startup_s: named among what is not counted
+    assert "not counted: the command's own start and the study's checks, the worker processes' start" in line
 
 
 def test_training_steps_are_timed_after_a_warm_up_within_a_budget():

@@ -107,6 +107,7 @@ def stored_trials(store: str, study: str) -> str:
 def run(cfg) -> None:
     from pathlib import Path
 
+    from faultlab.runtime import command_seconds
     from faultlab.sweep import dry_run, run_study
     from faultlab.sweep.question import sequential_seeds
     from faultlab.sweep.sequential import dry_run_sequential, run_until_decided
@@ -133,7 +134,7 @@ def run(cfg) -> None:
             dry_run_sequential(spec, store, cfg.runs_dir)
         else:
             dry_run(spec, store, cfg.runs_dir, workers=cfg.workers if cfg.executor == "local" else None,
-                    estimate=not cfg.get("no_estimate", False))
+                    estimate=not cfg.get("no_estimate", False), startup_s=command_seconds())
         return
     if cfg.store is None:
         default_folder(store)

@@ -46,23 +46,26 @@ class Work:
     stored_trials: int
 
 
-def study_estimate(spec: StudySpec, work: list[Work], workers: int | None = None) -> list[str]:
+def study_estimate(spec: StudySpec, work: list[Work], workers: int | None = None,
+                   startup_s: float | None = None) -> list[str]:
     """Lines: per architecture what was measured, then the estimate of the whole work left, with ``workers``
-    local processes (each on cpu_count / workers threads, as ``run_study`` gives them; measured so)."""
+    local processes (each on cpu_count / workers threads, as ``run_study`` gives them; measured so). Spawned
+    workers each start as a fresh process (imports of torch and Lightning): ``startup_s``, the seconds this command
+    took to get here (``faultlab.runtime.command_seconds``), stands for one worker's start; None: not counted."""
     workers = max(1, workers or 1)
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else torch.get_num_threads()
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _estimate(spec, work, threads, workers)
+        return _estimate(spec, work, threads, workers, startup_s)
     except DataNotFoundError as err:
         return [f"estimate: not measured, the data are not here ({err})"]
     finally:
         torch.set_num_threads(previous)
 
 
-UNCOUNTED = ("process start, the study's checks, data loading, Lightning's fit set-up, checkpoint files, BatchNorm "
-             "re-estimation")  # what a run spends that the dry run does not time
+UNCOUNTED = ("data loading, Lightning's fit set-up, checkpoint files, BatchNorm re-estimation")  # what a run spends
+# that the dry run does not time; and before any run: the command's own start and the study's checks
 
 
 @dataclass
@@ -80,7 +83,7 @@ class Measured:
     opened: dict[str, float] = field(default_factory=dict)
 
 
-def _estimate(spec: StudySpec, work: list[Work], threads: int, workers: int) -> list[str]:
+def _estimate(spec: StudySpec, work: list[Work], threads: int, workers: int, startup_s: float | None) -> list[str]:
     if not work:
         return ["estimate: nothing to do"]
     m = _measure(spec, work)
@@ -99,8 +102,24 @@ def _estimate(spec: StudySpec, work: list[Work], threads: int, workers: int) -> 
     basis = (f"training steps timed per architecture and method x {m.steps_per_run} steps a run, a few trials per "
              "architecture and campaign x the trials left, plus per run its build, network opening and clean "
              "evaluations, and a first step per network and method")
-    return [*_measured_lines(spec, m), estimate_line(low / parallel, high / parallel, basis, threads, workers,
-                                                     uncounted=UNCOUNTED)]
+    uncounted = f"the command's own start and the study's checks, {UNCOUNTED}"
+    start = worker_start_seconds(startup_s, parallel, os.cpu_count() or 1)
+    if parallel > 1 and startup_s is None:
+        uncounted = f"the command's own start and the study's checks, the worker processes' start, {UNCOUNTED}"
+    elif parallel > 1:
+        basis += (f", and starting {parallel} worker processes, each as long as this command took to start and "
+                  f"check the study ({format_seconds(startup_s)})")
+    return [*_measured_lines(spec, m), estimate_line(low / parallel + start, high / parallel + start, basis, threads,
+                                                     workers, uncounted=uncounted)]
+
+
+def worker_start_seconds(startup_s: float | None, parallel: int, cpus: int) -> float:
+    """Wall seconds before spawned workers run: each of ``parallel`` (> 1: ``run_study`` runs one worker in its own
+    process) imports torch and Lightning as this command did in ``startup_s``; they start together on ``cpus``
+    cores, so ``startup_s x max(1, parallel / cpus)``. 0 for one worker or an unmeasured start (None)."""
+    if parallel <= 1 or startup_s is None:
+        return 0.0
+    return startup_s * max(1.0, parallel / cpus)
 
 
 def _measure(spec: StudySpec, work: list[Work]) -> Measured:

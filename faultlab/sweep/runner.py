@@ -45,9 +45,10 @@ def _describe(c) -> str:
 
 
 def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=None, workers: int | None = None,
-            estimate: bool = True) -> tuple[int, int | None]:
+            estimate: bool = True, startup_s: float | None = None) -> tuple[int, int | None]:
     """Print the grid, the work left and (``estimate``) its time estimated from measured steps with ``workers``
-    local processes (``sweep.estimate``), to ``stream`` (default sys.stdout): (trainings, trials) still to do."""
+    local processes (``sweep.estimate``; ``startup_s``: one worker's start, as this command's), to ``stream``
+    (default sys.stdout): (trainings, trials) still to do."""
     stream = sys.stdout if stream is None else stream
     plans = expand(spec)
     per_run = expected_trials(spec)
@@ -76,7 +77,7 @@ def dry_run(spec: StudySpec, store_path: str, runs_dir: str, stream=None, worker
     count = "unknown (adaptive or per-layer campaigns)" if trials is None else str(trials)
     print(f"to do: {trainings} trainings, {count} trials", file=stream)
     if estimate:
-        for line in study_estimate(spec, work, workers):
+        for line in study_estimate(spec, work, workers, startup_s):
             print(line, file=stream)
     return trainings, trials
 
