@@ -155,7 +155,8 @@ def answer_tables(trials: pd.DataFrame, answer: dict, *, contrasts: pd.DataFrame
     trend, trend_x, trend_label, reference, reference_contrasts): effects, outcomes, overall, trend, paragraphs,
     clean (clean accuracy per arm) and components (True: answered from ``contrasts``, the study's contrast table,
     because the block has no pairs)."""
-    from .wording import answer_paragraphs, component_paragraphs
+    from .ablation_words import component_paragraphs
+    from .wording import answer_paragraphs
 
     margin = float(answer.get("margin", 0.01))
     components = not answer.get("pairs") and contrasts is not None
