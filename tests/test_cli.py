@@ -68,6 +68,35 @@ def test_unknown_command():
     assert res.returncode == 2 and "unknown command" in res.stderr
 
 
+def test_campaigns_on_a_plain_network_and_tensors_do_not_import_lightning(tmp_path):
+    """faultlab.run on an nn.Module and tensors, and ``faultlab campaign`` of a state_dict on ``tensors:FILE``, need
+    neither the data modules nor Lightning (about 2.5 s of imports on 2 cores; the data sets load on first use)."""
+    code = (
+        "import sys, torch, architectures, faultlab\nfrom faultlab.cli import main\n"
+        "net = architectures.build_for_input('mlp', 10, (1, 8, 8), hidden=[16])\n"
+        "x, y = torch.rand(40, 1, 8, 8), torch.randint(0, 10, (40,))\n"
+        "df = faultlab.run(net, (x, y), 'drop(p={rate})', rates=[0.1], trials=2, progress='off')\n"
+        "assert len(df) == 2, df\n"
+        f"torch.save(net.state_dict(), {str(tmp_path / 'w.pt')!r})\n"
+        f"torch.save({{'x': x, 'y': y}}, {str(tmp_path / 'test.pt')!r})\n"
+        f"main(['campaign', '--model', 'mlp', '--model-args', '{{\"hidden\": [16], \"in_features\": 64}}', "
+        f"'--weights', {str(tmp_path / 'w.pt')!r}, '--data', 'tensors:' + {str(tmp_path / 'test.pt')!r}, "
+        "'--fault', 'drop(p={rate})', '--rates', '0.1', '--trials', '2', '--dry-run'])\n"
+        "heavy = ('lightning', 'torchmetrics', 'faultlab.data.base')\n"
+        "print('imported:', sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "1 cell of 2 trials = 2 trials; 2 layers selected" in res.stdout, res.stdout
+    assert "imported: []" in res.stdout, res.stdout
+    import lightning as L
+
+    import faultlab.data as data  # the data sets are still there, LightningDataModules, on first use
+
+    assert issubclass(data.MNIST5k, L.LightningDataModule) and "mnist5k" in data.DATASETS
+    assert set(data.__all__) <= set(dir(data))
+
+
 def test_commands_that_need_no_model_import_neither_torch_nor_lightning(tmp_path):
     """--help, an unknown command and export/stats/report of a missing store answer without importing torch
     or Lightning (about 8 s of imports on 2 cores, before anything is said)."""

@@ -73,10 +73,11 @@ class CampaignPlan:
         """The scopes with their layers and cells, then the total, in words."""
         s = self.spec
         values = (f"K = {', '.join(map(str, s.equal_count))} faulty weights" if s.equal_count is not None
-                  else f"{len(s.rates)} rates ({', '.join(f'{r:g}' for r in s.rates)})")
+                  else f"{len(s.rates)} rate{'s' * (len(s.rates) != 1)} ({', '.join(f'{r:g}' for r in s.rates)})")
         per_cell = _count(self.trials) + " trials" + (" (adaptive)" if s.trials == "auto" else "")
-        head = (f"{s.fault}: {self.cells} cells of {per_cell} = {_count(self.total)} trials; "
-                f"{len(self.layers)} layers selected ({s.layers.describe()}), faulted {s.scope_words}")
+        head = (f"{s.fault}: {self.cells} cell{'s' * (self.cells != 1)} of {per_cell} = {_count(self.total)} trials; "
+                f"{len(self.layers)} layer{'s' * (len(self.layers) != 1)} selected ({s.layers.describe()}), faulted "
+                f"{s.scope_words}")
         out = [head]
         for scope in self.scopes:
             if s.mode == "layer":

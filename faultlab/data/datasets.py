@@ -18,15 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .base import (
-    DataNotFoundError,
-    TensorDataModule,
-    apply_normalize,
-    parse_normalize,
-    random_crop_flip,
-    stratified_split,
-)
+from .base import DataNotFoundError, TensorDataModule, random_crop_flip, stratified_split
 from .checks import DataCheckError, check_int, check_number, check_seed
+from .normalize import apply_normalize, parse_normalize
 
 # per-channel mean and std of each training set's pixels in [0, 1] (the values in common use)
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081

@@ -29,8 +29,8 @@ from torch import Tensor
 from faultlab import FaultlabError
 from faultlab._imports import import_object, is_object_path
 
-from .base import Normalize, apply_normalize, parse_normalize
 from .checks import as_xy, check_test_data
+from .normalize import Normalize, apply_normalize, parse_normalize
 
 TENSORS, IMAGEFOLDER = "tensors:", "imagefolder:"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
