@@ -167,11 +167,21 @@ def test_fit_ends_with_the_best_validation_accuracy_and_the_checkpoint(tmp_path,
     lightning_main(["fit", "--config", str(ROOT / "experiments/train/moons.yaml"), "--trainer.max_epochs", "3",
                     "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false",
                     "--trainer.logger", json.dumps(logger), *(best if monitor else [])])
-    last = capsys.readouterr().out.strip().splitlines()[-1]
+    said = capsys.readouterr()
+    last = said.out.strip().splitlines()[-1]
     match = re.fullmatch(r"fit: best validation accuracy ([\d.]+) % \(epoch (\d)\); checkpoint \((.+)\) (.+)", last)
     assert match, last
     with open(next(tmp_path.rglob("metrics.csv"))) as f:
         logged = [float(r["val_acc"]) for r in csv.DictReader(f) if r.get("val_acc")]
     assert len(logged) == 3 and float(match.group(1)) == pytest.approx(100 * max(logged), abs=0.006)
+    assert int(match.group(2)) == logged.index(max(logged)) + 1  # counted from 1 (metrics.csv counts from 0)
+    # no progress bar: a line per epoch on stderr, with that epoch's logged val_acc and the best so far
+    lines = re.findall(r"^epoch (\d)/3: val_acc ([\d.]+) % \(best ([\d.]+) %, epoch (\d)\), val_loss [\d.]+, "
+                       r"train_loss [\d.]+ \(last step\), [\d.]+ s$", said.err, re.M)
+    assert [int(e) for e, *_ in lines] == [1, 2, 3], said.err
+    for i, (_, acc, best_acc, best_epoch) in enumerate(lines):
+        assert float(acc) == pytest.approx(100 * logged[i], abs=0.006)
+        assert float(best_acc) == pytest.approx(100 * max(logged[: i + 1]), abs=0.006)
+        assert int(best_epoch) == logged.index(max(logged[: i + 1])) + 1
     assert match.group(3) == ("best val_acc" if monitor else "last") and Path(match.group(4)).is_file()
     assert (Path(match.group(4)).name == "last.ckpt") != monitor

@@ -1,11 +1,15 @@
 """``faultlab fit|validate|test|predict``: the LightningCLI subcommands (``faultlab.training.cli``), with the
-guard that outputs never overwrite inputs (imported only when one runs); ``faultlab fit`` ends with one line:
+guard that outputs never overwrite inputs (imported only when one runs). Without a progress bar (a pipe, a log
+file, CI) ``faultlab fit`` writes one line per epoch to stderr, and it ends with one line on stdout:
 
+    epoch 2/3: val_acc 96.10 % (best 96.10 %, epoch 2), val_loss 0.1412, train_loss 0.0917 (last step), 41.2 s
     fit: best validation accuracy 97.40 % (epoch 1); checkpoint (last) runs/mini_mobilenet/checkpoints/last.ckpt
 """
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 from lightning.pytorch.callbacks import Callback
@@ -46,6 +50,8 @@ class FitCommand(FaultlabCLI):
     def before_fit(self) -> None:
         self.best_validation = BestValidation()
         self.trainer.callbacks.append(self.best_validation)
+        if self.trainer.progress_bar_callback is None:  # no bar: a line per epoch instead of minutes of silence
+            self.trainer.callbacks.append(EpochLines(self.best_validation))
         inputs = {k: v for k, v in self._inputs.items() if v and v not in ("last", "best", "hpc")}
         callback = self.trainer.checkpoint_callback
         if callback is not None and callback.dirpath:
@@ -76,9 +82,41 @@ class BestValidation(Callback):
             self.accuracy, self.epoch = float(value), trainer.current_epoch
 
 
+class EpochLines(Callback):
+    """One line per training epoch on stderr, flushed: ``epoch 2/3: val_acc 96.10 % (best 96.10 %, epoch 2), val_loss
+    0.1412, train_loss 0.0917 (last step), 41.2 s`` (the metrics the module logged, those it did not left out; the
+    seconds of the epoch with its validation)."""
+
+    def __init__(self, best: BestValidation) -> None:
+        self.best, self.started = best, time.perf_counter()
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.started = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:  # after the epoch's validation
+        print(epoch_line(trainer, self.best, time.perf_counter() - self.started), file=sys.stderr, flush=True)
+
+
+def epoch_line(trainer, best: BestValidation, seconds: float) -> str:
+    """The line :class:`EpochLines` writes after ``trainer.current_epoch`` (counted from 1 there)."""
+    metrics = trainer.callback_metrics
+    of = f"/{trainer.max_epochs}" if trainer.max_epochs is not None and trainer.max_epochs > 0 else ""
+    parts = []
+    if "val_acc" in metrics:
+        parts.append(f"val_acc {100 * float(metrics['val_acc']):.2f} %"
+                     + (f" (best {100 * best.accuracy:.2f} %, epoch {best.epoch + 1})" if best.accuracy is not None
+                        and best.epoch is not None else ""))
+    if "val_loss" in metrics:
+        parts.append(f"val_loss {float(metrics['val_loss']):.4f}")
+    if "train_loss" in metrics:
+        parts.append(f"train_loss {float(metrics['train_loss']):.4f} (last step)")
+    return f"epoch {trainer.current_epoch + 1}{of}: " + ", ".join([*parts, f"{seconds:.1f} s"])
+
+
 def fit_summary(trainer, best: BestValidation) -> str:
     """``fit: best validation accuracy 97.40 % (epoch 1); checkpoint (best val_acc) PATH``: the checkpoint a
-    ModelCheckpoint monitoring a metric chose as best, else the last one written."""
+    ModelCheckpoint monitoring a metric chose as best, else the last one written. Epochs count from 1 here and in
+    the epoch lines (Lightning's ``metrics.csv`` and checkpoint names count from 0)."""
     callback = trainer.checkpoint_callback
     path, which = None, ""
     if callback is not None and callback.monitor and callback.best_model_path:
@@ -86,7 +124,7 @@ def fit_summary(trainer, best: BestValidation) -> str:
     elif callback is not None and (callback.last_model_path or callback.best_model_path):
         path, which = callback.last_model_path or callback.best_model_path, "last"
     accuracy = ("no validation accuracy (no validation ran)" if best.accuracy is None
-                else f"best validation accuracy {100 * best.accuracy:.2f} % (epoch {best.epoch})")
+                else f"best validation accuracy {100 * best.accuracy:.2f} % (epoch {best.epoch + 1})")
     return f"fit: {accuracy}; " + (f"checkpoint ({which}) {path}" if path else "no checkpoint written")
 
 
