@@ -2,6 +2,7 @@
 time from measured steps, writing nothing; ``faultlab fit`` ends with its best validation accuracy and checkpoint."""
 
 import csv
+import json
 import re
 import time
 from pathlib import Path
@@ -157,8 +158,6 @@ def test_steps_of_a_run_follow_the_trainer_limits():
 
 @pytest.mark.parametrize("monitor", [False, True])
 def test_fit_ends_with_the_best_validation_accuracy_and_the_checkpoint(tmp_path, capsys, monitor):
-    import json
-
     from faultlab.commands.train import lightning_main
 
     best = ["--checkpoint.monitor", "val_acc", "--checkpoint.mode", "max", "--checkpoint.save_top_k", "1"]
@@ -185,3 +184,16 @@ def test_fit_ends_with_the_best_validation_accuracy_and_the_checkpoint(tmp_path,
         assert int(best_epoch) == logged.index(max(logged[: i + 1])) + 1
     assert match.group(3) == ("best val_acc" if monitor else "last") and Path(match.group(4)).is_file()
     assert (Path(match.group(4)).name == "last.ckpt") != monitor
+
+
+def test_an_epoch_without_validation_reports_no_stale_validation_accuracy(tmp_path, capsys):
+    from faultlab.commands.train import lightning_main
+
+    logger = {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": str(tmp_path)}}
+    capsys.readouterr()
+    lightning_main(["fit", "--config", str(ROOT / "experiments/train/moons.yaml"), "--trainer.max_epochs", "3",
+                    "--trainer.check_val_every_n_epoch", "2", "--trainer.default_root_dir", str(tmp_path),
+                    "--trainer.enable_progress_bar", "false", "--trainer.logger", json.dumps(logger)])
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("epoch ")]
+    assert [x.split(":")[0] for x in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"], lines
+    assert ["val_acc" in x for x in lines] == [False, True, False], lines  # validated after epoch 2 only

@@ -88,18 +88,24 @@ class EpochLines(Callback):
     seconds of the epoch with its validation)."""
 
     def __init__(self, best: BestValidation) -> None:
-        self.best, self.started = best, time.perf_counter()
+        self.best, self.started, self.validated = best, time.perf_counter(), False
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self.started = time.perf_counter()
+        self.started, self.validated = time.perf_counter(), False
 
-    def on_train_epoch_end(self, trainer, pl_module) -> None:  # after the epoch's validation
-        print(epoch_line(trainer, self.best, time.perf_counter() - self.started), file=sys.stderr, flush=True)
+    def on_validation_end(self, trainer, pl_module) -> None:
+        self.validated = self.validated or not trainer.sanity_checking
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:  # after the epoch's validation, if one ran
+        line = epoch_line(trainer, self.best, time.perf_counter() - self.started, validated=self.validated)
+        print(line, file=sys.stderr, flush=True)
 
 
-def epoch_line(trainer, best: BestValidation, seconds: float) -> str:
-    """The line :class:`EpochLines` writes after ``trainer.current_epoch`` (counted from 1 there)."""
-    metrics = trainer.callback_metrics
+def epoch_line(trainer, best: BestValidation, seconds: float, validated: bool = True) -> str:
+    """The line :class:`EpochLines` writes after ``trainer.current_epoch`` (counted from 1 there); the validation
+    metrics only when a validation ran in the epoch (``check_val_every_n_epoch`` > 1 skips some)."""
+    metrics = trainer.callback_metrics if validated else {
+        k: v for k, v in trainer.callback_metrics.items() if not k.startswith("val_")}
     of = f"/{trainer.max_epochs}" if trainer.max_epochs is not None and trainer.max_epochs > 0 else ""
     parts = []
     if "val_acc" in metrics:

@@ -64,8 +64,8 @@ def study_estimate(spec: StudySpec, work: list[Work], workers: int | None = None
         torch.set_num_threads(previous)
 
 
-UNCOUNTED = ("data loading, Lightning's fit set-up, checkpoint files, BatchNorm re-estimation")  # what a run spends
-# that the dry run does not time; and before any run: the command's own start and the study's checks
+BEFORE_RUNS = "the command's own start and the study's checks"  # paid once, before any run, and not counted
+UNCOUNTED = "data loading, Lightning's fit set-up, checkpoint files, BatchNorm re-estimation"  # per run, not timed
 
 
 @dataclass
@@ -102,13 +102,12 @@ def _estimate(spec: StudySpec, work: list[Work], threads: int, workers: int, sta
     basis = (f"training steps timed per architecture and method x {m.steps_per_run} steps a run, a few trials per "
              "architecture and campaign x the trials left, plus per run its build, network opening and clean "
              "evaluations, and a first step per network and method")
-    uncounted = f"the command's own start and the study's checks, {UNCOUNTED}"
     start = worker_start_seconds(startup_s, parallel, os.cpu_count() or 1)
-    if parallel > 1 and startup_s is None:
-        uncounted = f"the command's own start and the study's checks, the worker processes' start, {UNCOUNTED}"
-    elif parallel > 1:
+    if start:
         basis += (f", and starting {parallel} worker processes, each as long as this command took to start and "
                   f"check the study ({format_seconds(startup_s)})")
+    unmeasured = "the worker processes' start, " if parallel > 1 and startup_s is None else ""
+    uncounted = f"{BEFORE_RUNS}, {unmeasured}{UNCOUNTED}"
     return [*_measured_lines(spec, m), estimate_line(low / parallel + start, high / parallel + start, basis, threads,
                                                      workers, uncounted=uncounted)]
 
