@@ -1,18 +1,13 @@
 """No harm from a careless researcher (issue 26): one case per family. Names never become paths; a study
 file that runs code or bombs the parser is refused before work; interrupts stop everything they started;
-nothing mixes or overrides silently; bad inputs are refused where they enter; the OS's refusals are one line.
-Every refusal is one line with exit status 2, leaves the inputs as they were and writes nothing."""
+nothing mixes or overrides silently; bad inputs are refused where they enter (interrupts: test_interrupts.py; the
+OS's refusals: test_os_refusals.py). Every refusal is one line with exit status 2, leaves the inputs as they were
+and writes nothing."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import sqlite3
-import subprocess
-import sys
 import time
-import zipfile
 from pathlib import Path
 
 import lightning  # noqa: F401  (imported here, its log handler keeps the real stderr, not one test's capture)
@@ -20,11 +15,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from reliability_tools import alive, catches_sigterm, ended_by, file_size_limit, trials_in, unwritable, workers_of
+from reliability_tools import trials_in
 from test_guards import _checkpoint, cli, make_store, one_line_error, snapshot
 
 from faultlab import FaultlabError
-from faultlab.cli import main
 from faultlab.names import BadNameError, check_name, is_safe_name
 from faultlab.store import ResultsStore
 
@@ -183,79 +177,6 @@ def test_a_duplicated_yaml_key_is_refused(capsys, tmp_path):
     code, _, err = cli(capsys, "sweep", spec, "--dry-run", "--store", tmp_path / "s.sqlite")
     one_line_error(code, err, "training")
     assert "duplicate" in err.lower()
-
-
-# ------------------------------------------------------------------------------------ interrupts
-
-SLOW_STUDY = {**STUDY, "name": "intr", "training": {"seeds": [0, 1, 2, 3], "trainer": {"max_epochs": 1}},
-              "data": {"name": "moons", "options": {"n_samples": 4000, "batch_size": 256}},
-              "architectures": [{"arch": "mlp", "kwargs": {"hidden": [16]}}],
-              "campaigns": [{"fault": FAULT, "rates": [0.1, 0.2, 0.3], "trials": 400, "trials_per_pass": 1}]}
-
-
-def interrupt_sweep(tmp_path: Path, signum: int, *extra: str) -> tuple[subprocess.Popen, str, int, set[int]]:
-    spec = write_study(tmp_path, yaml.safe_dump(SLOW_STUDY, sort_keys=False))
-    store = tmp_path / "s.sqlite"
-    proc = subprocess.Popen([sys.executable, "-m", "faultlab.cli", "sweep", str(spec), "--store", str(store),
-                             "--runs-dir", str(tmp_path / "runs"), "--workers", "2", *extra],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline, workers = time.monotonic() + 240, set()
-    while trials_in(store) < 5 and time.monotonic() < deadline and proc.poll() is None:
-        workers |= workers_of(proc.pid)
-        time.sleep(0.1)
-    workers |= workers_of(proc.pid)
-    assert proc.poll() is None, "the sweep ended before it could be interrupted"
-    proc.send_signal(signum)
-    t0 = time.monotonic()
-    _, err = proc.communicate(timeout=60)
-    return proc, err, time.monotonic() - t0, workers
-
-
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-def test_an_interrupted_sweep_stops_its_workers_and_counts_what_is_stored(tmp_path):
-    proc, err, seconds, workers = interrupt_sweep(tmp_path, signal.SIGINT)
-    assert ended_by(proc.returncode, signal.SIGINT) and seconds < 20, (seconds, err)
-    lines = [line for line in err.splitlines() if line.startswith("faultlab:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    stored = trials_in(tmp_path / "s.sqlite")
-    assert f"interrupted (SIGINT): {stored} trials of study intr are stored" in lines[0]
-    assert workers and not [p for p in workers if alive(p)], "a worker outlived the sweep"
-    time.sleep(2)
-    assert trials_in(tmp_path / "s.sqlite") == stored, "a trial was written after the sweep ended"
-    assert not list((tmp_path / "runs").rglob("*.tmp"))
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-def test_an_interrupted_ray_sweep_stops_its_tasks_and_counts_what_is_stored(tmp_path):
-    pytest.importorskip("ray")
-    proc, err, seconds, _ = interrupt_sweep(tmp_path, signal.SIGTERM, "--executor", "ray")
-    assert ended_by(proc.returncode, signal.SIGTERM) and seconds < 40, (seconds, err)
-    lines = [line for line in err.splitlines() if line.startswith("faultlab:")]
-    stored = trials_in(tmp_path / "s.sqlite")
-    assert len(lines) == 1 and f"interrupted (SIGTERM): {stored} trials" in lines[0], err
-    time.sleep(3)
-    assert trials_in(tmp_path / "s.sqlite") == stored, "a trial was written after the sweep ended"
-
-
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
-@pytest.mark.parametrize("command", ["stats", "report"])
-def test_stats_and_report_interrupted_end_in_one_line(tmp_path, command):
-    store = make_store(tmp_path / "S.sqlite", trials=40)
-    out = ["--csv", str(tmp_path / "tables")] if command == "stats" else ["--out", str(tmp_path / "r.pdf")]
-    before = snapshot(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "faultlab.cli", command, "demo", "--store", str(store),
-                             "--resamples", "200000", *out], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not catches_sigterm(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert ended_by(proc.returncode, signal.SIGINT), err
-    one_line_error(2, err, "interrupted (SIGINT): no output was written or changed")
-    assert snapshot(tmp_path) == before and sorted(os.listdir(tmp_path)) == ["S.sqlite"]
 
 
 # ------------------------------------------------------------------------------------ silent mixing and overrides
@@ -423,146 +344,3 @@ def test_data_options_out_of_range_fail_at_dry_run(capsys, tmp_path, options, fr
     code, _, err = cli(capsys, "sweep", spec, "--dry-run", "--store", tmp_path / "s.sqlite")
     one_line_error(code, err, fragment)
     assert snapshot(tmp_path) == before
-
-
-# ------------------------------------------------------------------------------------ the OS says no
-
-
-@pytest.fixture(scope="module")
-def outputs(tmp_path_factory) -> dict[str, Path]:
-    """A store, and earlier outputs of every command (which a refused write must leave whole: the tests that
-    share them check that they do)."""
-    store = make_store(tmp_path_factory.mktemp("outputs") / "S.sqlite")
-    out = store.parent / "out"
-    out.mkdir()
-    for argv in (["export", "--store", store, "--out", out / "t.csv"],
-                 ["stats", "demo", "--store", store, "--csv", out / "tables", "--resamples", "20"],
-                 ["report", "demo", "--store", store, "--out", out / "r.pdf", "--resamples", "20"]):
-        main([str(a) for a in argv])
-    return {"store": store, "out": out}
-
-
-def writes(o: dict[str, Path]) -> list[list]:
-    s, out = o["store"], o["out"]
-    return [["export", "--store", s, "--out", out / "t.csv"],
-            ["export", "--store", s, "--out", out / "t.parquet"],
-            ["stats", "demo", "--store", s, "--csv", out / "tables", "--resamples", "20"],
-            ["report", "demo", "--store", s, "--out", out / "r.pdf", "--resamples", "20"]]
-
-
-def test_a_full_disk_is_one_line_for_every_output_and_harms_nothing(capsys, outputs):
-    before = snapshot(outputs["store"].parent)
-    for argv in writes(outputs):
-        with file_size_limit(512):
-            code, _, err = cli(capsys, *argv)
-        one_line_error(code, err, "cannot write")
-        assert "ulimit -f" in err and "existing files are unchanged" in err
-    assert snapshot(outputs["store"].parent) == before  # no half-written, empty or temporary file
-
-
-def test_an_unwritable_output_folder_is_one_line_before_any_work(capsys, outputs):
-    before = snapshot(outputs["store"].parent)
-    with unwritable(outputs["out"]):
-        for argv in writes(outputs):
-            code, _, err = cli(capsys, *argv)
-            one_line_error(code, err, "not writable")
-    assert snapshot(outputs["store"].parent) == before
-
-
-def test_a_full_disk_under_the_store_is_one_line_and_keeps_every_committed_row(capsys, tmp_path):
-    from test_guards import campaign
-
-    from faultlab.data import Synthetic
-
-    ckpt = _checkpoint(tmp_path / "mlp.ckpt", "mlp", Synthetic(n_train=64, n_test=32))
-    store = make_store(tmp_path / "r.sqlite")
-    n0 = trials_in(store)
-    with file_size_limit(store.stat().st_size + 16384):
-        code, _, err = cli(capsys, *campaign(ckpt, store)[:-6], "--rates", "0.1,0.2,0.3", "--trials", "3000",
-                           "--trials-per-pass", "50", "--store", store)
-    one_line_error(code, err, f"cannot write store {store}")
-    with sqlite3.connect(store) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert trials_in(store) >= n0
-
-
-def test_a_refused_fit_leaves_no_log_behind_and_its_checkpoint_whole(capsys, tmp_path):
-    root = tmp_path / "run"
-    (root / "checkpoints").mkdir(parents=True)
-    with zipfile.ZipFile(root / "checkpoints" / "last.ckpt", "w") as z:  # an earlier checkpoint
-        z.writestr("archive/data.pkl", b"earlier weights")
-    before = snapshot(tmp_path)
-    argv = ["fit", "--config", ROOT / "experiments/train/moons.yaml", "--trainer.max_epochs", "1",
-            "--trainer.default_root_dir", root]
-    with file_size_limit(2048):
-        code, _, err = cli(capsys, *argv)
-    one_line_error(code, err, f"cannot write faultlab fit outputs under {root}")
-    with unwritable(root):
-        code, _, err = cli(capsys, *argv)
-    one_line_error(code, err, "cannot write")
-    assert snapshot(tmp_path) == before and sorted(p.name for p in root.rglob("*")) == ["checkpoints", "last.ckpt"]
-
-
-def test_a_refused_runs_dir_is_one_line_before_any_work(capsys, tmp_path):
-    big = [{"arch": "mlp", "kwargs": {"hidden": [512, 512]}}]  # a 1 MB checkpoint: larger than the store
-    spec, store, runs = write_study(tmp_path, architectures=big), tmp_path / "s.sqlite", tmp_path / "runs"
-    runs.mkdir()
-    with unwritable(runs):
-        code, _, err = cli(capsys, "sweep", spec, "--store", store, "--runs-dir", runs / "x")
-    one_line_error(code, err, "--runs-dir")
-    assert not store.exists()
-    with file_size_limit(512 * 1024):  # the checkpoint cannot be written, the store can
-        code, _, err = cli(capsys, "sweep", spec, "--store", store, "--runs-dir", runs)
-    one_line_error(code, err, "cannot write checkpoint")
-    assert not [p for p in runs.rglob("*") if p.is_file()] and trials_in(store) == 0
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="mounts a tmpfs")
-def test_a_really_full_disk_is_one_line(capsys, tmp_path):
-    """ENOSPC from a full 1 MiB tmpfs (root only; the RLIMIT_FSIZE cases above run everywhere)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
-                                           capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        store = make_store(disk / "S.sqlite")
-        with contextlib.suppress(OSError), (disk / "filler").open("wb") as f:  # until the disk is full
-            while True:
-                f.write(b"\0" * 4096)
-                f.flush()
-        before = snapshot(disk)
-        for argv in (["export", "--store", store, "--out", disk / "t.csv"],
-                     ["report", "demo", "--store", store, "--out", disk / "r.pdf", "--resamples", "20"]):
-            code, _, err = cli(capsys, *argv)
-            one_line_error(code, err, "the disk is full")
-        assert snapshot(disk) == before
-    finally:
-        if subprocess.run(["umount", str(disk)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(disk)])  # a file still open: detach it now, free it when closed
-
-
-def _render(store: str, out: str) -> None:
-    from faultlab.report import render_report
-
-    with ResultsStore(store, read_only=True) as s:
-        render_report(s, "demo", out, n_resamples=20)
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="forks")
-def test_concurrent_reports_to_one_path_each_write_their_own_file(tmp_path):
-    """Two ``faultlab report`` runs to one --out shared one temporary file: one crashed, the PDF was corrupt."""
-    import multiprocessing
-
-    pypdf = pytest.importorskip("pypdf")
-    store = make_store(tmp_path / "S.sqlite")
-    out = tmp_path / "r.pdf"
-    fork = multiprocessing.get_context("fork")  # the renderer faultlab report runs, in 2 processes at once
-    procs = [fork.Process(target=_render, args=(str(store), str(out))) for _ in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=300)
-    assert [p.exitcode for p in procs] == [0, 0]
-    assert len(pypdf.PdfReader(out).pages) > 3
-    assert sorted(os.listdir(tmp_path)) == ["S.sqlite", "r.pdf"]
