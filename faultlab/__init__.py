@@ -7,6 +7,8 @@
 ``import faultlab`` and the CLI's ``--help`` stay free of torch.
 """
 
+from faultlab._lazy import lazy_names
+
 __version__ = "0.1.0"
 
 
@@ -14,16 +16,5 @@ class FaultlabError(Exception):
     """Base class of errors a user can act on; the CLI prints their message as one line."""
 
 
-_LAZY = {"run": "faultlab.api", "FaultCampaign": "faultlab.lightning"}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'faultlab' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+_LAZY = {"run": "api", "FaultCampaign": "lightning"}
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

@@ -4,6 +4,8 @@ Names are imported on first use, so ``faultlab.campaign.spec`` (the campaign con
 without torch, e.g. for ``faultlab campaign --help``.
 """
 
+from faultlab._lazy import lazy_names
+
 _LAZY = {
     "CampaignResult": "engine", "CellSummary": "scopes", "run_campaign": "engine",
     "EvalResult": "evaluation", "evaluate": "evaluation", "evaluate_stacked": "evaluation",
@@ -14,15 +16,4 @@ _LAZY = {
     "open_network": "session", "IdentityError": "identity",
 }
 __all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'faultlab.campaign' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

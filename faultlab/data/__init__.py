@@ -6,6 +6,8 @@ Names are imported on first use (as in ``faultlab.campaign``): ``faultlab.data.s
 whose import costs about 2.5 s.
 """
 
+from faultlab._lazy import lazy_names
+
 _LAZY = {
     **dict.fromkeys(("DataNotFoundError", "TensorDataModule", "random_crop_flip", "stratified_split"), "base"),
     **dict.fromkeys(("DATASETS", "build_data"), "builtin"),
@@ -13,15 +15,4 @@ _LAZY = {
                      "Synthetic"), "datasets"),
 }
 __all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'faultlab.data' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

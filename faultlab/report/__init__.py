@@ -9,14 +9,8 @@ never does.
 
 from __future__ import annotations
 
+from faultlab._lazy import lazy_names
 from faultlab.stats.study import ReportError, export_tables, study_tables
 
 __all__ = ["ReportError", "ReportSummary", "export_tables", "render_report", "study_tables"]
-
-
-def __getattr__(name: str) -> object:
-    if name in ("ReportSummary", "render_report"):
-        from . import render
-
-        return getattr(render, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, {"ReportSummary": "render", "render_report": "render"})
